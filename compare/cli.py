@@ -1,0 +1,124 @@
+"""``python -m compare`` (also ``dlparity``): list, run and report the comparisons.
+
+User errors (unknown names, bad options, no GPU) print one line ``error: ...`` and exit with status 2;
+a parity failure exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from compare.devices import DEVICE_CHOICES, DTYPE_CHOICES
+from compare.io import atomic_write_json
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option as one ``error:`` line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m compare", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("list", help="the registered concepts and variants")
+
+    run = commands.add_parser("run", help="run parity comparisons and print a table")
+    run.add_argument("concepts", nargs="*", metavar="CONCEPT", help="concept or concept/variant (default: all)")
+    run.add_argument("--dtype", choices=DTYPE_CHOICES, default="float64")
+    run.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
+    run.add_argument("--steps", type=_positive_int, help="training steps (default: each case's own)")
+    run.add_argument("--seed", type=_nonnegative_int, default=0)
+    run.add_argument("--json", type=Path, metavar="PATH", help="also write the records as JSON")
+    run.add_argument("--no-timing", action="store_true", help="skip the seconds-per-step measurement")
+
+    report = commands.add_parser("report", help="run everything and write results/")
+    report.add_argument("concepts", nargs="*", metavar="CONCEPT")
+    report.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+    report.add_argument("--seeds", type=_positive_int, default=3, help="seeds per case (default: 3)")
+    report.add_argument("--quick", action="store_true", help="smaller studies, for a smoke test")
+    return parser
+
+
+def cmd_list() -> int:
+    from compare.registry import all_cases
+
+    for case in all_cases():
+        print(f"{case.name:45s} {case.summary}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from compare.devices import resolve_device
+    from compare.registry import select
+    from compare.report import _markdown_table, records_frame, run_all
+    from compare.timing import pin_threads
+
+    cases = select(args.concepts)
+    device = resolve_device(args.device).type
+    pin_threads()
+    runs = run_all(cases, dtypes=[args.dtype], devices=[device], seeds=[args.seed], steps=args.steps,
+                   timed=not args.no_timing)
+    frame = records_frame(runs)
+    frame["torch/numpy time"] = frame["torch_seconds_per_step"] / frame["numpy_seconds_per_step"]
+    columns = ["concept", "variant", "device", "dtype", "max_rel_diff_loss", "max_rel_diff_grad",
+               "max_rel_diff_params", "passed", "numpy_seconds_per_step", "torch_seconds_per_step",
+               "torch/numpy time"]
+    print(_markdown_table(frame[columns]))
+    failed = [run for run in runs if not run.parity.passed]
+    for run in failed:
+        print(f"FAIL {run.case.name} {run.dtype} {run.device}: {run.parity.summary()}")
+    if args.json:
+        atomic_write_json(args.json, [run.record() for run in runs])
+    print(f"{len(runs) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from compare.report import make_report
+
+    frame = make_report(args.out, names=args.concepts, seeds=range(args.seeds), quick=args.quick)
+    failed = int((~frame["passed"]).sum())
+    print(f"wrote {args.out}/report.md: {len(frame) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list()
+        if args.command == "run":
+            return cmd_run(args)
+        return cmd_report(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; earlier results were left untouched", file=sys.stderr)
+        return 130

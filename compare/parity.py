@@ -1,0 +1,128 @@
+"""Comparing two trajectories, and the tolerances that say when they agree.
+
+Relative difference of one array ``a`` (scratch) against ``b`` (torch, the reference), over the whole
+trajectory (all snapshot steps stacked, or all losses)::
+
+    rel(a, b) = max|a - b| / max|b|        (= max|a - b| when b is all zeros)
+
+Dividing by the largest magnitude of the whole array, not entry by entry, keeps entries that are near
+zero from blowing the ratio up: this is the norm-wise relative error of numerical analysis with the
+max-norm. A category's figure (loss, grad, param, state) is the maximum over its arrays.
+
+This is deliberately stricter than ``torch.testing.assert_close``'s elementwise
+``|a - b| <= atol + rtol |b|``: there is no absolute floor, so a tiny gradient that is wrong by 100% is
+still caught when it dominates its array. Tolerances, as relative differences:
+
+- ``float64`` on CPU, the reference mode: ``1e-10``. Unit roundoff is 1.1e-16; the measured agreement
+  over 200 training steps is ~1e-15 to 1e-13 (``results/parity.csv``). The bound leaves room for the
+  growth of rounding differences along a trajectory while any real bug (a missing ``/ m``, a wrong
+  derivative, a misplaced eps) shows up at 1e-6 or far above.
+- ``float32`` on CPU: ``2e-4``. Unit roundoff is 6e-8; the two sides sum in different orders (BLAS
+  blocking, reduction trees), and each step feeds its rounding into the next, so over 200 steps the
+  difference grows to 1e-6..1e-5; the bound is an order of magnitude above the worst case measured.
+- CUDA: ``1e-9`` (float64) and ``1e-3`` (float32); cuBLAS picks other reduction orders than the CPU
+  run the scratch side makes, and TF32 is disabled for parity runs so float32 means IEEE float32.
+
+A case may multiply its tolerance by ``Case.tolerance_factor`` and must say why in its notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compare.problem import CATEGORIES
+from compare.record import Trajectory
+
+TOLERANCES: dict[tuple[str, str], float] = {
+    ("float64", "cpu"): 1e-10,
+    ("float32", "cpu"): 2e-4,
+    ("float64", "cuda"): 1e-9,
+    ("float32", "cuda"): 1e-3,
+}
+
+
+def tolerance(dtype: str, device: str, factor: float = 1.0) -> float:
+    """The relative tolerance for ``dtype`` on ``device`` (``"cuda:0"`` counts as ``"cuda"``)."""
+    return TOLERANCES[(str(dtype), str(device).split(":")[0])] * factor
+
+
+def relative_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """``(max|a - b|, max|a - b| / max|b|)`` in float64; shapes must be equal."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"cannot compare arrays of shapes {a.shape} and {b.shape}")
+    if a.size == 0:
+        return 0.0, 0.0
+    abs_diff = float(np.max(np.abs(a - b)))
+    scale = float(np.max(np.abs(b)))
+    return abs_diff, abs_diff / scale if scale > 0 else abs_diff
+
+
+@dataclass
+class ParityResult:
+    """Max absolute and relative differences per category, and the verdict."""
+
+    tolerance: float
+    max_abs: dict[str, float] = field(default_factory=dict)
+    max_rel: dict[str, float] = field(default_factory=dict)
+    worst_key: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(v <= self.tolerance for v in self.max_rel.values())
+
+    @property
+    def max_rel_overall(self) -> float:
+        return max(self.max_rel.values(), default=0.0)
+
+    def summary(self) -> str:
+        if self.problems:
+            return "; ".join(self.problems)
+        parts = [f"{cat} {self.max_rel[cat]:.1e}" for cat in self.max_rel]
+        return ", ".join(parts) + f" (tol {self.tolerance:.0e})"
+
+
+def _update(result: ParityResult, category: str, key: str, abs_diff: float, rel_diff: float) -> None:
+    if rel_diff >= result.max_rel.get(category, -1.0):
+        result.max_rel[category] = rel_diff
+        result.worst_key[category] = key
+    result.max_abs[category] = max(abs_diff, result.max_abs.get(category, 0.0))
+
+
+def compare_trajectories(scratch: Trajectory, reference: Trajectory, tol: float) -> ParityResult:
+    """Compare ``scratch`` against the torch ``reference`` over every recorded step."""
+    result = ParityResult(tolerance=tol)
+    for side, traj in (("numpy", scratch), ("torch", reference)):
+        if traj.diverged_at is not None:
+            result.problems.append(f"{side} diverged at step {traj.diverged_at}")
+    if result.problems:
+        return result
+    if len(scratch.losses) != len(reference.losses):
+        result.problems.append(f"step counts differ: numpy {len(scratch.losses)}, torch {len(reference.losses)}")
+        return result
+    _update(result, "loss", "loss", *relative_difference(np.array(scratch.losses), np.array(reference.losses)))
+    if scratch.snapshots.keys() != reference.snapshots.keys():
+        result.problems.append("the two sides recorded different snapshot steps")
+        return result
+    keys_s = set().union(*(s.keys() for s in scratch.snapshots.values())) if scratch.snapshots else set()
+    keys_t = set().union(*(s.keys() for s in reference.snapshots.values())) if reference.snapshots else set()
+    if keys_s != keys_t:
+        result.problems.append(f"recorded arrays differ: only numpy {sorted(keys_s - keys_t)}, "
+                               f"only torch {sorted(keys_t - keys_s)}")
+        return result
+    for key in sorted(keys_s):
+        category = key.split(".", 1)[0]
+        if category not in CATEGORIES:
+            raise ValueError(f"observation key {key!r} must start with one of {CATEGORIES}")
+        steps = sorted(scratch.snapshots)
+        try:
+            a = np.stack([scratch.snapshots[s][key] for s in steps])
+            b = np.stack([reference.snapshots[s][key] for s in steps])
+            _update(result, category, key, *relative_difference(a, b))
+        except ValueError as error:
+            result.problems.append(f"{key}: {error}")
+    return result

@@ -1,0 +1,104 @@
+"""The registry of concept cases.
+
+Adding a concept is one module per side (``scratch/X.py``, ``torch_ref/X.py``) plus one module
+``compare/cases/X.py`` that calls :func:`register` for each variant. Every module in ``compare.cases``
+is imported on first use, so no central list needs editing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from compare.problem import Problem, Trainer
+
+
+@dataclass(frozen=True)
+class Case:
+    """One concept variant, run identically on both sides.
+
+    ``make_problem(seed, dtype)`` draws data and initial parameters deterministically.
+    ``scratch(problem)`` and ``torch(problem, device)`` build fresh trainers. ``couple(scratch, torch)``,
+    when given, is called after each torch step and before the matching scratch step (e.g. to hand the
+    dropout masks torch drew to the scratch side). ``gradient_check(problem)`` returns the course's
+    relative error of the scratch gradients against two-sided differences (float64).
+    ``tolerance_factor`` widens the dtype/device tolerance for a case whose trajectory is known to
+    amplify rounding (the reason goes in ``notes``). ``equations`` (LaTeX), ``notes`` and the
+    ``*_source`` objects feed the study pages.
+    """
+
+    concept: str
+    variant: str
+    summary: str
+    make_problem: Callable[[int, np.dtype], Problem]
+    scratch: Callable[[Problem], Trainer]
+    torch: Callable[[Problem, torch.device], Trainer]
+    steps: int = 200
+    couple: Callable[[Trainer, Trainer], None] | None = None
+    gradient_check: Callable[[Problem], float] | None = None
+    tolerance_factor: float = 1.0
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    equations: tuple[str, ...] = ()
+    notes: str = ""
+    scratch_source: tuple[object, ...] = field(default=())
+    torch_source: tuple[object, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return f"{self.concept}/{self.variant}"
+
+
+_CASES: dict[str, Case] = {}
+_DISCOVERED = False
+
+
+def register(case: Case) -> Case:
+    """Add ``case``; a second case with the same ``concept/variant`` is a programming error."""
+    if case.name in _CASES:
+        raise ValueError(f"case {case.name!r} is registered twice")
+    _CASES[case.name] = case
+    return case
+
+
+def _discover() -> None:
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    import compare.cases as package
+
+    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    _DISCOVERED = True
+
+
+def all_cases() -> list[Case]:
+    """Every registered case, sorted by concept then variant."""
+    _discover()
+    return sorted(_CASES.values(), key=lambda c: (c.concept, c.variant))
+
+
+def concepts() -> list[str]:
+    return sorted({case.concept for case in all_cases()})
+
+
+def select(names: Sequence[str] = ()) -> list[Case]:
+    """Cases matching ``names`` (a concept, or ``concept/variant``); all cases when ``names`` is empty.
+
+    An unknown name raises ``ValueError`` listing the known concepts.
+    """
+    cases = all_cases()
+    if not names:
+        return cases
+    chosen: list[Case] = []
+    for name in names:
+        matches = [c for c in cases if name in (c.concept, c.name)]
+        if not matches:
+            known = ", ".join(concepts())
+            raise ValueError(f"unknown concept {name!r}; known concepts: {known}")
+        chosen.extend(c for c in matches if c not in chosen)
+    return chosen

@@ -1,0 +1,108 @@
+"""Running one case on both sides: parity first, then (separately) timing.
+
+The two trainers advance in lock step: torch step k, then (after ``Case.couple`` if any) scratch step k,
+each observed at the shared snapshot steps. A side whose loss or arrays turn NaN/Inf stops the run and
+is reported as "diverged at step k" instead of comparing NaNs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from compare.devices import numpy_dtype, resolve_device
+from compare.parity import ParityResult, compare_trajectories, tolerance
+from compare.record import Trajectory, snapshot_steps
+from compare.registry import Case
+from compare.timing import Timing, cuda_sync, time_step
+
+
+@dataclass
+class CaseRun:
+    """Everything one ``(case, seed, dtype, device)`` run produced."""
+
+    case: Case
+    seed: int
+    dtype: str
+    device: str
+    steps: int
+    numpy: Trajectory
+    torch: Trajectory
+    parity: ParityResult
+    numpy_timing: Timing | None = None
+    torch_timing: Timing | None = None
+
+    def record(self) -> dict[str, object]:
+        """The JSON record documented in docs/json-schema.md."""
+        rel = self.parity.max_rel
+        return {
+            "concept": self.case.concept,
+            "variant": self.case.variant,
+            "device": self.device,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "steps": self.steps,
+            "passed": self.parity.passed,
+            "tolerance": self.parity.tolerance,
+            "max_rel_diff_loss": rel.get("loss"),
+            "max_rel_diff_grad": rel.get("grad"),
+            "max_rel_diff_params": rel.get("param"),
+            "max_rel_diff_state": rel.get("state"),
+            "max_abs_diff_loss": self.parity.max_abs.get("loss"),
+            "max_abs_diff_grad": self.parity.max_abs.get("grad"),
+            "max_abs_diff_params": self.parity.max_abs.get("param"),
+            "problems": list(self.parity.problems),
+            "final_loss_numpy": self.numpy.losses[-1] if self.numpy.losses else None,
+            "final_loss_torch": self.torch.losses[-1] if self.torch.losses else None,
+            "numpy_seconds_per_step": self.numpy_timing.median if self.numpy_timing else None,
+            "torch_seconds_per_step": self.torch_timing.median if self.torch_timing else None,
+        }
+
+
+def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, steps: int
+                     ) -> tuple[Trajectory, Trajectory]:
+    """Train both sides from the same problem for ``steps`` steps; returns ``(numpy, torch)``."""
+    problem = case.make_problem(seed, numpy_dtype(dtype))
+    scratch_side = case.scratch(problem)
+    torch_side = case.torch(problem, device)
+    keep = snapshot_steps(steps, problem.n_param_elements)
+    ours, theirs = Trajectory(), Trajectory()
+    for step in range(steps):
+        torch_side.step()
+        theirs.record(step, torch_side.observe, step in keep)
+        if case.couple is not None:
+            case.couple(scratch_side, torch_side)
+        scratch_side.step()
+        ours.record(step, scratch_side.observe, step in keep)
+        if ours.diverged_at is not None or theirs.diverged_at is not None:
+            break
+    return ours, theirs
+
+
+def time_sides(case: Case, seed: int, dtype: str, device: torch.device, *, block_seconds: float = 0.02,
+               samples: int = 5) -> tuple[Timing, Timing]:
+    """Seconds per training step of fresh trainers on each side (no observing, no host syncs)."""
+    problem = case.make_problem(seed, numpy_dtype(dtype))
+    numpy_timing = time_step(case.scratch(problem).step, block_seconds=block_seconds, samples=samples)
+    torch_timing = time_step(case.torch(problem, device).step, sync=cuda_sync(device),
+                             block_seconds=block_seconds, samples=samples)
+    return numpy_timing, torch_timing
+
+
+def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str = "cpu",
+             steps: int | None = None, timed: bool = True) -> CaseRun:
+    """Parity run of ``case``, then its timing unless ``timed`` is false."""
+    torch_device = resolve_device(device)
+    steps = case.steps if steps is None else steps
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    # Overflow and NaN are not errors here: they end the run as "diverged at step k" (see Trajectory).
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ours, theirs = run_trajectories(case, seed, dtype, torch_device, steps)
+    parity = compare_trajectories(ours, theirs, tolerance(dtype, torch_device.type, case.tolerance_factor))
+    run = CaseRun(case, seed, dtype, torch_device.type, steps, ours, theirs, parity)
+    if timed:
+        run.numpy_timing, run.torch_timing = time_sides(case, seed, dtype, torch_device)
+    return run

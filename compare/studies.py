@@ -1,0 +1,61 @@
+"""Studies: report sections beyond the parity table (plots, tables, explanations).
+
+A concept module registers a :class:`Study` next to its cases. ``make report`` runs every study with a
+:class:`StudyContext` that hands out file paths inside the report's staging folder, so a study never
+writes into ``results/`` directly and an interrupted report leaves the old one intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class StudyContext:
+    """Where a study writes: ``plot(name)`` is a path under ``plots/`` of the staging folder."""
+
+    out_dir: Path
+    quick: bool = False
+    written: list[str] = field(default_factory=list)
+
+    def plot(self, filename: str) -> Path:
+        path = self.out_dir / "plots" / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.written.append(f"plots/{filename}")
+        return path
+
+
+@dataclass(frozen=True)
+class StudyOutput:
+    """Markdown for ``report.md`` (image links relative to ``results/``) and the files written."""
+
+    markdown: str
+    images: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    concept: str
+    title: str
+    run: Callable[[StudyContext], StudyOutput]
+
+
+_STUDIES: dict[str, Study] = {}
+
+
+def register_study(study: Study) -> Study:
+    if study.name in _STUDIES:
+        raise ValueError(f"study {study.name!r} is registered twice")
+    _STUDIES[study.name] = study
+    return study
+
+
+def all_studies() -> list[Study]:
+    """Every registered study (importing the case modules registers them), sorted by concept."""
+    from compare.registry import all_cases
+
+    all_cases()
+    return sorted(_STUDIES.values(), key=lambda s: (s.concept, s.name))

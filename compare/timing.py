@@ -1,0 +1,74 @@
+"""Timing a training step: warm-up, then the median of repeated blocks, CUDA synchronised.
+
+Each block runs the step enough times to last about ``block_seconds`` (so timer resolution and Python
+overhead of the timing loop vanish), and the per-step time of each block is one sample. NumPy's BLAS and
+torch are pinned to the same thread count (:func:`pin_threads`) so the comparison is like for like.
+This is the same design as ``torch.utils.benchmark.Timer.blocked_autorange``, written out because that
+timer pins torch's threads only, not NumPy's BLAS.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_info, threadpool_limits
+
+_LIMITER: threadpool_limits | None = None
+
+
+def pin_threads(threads: int | None = None) -> int:
+    """Use the same number of threads in NumPy's BLAS and in torch; default: all cores."""
+    global _LIMITER
+    threads = threads or os.cpu_count() or 1
+    _LIMITER = threadpool_limits(limits=threads, user_api="blas")
+    torch.set_num_threads(threads)
+    return threads
+
+
+def thread_settings() -> dict[str, object]:
+    """The thread counts in force, for the environment report."""
+    blas = [{"library": i.get("internal_api"), "threads": i.get("num_threads"), "version": i.get("version")}
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return {"torch_threads": torch.get_num_threads(), "numpy_blas": blas}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per step: median and interquartile range over ``samples`` blocks of ``per_block`` calls."""
+
+    median: float
+    q25: float
+    q75: float
+    samples: int
+    per_block: int
+
+
+def time_step(step: Callable[[], None], *, sync: Callable[[], None] = lambda: None, warmup: int = 2,
+              block_seconds: float = 0.02, samples: int = 5) -> Timing:
+    """Time ``step`` (one training step); ``sync`` waits for queued device work (CUDA)."""
+    for _ in range(warmup):
+        step()
+    sync()
+    start = time.perf_counter()
+    step()
+    sync()
+    single = max(time.perf_counter() - start, 1e-9)
+    per_block = max(1, int(block_seconds / single))
+    results = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        for _ in range(per_block):
+            step()
+        sync()
+        results.append((time.perf_counter() - start) / per_block)
+    q25, median, q75 = np.percentile(results, [25, 50, 75])
+    return Timing(float(median), float(q25), float(q75), samples, per_block)
+
+
+def cuda_sync(device: torch.device) -> Callable[[], None]:
+    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
