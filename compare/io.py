@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,9 +90,17 @@ class StagedResults:
 
 @contextmanager
 def _sigint_deferred() -> Iterator[None]:
-    """Block SIGINT in this thread for the block; a Ctrl-C pressed meanwhile is delivered on exit."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """Hold back Ctrl-C for the block and deliver it afterwards (main thread only: signal handlers
+    can only be changed there). A signal mask would not do: torch's worker threads leave SIGINT
+    unblocked, so the kernel hands it to one of them and Python raises in the main thread at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)
