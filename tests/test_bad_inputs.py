@@ -100,8 +100,8 @@ def run(**options: object) -> object:
 
 
 VE = ValueError
-Y01 = Y01
-FLOATS = FLOATS
+Y01 = "Y must contain only 0 and 1"
+FLOATS = "dtype must be float32 or float64"
 
 
 LINEAR = torch.nn.Linear(2, 1, dtype=torch.float64)
