@@ -39,6 +39,8 @@ def load_parameters(mapping: list[ParamMap], params: dict[str, np.ndarray]) -> N
     """Copy the shared initial parameters (scratch layout) into the torch parameters, exactly."""
     with torch.no_grad():
         for entry in mapping:
+            if entry.scratch_name not in params:
+                raise ValueError(f"params has no entry {entry.scratch_name!r}; it has {sorted(params)}")
             value = np.ascontiguousarray(entry.from_scratch(params[entry.scratch_name]))
             if tuple(value.shape) != tuple(entry.parameter.shape):
                 raise ValueError(f"parameter {entry.scratch_name}: scratch shape {value.shape} does not map "

@@ -73,6 +73,16 @@ def cmd_list() -> int:
     return 0
 
 
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Fail before any work, not after minutes of it, when an output path cannot be written."""
+    json_path = getattr(args, "json", None)
+    if json_path is not None and (json_path.is_dir() or (json_path.parent.exists() and not json_path.parent.is_dir())):
+        raise ValueError(f"--json {json_path} must be a file path in a folder, not a folder or below a file")
+    out = getattr(args, "out", None)
+    if out is not None and out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from compare.devices import resolve_device
     from compare.registry import select
@@ -111,6 +121,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_output_paths(args)
         if args.command == "list":
             return cmd_list()
         if args.command == "run":

@@ -12,6 +12,7 @@ import numpy as np
 
 from scratch.validation import (
     check_array,
+    check_dtype,
     check_finite,
     check_float_dtype,
     check_nonempty,
@@ -30,6 +31,8 @@ class Dataset:
     n_classes: int = 2
 
     def __post_init__(self) -> None:
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 2:
+            raise ValueError(f"{self.name}.n_classes must be an integer >= 2, got {self.n_classes!r}")
         check_array(f"{self.name}.X", self.X, ndim=2)
         check_array(f"{self.name}.Y", self.Y, ndim=2)
         check_nonempty(f"{self.name}.X", self.X)
@@ -67,6 +70,9 @@ def make_blobs(m: int = 256, n_x: int = 8, *, seed: int = 0, dtype: np.dtype | s
     """Two overlapping Gaussian clouds in ``n_x`` dimensions, balanced labels, shuffled."""
     check_positive_int("m", m)
     check_positive_int("n_x", n_x)
+    check_dtype("dtype", dtype)
+    if not np.isfinite(separation):
+        raise ValueError(f"separation must be a finite number, got {separation!r}")
     rng = np.random.default_rng(seed)
     Y = (np.arange(m) % 2).reshape(1, m)
     direction = rng.standard_normal((n_x, 1))
@@ -86,6 +92,7 @@ def planar_flower(m: int = 400, *, seed: int = 1, dtype: np.dtype | str = "float
     check_positive_int("m", m)
     if m % 2:
         raise ValueError(f"m must be even (half the points per class), got {m}")
+    check_dtype("dtype", dtype)
     rng = np.random.default_rng(seed)
     half = m // 2
     X = np.zeros((2, m))
@@ -126,6 +133,10 @@ def standardize(train: Dataset, *others: Dataset) -> list[Dataset]:
 
     Constant features (std 0) are only centred, to avoid dividing by zero.
     """
+    for other in others:
+        if other.n_x != train.n_x:
+            raise ValueError(f"{other.name} has {other.n_x} features but the training set {train.name} has "
+                             f"{train.n_x}; standardize needs the same features")
     mean = train.X.mean(axis=1, keepdims=True)
     std = train.X.std(axis=1, keepdims=True)
     std[std == 0] = 1
@@ -136,6 +147,8 @@ def train_test_split(data: Dataset, *, test_fraction: float = 0.2, seed: int = 0
     """A seeded random split into ``(train, test)``; both parts are non-empty."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    if data.m < 2:
+        raise ValueError(f"data must have at least 2 examples to split, {data.name} has {data.m}")
     order = np.random.default_rng(seed).permutation(data.m)
     n_test = min(max(1, round(test_fraction * data.m)), data.m - 1)
     return data.subset(order[n_test:], f"{data.name}[train]"), data.subset(order[:n_test], f"{data.name}[test]")

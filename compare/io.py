@@ -11,11 +11,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
 STAGING_PREFIX = ".tmp-"
+
+
+def _default_file_mode() -> int:
+    """The mode ``open()`` would give a new file (0o666 minus the umask); ``mkstemp`` uses 0o600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -27,6 +38,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _default_file_mode())  # readable like any other report file, not owner-only
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -65,8 +77,30 @@ class StagedResults:
             shutil.rmtree(self.stage, ignore_errors=True)
 
     def _commit(self) -> None:
+        """Move every staged file into place. SIGINT is held back until all moves are done, so Ctrl-C
+        never leaves a mix of old and new files; a SIGKILL inside this (millisecond) window can, but
+        each file is still either the complete old or the complete new version."""
         assert self.stage is not None
-        for source in sorted(p for p in self.stage.rglob("*") if p.is_file()):
-            destination = self.target / source.relative_to(self.stage)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, destination)
+        with _sigint_deferred():
+            for source in sorted(p for p in self.stage.rglob("*") if p.is_file()):
+                destination = self.target / source.relative_to(self.stage)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, destination)
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C for the block and deliver it afterwards (main thread only: signal handlers
+    can only be changed there). A signal mask would not do: torch's worker threads leave SIGINT
+    unblocked, so the kernel hands it to one of them and Python raises in the main thread at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)

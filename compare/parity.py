@@ -45,7 +45,13 @@ TOLERANCES: dict[tuple[str, str], float] = {
 
 def tolerance(dtype: str, device: str, factor: float = 1.0) -> float:
     """The relative tolerance for ``dtype`` on ``device`` (``"cuda:0"`` counts as ``"cuda"``)."""
-    return TOLERANCES[(str(dtype), str(device).split(":")[0])] * factor
+    key = (str(dtype), str(device).split(":")[0])
+    if key not in TOLERANCES:
+        dtypes = sorted({d for d, _ in TOLERANCES})
+        devices = sorted({d for _, d in TOLERANCES})
+        raise ValueError(f"no tolerance for dtype {dtype!r} on device {device!r}; "
+                         f"expected dtype in {dtypes} and device in {devices}")
+    return TOLERANCES[key] * factor
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

@@ -96,8 +96,10 @@ def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str =
     """Parity run of ``case``, then its timing unless ``timed`` is false."""
     torch_device = resolve_device(device)
     steps = case.steps if steps is None else steps
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     # Overflow and NaN are not errors here: they end the run as "diverged at step k" (see Trajectory).
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         ours, theirs = run_trajectories(case, seed, dtype, torch_device, steps)

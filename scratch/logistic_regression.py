@@ -24,7 +24,9 @@ from scratch.activations import sigmoid
 from scratch.validation import (
     check_array,
     check_binary_dataset,
+    check_dtype,
     check_finite,
+    check_in_range,
     check_positive,
     check_positive_int,
     check_shape,
@@ -34,7 +36,7 @@ from scratch.validation import (
 def initialize_with_zeros(dim: int, dtype: np.dtype | type = np.float64) -> tuple[np.ndarray, np.floating]:
     """w = zeros((dim, 1)), b = 0: for logistic regression (one unit) zeros break no symmetry."""
     check_positive_int("dim", dim)
-    dtype = np.dtype(dtype)
+    dtype = check_dtype("dtype", dtype)
     return np.zeros((dim, 1), dtype=dtype), dtype.type(0)
 
 
@@ -52,7 +54,7 @@ def _check_parameters(w: np.ndarray, b: object, X: np.ndarray) -> None:
     check_array("w", w, ndim=2)
     check_shape("w", w, (X.shape[0], 1))
     check_finite("w", w)
-    if not np.isfinite(b) or np.ndim(b) != 0:
+    if not isinstance(b, (int, float, np.number, np.ndarray)) or np.ndim(b) != 0 or not np.isfinite(b):
         raise ValueError(f"b must be a finite scalar, got {b!r}")
 
 
@@ -142,4 +144,5 @@ def predict(w: np.ndarray, b: np.floating, X: np.ndarray, threshold: float = 0.5
     check_array("X", X, ndim=2)
     check_finite("X", X)
     _check_parameters(w, b, X)
+    check_in_range("threshold", threshold, 0, 1)
     return (sigmoid(w.T @ X + b) > threshold).astype(X.dtype)

@@ -87,6 +87,17 @@ def check_in_range(name: str, value: float, low: float, high: float, *, low_open
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
 
 
+def check_dtype(name: str, dtype: object) -> np.dtype:
+    """Return ``dtype`` as a NumPy dtype, requiring float32 or float64 (names, types or dtypes)."""
+    try:
+        resolved = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be float32 or float64, got {dtype!r}")
+    return resolved
+
+
 def check_positive_int(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -1,0 +1,135 @@
+"""Interrupting ``python -m compare report`` (SIGINT and SIGKILL, at several points) never touches the
+previous report: every file is byte-identical afterwards. Each run must still be running when its
+signal is sent, and the ``writing`` point is only reached once a run has really produced new files, so
+the points are real (``tests/test_report.py`` shows an uninterrupted report replacing the files).
+
+The runs are started together and each is signalled when its point is reached, watched on the file
+system: ``start`` (0.3 s in, importing), ``running`` (the staging folder exists: comparisons under way),
+``writing`` (``parity.csv`` is staged: plots, environment and report.md are being produced).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from compare.io import STAGING_PREFIX
+
+ROOT = Path(__file__).resolve().parents[1]
+PREVIOUS = {
+    "parity.csv": b"concept,variant\nprevious,run\n",
+    "report.md": b"# the previous report\n",
+    "environment.json": b'{"previous": true}\n',
+    "runs.json": b"[]\n",
+    "plots/logistic_regression_loss.png": b"\x89PNG previous",
+    "bench.csv": b"not written by report: must survive any run\n",
+}
+SIGNALS = {"SIGINT": signal.SIGINT, "SIGKILL": signal.SIGKILL}
+# Ctrl-C while Python is still importing is Python's own default handling, not ours: killed only.
+CASES = [("start", "SIGKILL"), ("running", "SIGINT"), ("running", "SIGKILL"), ("writing", "SIGINT"),
+         ("writing", "SIGKILL")]
+TIMEOUT = 240
+
+
+@dataclass
+class Run:
+    point: str
+    signal_name: str
+    out: Path
+    process: subprocess.Popen
+    started: float
+    signalled_while_running: bool = False
+
+    def reached(self) -> bool:
+        stages = list(self.out.glob(f"{STAGING_PREFIX}*"))
+        if self.point == "start":
+            return time.monotonic() - self.started > 0.3
+        if self.point == "running":
+            return bool(stages)
+        return any((stage / "parity.csv").exists() for stage in stages)
+
+
+def _previous_report(out: Path) -> None:
+    for name, data in PREVIOUS.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*")
+            if p.is_file() and not p.relative_to(out).parts[0].startswith(STAGING_PREFIX)}
+
+
+def _start(out: Path, log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "compare", "report", "logistic_regression/vectorized", "--seeds", "1",
+               "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    with open(log, "wb") as handle:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Run]:
+    base = tmp_path_factory.mktemp("interrupt")
+    plan = [(point, name) for point, name in CASES]
+    started = []
+    for point, name in plan:
+        out = base / f"{name}-{point}" / "results"
+        out.mkdir(parents=True)
+        _previous_report(out)
+        started.append(Run(point, name, out, _start(out, out.parent / "log.txt"), time.monotonic()))
+    deadline = time.monotonic() + TIMEOUT
+    pending = list(started)
+    while pending and time.monotonic() < deadline:
+        for run in list(pending):
+            if run.process.poll() is not None:
+                pending.remove(run)  # finished before its point: reported by the test below
+            elif run.reached():
+                run.signalled_while_running = run.process.poll() is None
+                run.process.send_signal(SIGNALS[run.signal_name])
+                pending.remove(run)
+        time.sleep(0.005)
+    for run in started:
+        try:
+            run.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            run.process.kill()
+            run.process.wait()
+    return started
+
+
+def _log(run: Run) -> str:
+    return (run.out.parent / "log.txt").read_text(errors="replace")
+
+
+@pytest.mark.parametrize("point, signal_name", CASES)
+def test_an_interrupted_report_leaves_the_previous_files_byte_identical(runs: list[Run], point: str,
+                                                                        signal_name: str) -> None:
+    (run,) = [r for r in runs if (r.point, r.signal_name) == (point, signal_name)]
+    assert run.signalled_while_running, f"the run ended before reaching {point!r}:\n{_log(run)}"
+    assert run.process.returncode != 0
+    assert _files(run.out) == PREVIOUS
+    if signal_name == "SIGINT":
+        # Interrupted inside the CLI: one line, the staging folder removed, exit status 130.
+        assert run.process.returncode == 130, _log(run)
+        assert "Traceback" not in _log(run)
+        assert _log(run).rstrip().endswith("error: interrupted; earlier results were left untouched")
+        assert not list(run.out.glob(f"{STAGING_PREFIX}*"))
+
+
+def test_a_later_run_cleans_up_what_a_killed_run_left(runs: list[Run]) -> None:
+    from compare.io import StagedResults
+
+    (run,) = [r for r in runs if (r.point, r.signal_name) == ("writing", "SIGKILL")]
+    assert list(run.out.glob(f"{STAGING_PREFIX}*")), "SIGKILL cannot clean up: a staging folder is expected"
+    with StagedResults(run.out):
+        pass
+    assert not list(run.out.glob(f"{STAGING_PREFIX}*"))
+    assert _files(run.out) == PREVIOUS

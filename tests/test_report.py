@@ -1,0 +1,141 @@
+"""``make_report`` into a temporary folder: every file, staged and committed atomically, never results/."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import compare.io as io
+import compare.report as report
+from compare.io import STAGING_PREFIX, StagedResults, atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+SHORT_STEPS = 20
+
+
+def _fingerprint(folder: Path) -> dict[str, tuple[int, int]]:
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One short report of logistic regression (both variants, both dtypes), shared by the tests below."""
+    before = _fingerprint(ROOT / "results")
+    out = tmp_path_factory.mktemp("report") / "results"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report, "run_all", functools.partial(report.run_all, steps=SHORT_STEPS))
+        report.make_report(out, names=["logistic_regression"], seeds=[0, 1], quick=True)
+    assert _fingerprint(ROOT / "results") == before, "a test wrote into results/"
+    return out
+
+
+def test_report_writes_every_file(written: Path) -> None:
+    names = {str(p.relative_to(written)) for p in written.rglob("*") if p.is_file()}
+    assert {"parity.csv", "report.md", "environment.json", "runs.json", "plots/logistic_regression_loss.png"} <= names
+    assert not list(written.glob(f"{STAGING_PREFIX}*")), "the staging folder was left behind"
+    assert (written / "plots" / "logistic_regression_loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_parity_csv_has_one_passing_row_per_variant_dtype_and_seed(written: Path) -> None:
+    frame = pd.read_csv(written / "parity.csv")
+    assert len(frame) == 2 * 2 * 2
+    assert set(report.TABLE_COLUMNS) <= set(frame.columns)
+    assert frame["passed"].all()
+    assert set(frame["dtype"]) == {"float64", "float32"} and set(frame["seed"]) == {0, 1}
+    assert (frame.loc[frame["dtype"] == "float64", "max_rel_diff_grad"] < 1e-12).all()
+    assert (frame["steps"] == SHORT_STEPS).all()
+    # Only the first seed is timed.
+    assert frame.loc[frame["seed"] == 0, "numpy_seconds_per_step"].notna().all()
+    assert frame.loc[frame["seed"] == 1, "numpy_seconds_per_step"].isna().all()
+
+
+def test_report_md_has_the_table_and_links_the_plot(written: Path) -> None:
+    text = (written / "report.md").read_text()
+    assert text.startswith("# dlparity report")
+    assert "| concept | variant | device | dtype |" in text
+    assert "](plots/logistic_regression_loss.png)" in text
+    assert text.count("| logistic_regression |") == 4  # 2 variants x 2 dtypes (worst over seeds)
+
+
+def test_environment_json_describes_the_machine(written: Path) -> None:
+    env = json.loads((written / "environment.json").read_text())
+    assert {"python", "numpy", "torch", "cpu", "cpu_count", "threads", "gpu"} <= set(env)
+    assert env["threads"]["torch_threads"] >= 1
+
+
+def test_report_files_are_readable_like_any_file(written: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("report.md", "environment.json", "runs.json", "parity.csv"):
+        assert (written / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+# --- StagedResults: commit on success only ---------------------------------------------------------
+
+def _old_report(folder: Path) -> dict[str, bytes]:
+    files = {"report.md": b"old report\n", "parity.csv": b"a,b\n1,2\n", "plots/x.png": b"old png"}
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return files
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and not p.relative_to(folder).parts[0].startswith(STAGING_PREFIX)}
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_a_failed_run_leaves_the_previous_files_untouched(tmp_path: Path, error: type[BaseException]) -> None:
+    old = _old_report(tmp_path)
+    with pytest.raises(error), StagedResults(tmp_path) as stage:
+        atomic_write_text(stage / "report.md", "new, half done")
+        raise error()
+    assert _contents(tmp_path) == old
+    assert not list(tmp_path.glob(f"{STAGING_PREFIX}*"))
+
+
+def test_a_successful_run_replaces_files_and_keeps_others(tmp_path: Path) -> None:
+    old = _old_report(tmp_path)
+    with StagedResults(tmp_path) as stage:
+        atomic_write_text(stage / "report.md", "new report\n")
+    assert _contents(tmp_path) == {**old, "report.md": b"new report\n"}
+
+
+def test_a_stale_staging_folder_from_a_killed_run_is_removed(tmp_path: Path) -> None:
+    (tmp_path / f"{STAGING_PREFIX}killed").mkdir()
+    (tmp_path / f"{STAGING_PREFIX}killed" / "report.md").write_text("partial")
+    with StagedResults(tmp_path):
+        pass
+    assert not list(tmp_path.glob(f"{STAGING_PREFIX}*"))
+
+
+def test_ctrl_c_during_the_commit_is_held_back_until_every_file_moved(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without deferral a SIGINT between two ``os.replace`` calls leaves old and new files mixed."""
+    _old_report(tmp_path)
+    real_replace = os.replace
+    interrupted = []
+
+    def replace_then_interrupt(src, dst):
+        real_replace(src, dst)
+        if not interrupted:
+            interrupted.append(dst)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt), StagedResults(tmp_path) as stage:
+        monkeypatch.setattr(io.os, "replace", replace_then_interrupt)
+        (stage / "plots").mkdir()
+        for name in ("report.md", "parity.csv", "plots/x.png"):
+            (stage / name).write_bytes(b"new " + name.encode())
+    assert interrupted, "the commit never ran"
+    assert _contents(tmp_path) == {name: b"new " + name.encode() for name in ("report.md", "parity.csv",
+                                                                               "plots/x.png")}
