@@ -171,10 +171,10 @@ def compare_program(program: Program) -> Comparison:
                       relative(grads_e[leaves], grads_t[leaves]), built.depth, len(built.engine))
 
 
-LEFT_OFFSETS = (0, 0, 0, 0, 1, 2, 3)  # mostly the newest node: deep chains
+LEFT_OFFSETS = (0, 0, 0, 0, 0, 0, 1, 2, 3)  # mostly the newest node: deep chains
 
 
-def random_program(rng: np.random.Generator, *, max_instructions: int = 70, max_leaves: int = 6) -> Program:
+def random_program(rng: np.random.Generator, *, max_instructions: int = 80, max_leaves: int = 6) -> Program:
     """A program drawn like the hypothesis strategy of the tests, from a NumPy generator."""
     leaves = tuple(float(v) for v in rng.uniform(-LEAF_RANGE, LEAF_RANGE, rng.integers(1, max_leaves + 1)))
     instructions = tuple(

@@ -45,8 +45,8 @@ import numpy as np
 
 from scratch.activations import sigmoid as _stable_sigmoid
 
-Number = Union[int, float, np.floating, np.ndarray]
-Operand = Union["Value", Number]
+Number = int | float | np.floating | np.ndarray
+Operand = Union["Value", Number]  # noqa: UP007  (a forward reference cannot use |)
 BackwardRule = Callable[[np.ndarray], None]
 
 
@@ -329,16 +329,23 @@ class Value:
         if grad.shape != self.shape:
             raise ValueError(f"grad must have the output's shape {self.shape}, got {grad.shape}")
         order = self.topological_order()
+        earlier: dict[int, np.ndarray] = {}  # leaves' gradients from previous passes
         for node in order:
             if any(p._version != v for p, v in zip(node._parents, node._parent_versions, strict=True)):
                 raise RuntimeError("a value's .data changed after this expression was built from it; "
                                    "rebuild the expression (run the forward pass again) before backward()")
-            if not node.is_leaf and node.requires_grad:
+            if node.requires_grad:
+                if node.is_leaf:
+                    earlier[id(node)] = node.grad
                 node.grad = np.zeros_like(node._data)
-        self.grad = self.grad + grad
+        self.grad = grad
         for node in reversed(order):
             if node._backward is not None:
                 node._backward(node.grad)
+        # Sum this pass first, then add it to what the leaf held: old + new, as torch accumulates .grad.
+        for node in order:
+            if id(node) in earlier:
+                node.grad = earlier[id(node)] + node.grad
 
 
 def zero_grad(values: Iterable[Value]) -> None:

@@ -183,9 +183,9 @@ def check_engine_gradients(problem: Problem) -> float:
     return gradient_check(cost, {"w": w.grad, "b": np.asarray(b.grad)}, params)
 
 
-def engine_vs_vectorized(seed: int = 0, dtype: np.dtype = np.dtype(np.float64), steps: int = 200
-                         ) -> ParityResult:
+def engine_vs_vectorized(seed: int = 0, dtype: np.dtype | type = np.float64, steps: int = 200) -> ParityResult:
     """The engine-trained logistic regression against ``scratch.logistic_regression.propagate``, every step."""
+    dtype = np.dtype(dtype)
     problem = breast_cancer_problem(seed, dtype)
     engine, vectorized = EngineLogisticRegression(problem), ScratchLogisticRegression(problem)
     ours, theirs = Trajectory(), Trajectory()
