@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from unittest.mock import patch
 
 import numpy as np
 import torch
 
-from scratch.autodiff import Value
+from scratch.autodiff import Value, zero_grad
 
 BINARY_OPS = ("add", "sub", "mul", "div")
 CONSTANT_OPS = ("add_const", "sub_const", "rsub_const", "mul_const", "div_const", "rdiv_const", "pow")
@@ -61,12 +62,17 @@ class Comparison:
     ``value_rel``/``grad_rel``: ``max_k |ours_k - torch_k| / max_k |torch_k|`` over every node ``k`` of the
     graph (forward values, gradients). ``leaf_grad_rel``: the same over the leaves' gradients only, which
     is large when a leaf's true gradient cancels to ~0 (e.g. through ``x / x``) while each side keeps a
-    different rounding residue.
+    different rounding residue. ``leaf_scale``: ``max|leaf gradient| / max|node gradient|`` (torch's),
+    which says whether the leaves' gradients are of the graph's size or cancelled to almost nothing.
+    ``scaled_grad_diff``: ``max_k |ours_k - torch_k| / S_k`` with ``S_k`` from :func:`gradient_scales`,
+    node by node, however small a node's gradient has become.
     """
 
     value_rel: float
     grad_rel: float
     leaf_grad_rel: float
+    leaf_scale: float
+    scaled_grad_diff: float
     depth: int
     nodes: int
 
@@ -157,6 +163,25 @@ def relative(a: np.ndarray, b: np.ndarray) -> float:
     return difference / scale if scale > 0 else difference
 
 
+def gradient_scales(out: Value, nodes: list[Value]) -> np.ndarray:
+    """``S_k`` = the sum over all paths from node ``k`` to ``out`` of the product of |local derivatives|.
+
+    The gradient is the same sum without the absolute values, so ``S_k`` is the scale of the rounding
+    error of ``dout/dnode_k`` (about depth x unit roundoff x ``S_k``), and ``S_k`` >= |gradient|; the two
+    differ where contributions cancel. Computed by running the engine's own backward rules with every
+    contribution replaced by its absolute value (scalar graphs). Overwrites the nodes' ``.grad``.
+    """
+
+    def add_absolute(node: Value, contribution: np.ndarray) -> None:
+        if node.requires_grad:
+            node.grad = node.grad + np.abs(contribution)
+
+    zero_grad(nodes)
+    with patch.object(Value, "_accumulate", staticmethod(add_absolute)):
+        out.backward()
+    return np.array([float(node.grad) for node in nodes])
+
+
 def compare_program(program: Program) -> Comparison:
     """Build, backpropagate on both sides, and compare every node's value and gradient."""
     built = build(program)
@@ -167,8 +192,16 @@ def compare_program(program: Program) -> Comparison:
     grads_e = np.array([node.grad for node in built.engine])
     grads_t = np.array([0.0 if t.grad is None else t.grad.item() for t in built.tensors])
     leaves = slice(0, built.n_leaves)
+    scale = np.max(np.abs(grads_t))
+    leaf_scale = float(np.max(np.abs(grads_t[leaves])) / scale) if scale > 0 else 0.0
+    paths = gradient_scales(built.engine[-1], built.engine)
+    difference = np.abs(grads_e - grads_t)
+    if np.any(difference[paths == 0] != 0):  # no path to the output: both sides must give exactly 0
+        raise AssertionError("a node with no path to the output has a nonzero gradient")
+    scaled = float(np.max(difference[paths > 0] / paths[paths > 0]))
     return Comparison(relative(values_e, values_t), relative(grads_e, grads_t),
-                      relative(grads_e[leaves], grads_t[leaves]), built.depth, len(built.engine))
+                      relative(grads_e[leaves], grads_t[leaves]), leaf_scale, scaled, built.depth,
+                      len(built.engine))
 
 
 LEFT_OFFSETS = (0, 0, 0, 0, 0, 0, 1, 2, 3)  # mostly the newest node: deep chains

@@ -188,7 +188,8 @@ def test_random_expression_graphs_match_torch(record_property):
     record_property("max_rel_grad_diff", worst)
     print(f"\n{len(seen)} random expressions, depth up to {max(c.depth for c in seen)}: "
           f"max rel value diff {max(c.value_rel for c in seen):.2e}, max rel grad diff {worst:.2e}, "
-          f"leaves only {max(c.leaf_grad_rel for c in seen):.2e}")
+          f"leaves only {max(c.leaf_grad_rel for c in seen):.2e}, "
+          f"node by node / path scale {max(c.scaled_grad_diff for c in seen):.2e}")
 
 
 def test_shared_subexpression_gradient_accumulates():
