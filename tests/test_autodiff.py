@@ -427,3 +427,14 @@ def test_draw_graph_writes_svg(tmp_path):
     out, _ = ad.value_and_grad(ad.add_multiply, case.ADD_MULTIPLY_POINT)
     path = draw_graph(out, tmp_path / "g.svg")
     assert "<svg" in path.read_text()
+
+
+def test_gradient_scales_bound_the_gradient_and_see_through_cancellation():
+    x = ad.Value(2.0)
+    out = x / x + x * 3
+    scales = et.gradient_scales(out, [x])
+    out = x / x + x * 3  # gradient_scales overwrote the grads: rebuild and differentiate normally
+    ad.zero_grad([x])
+    out.backward()
+    assert float(x.grad) == pytest.approx(3.0, rel=1e-15)  # d(x/x) = 1/x - (x/x)/x cancels to 0
+    assert scales[0] == pytest.approx(1 / 2 + 1 / 2 + 3, rel=1e-15)  # |1/x| + |-(x/x)/x| + 3
