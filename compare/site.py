@@ -11,10 +11,11 @@ from anywhere else.
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import html
 import inspect
 import io
+import math
 import re
 import textwrap
 import warnings
@@ -27,15 +28,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib import mathtext  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from pygments import highlight  # noqa: E402
 from pygments.formatters import HtmlFormatter  # noqa: E402
 from pygments.lexers import PythonLexer  # noqa: E402
 
-from compare.io import atomic_write_bytes, atomic_write_text  # noqa: E402
+from compare.io import atomic_write_text  # noqa: E402
 from compare.registry import Case  # noqa: E402
 from compare.studies import StudyOutput  # noqa: E402
 
 SITE_DIR = "study"
+MATH_FONT = FontProperties(size=15)
 DIFF_COLUMNS = {"loss": "max_rel_diff_loss", "grad": "max_rel_diff_grad", "param": "max_rel_diff_params",
                 "state": "max_rel_diff_state"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -52,14 +55,17 @@ _MATH_REWRITES = [
     (r"\\!", ""),
     (r"\\underbrace\{([^{}]*)\}_\{[^{}]*\}", r"\1"),
 ]
+# Always applied: mathtext spaces ``:`` and ``=`` as two relations; ``\coloneq`` is the single symbol.
+_ASSIGN = re.compile(r":=|\\coloneqq\b")
+_METADATA = re.compile(rb"\s*<metadata>.*?</metadata>", re.DOTALL)
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\{(?:aligned|align\*?|gathered|split|cases|array)\}(?:\{[^}]*\})?")
 
 
 # ----------------------------------------------------------------------------------------------- equations
 def equation_lines(latex: str) -> list[str]:
-    """The display lines of ``latex``: environments stripped, split at ``\\\\``, alignment ``&`` dropped."""
+    """Display lines of ``latex``: environments stripped, split at ``\\\\``, ``&`` dropped, ``:=`` as one symbol."""
     body = _ENVIRONMENT.sub("", latex)
-    lines = [line.replace("&", " ").strip() for line in re.split(r"\\\\", body)]
+    lines = [_ASSIGN.sub(r"\\coloneq ", line.replace("&", " ")).strip() for line in re.split(r"\\\\", body)]
     return [line for line in lines if line]
 
 
@@ -71,22 +77,26 @@ def simplify_latex(latex: str) -> str:
 
 
 def latex_to_svg(latex: str) -> bytes | None:
-    """One line of math as SVG (glyphs as paths: no fonts needed), or ``None`` if mathtext rejects it."""
+    """One line of math as SVG (glyphs as paths: no fonts needed), or ``None`` if mathtext rejects it.
+
+    The metadata block (creation date) is dropped so that an unchanged equation gives identical bytes.
+    """
     for candidate in dict.fromkeys((latex, simplify_latex(latex))):
         buffer = io.BytesIO()
         try:
             # mathtext reports some bad input only as a warning (e.g. an empty box); treat it as a rejection.
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), matplotlib.rc_context({"savefig.transparent": True}):
                 warnings.simplefilter("error")
-                mathtext.math_to_image(f"${candidate}$", buffer, dpi=100, format="svg")
+                mathtext.math_to_image(f"${candidate}$", buffer, prop=MATH_FONT, format="svg")
         except (ValueError, RuntimeError, UserWarning, RuntimeWarning):
             continue
-        return buffer.getvalue()
+        return _METADATA.sub(b"", buffer.getvalue())
     return None
 
 
-def equation_html(latex: str, image_dir: Path) -> str:
-    """``<div class="equation">`` with one SVG per line; a line mathtext cannot draw is shown as LaTeX."""
+def equation_html(latex: str) -> str:
+    """``<div class="equation">`` with one inline SVG image per line; a line mathtext cannot draw is shown
+    as LaTeX source. The images are data URIs, so a page never refers to a stale equation file."""
     parts = []
     for line in equation_lines(latex):
         svg = latex_to_svg(line)
@@ -94,9 +104,8 @@ def equation_html(latex: str, image_dir: Path) -> str:
             parts.append(f'<code class="latex" title="shown as LaTeX: matplotlib mathtext cannot draw it">'
                          f"{html.escape(line)}</code>")
             continue
-        name = hashlib.sha1(line.encode()).hexdigest()[:16] + ".svg"
-        atomic_write_bytes(image_dir / name, svg)
-        parts.append(f'<img class="math" src="equations/{name}" alt="{html.escape(line, quote=True)}">')
+        uri = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+        parts.append(f'<img class="math" src="{uri}" alt="{html.escape(line, quote=True)}">')
     return '<div class="equation">' + "<br>".join(parts) + "</div>"
 
 
@@ -140,7 +149,7 @@ def markdown_html(text: str) -> str:
 
 # ----------------------------------------------------------------------------------------------- tables
 def _fmt(value: object, spec: str = ".2e") -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None:
         return "&mdash;"
     return format(value, spec) if isinstance(value, float) else html.escape(str(value))
 
@@ -152,7 +161,10 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") 
 
 
 def _worst(values: Iterable[object]) -> float | None:
-    numbers = [float(v) for v in values if isinstance(v, (int, float)) and v == v]
+    """The largest number (NaN if any is NaN: a diverged run must not look good); None when there is none."""
+    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if any(math.isnan(n) for n in numbers):
+        return math.nan
     return max(numbers) if numbers else None
 
 
@@ -240,7 +252,7 @@ def _title(concept: str) -> str:
 
 
 def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
-                 studies: Sequence[tuple[str, StudyOutput]], loss_plot: str | None, image_dir: Path,
+                 studies: Sequence[tuple[str, StudyOutput]], loss_plot: str | None,
                  neighbours: tuple[str | None, str | None]) -> str:
     """The sections of one concept page, in reading order: what, math, differences, proof, code, studies."""
     status = all(r["passed"] for r in records) if records else None
@@ -251,7 +263,7 @@ def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
         parts.append(f'<ul class="variants">{variants}</ul>')
     equations = list(dict.fromkeys(eq for case in cases for eq in case.equations))
     if equations:
-        parts += ['<h2 id="equations">Equations</h2>', *(equation_html(eq, image_dir) for eq in equations)]
+        parts += ['<h2 id="equations">Equations</h2>', *map(equation_html, equations)]
     notes = list(dict.fromkeys(case.notes.strip() for case in cases if case.notes.strip()))
     if notes:
         paragraphs = "".join(f"<p>{html.escape(p)}</p>" for note in notes for p in re.split(r"\n\s*\n", note))
@@ -271,8 +283,11 @@ def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
                   '<div class="column"><h3>torch_ref (PyTorch)</h3>', *map(source_html, torch_side), "</div>",
                   "</div>"]
     for title, output in studies:
+        unlinked = [image for image in output.images if image not in output.markdown]
+        figures = "".join(f'<img class="plot" src="../{html.escape(image)}" alt="{html.escape(image)}">'
+                          for image in unlinked)
         parts += [f'<section class="study"><h2>{html.escape(title)}</h2>', markdown_html(output.markdown),
-                  "</section>"]
+                  figures, "</section>"]
     previous, following = neighbours
     links = []
     if previous:
@@ -316,7 +331,7 @@ def index_body(concepts: Sequence[str], by_concept: dict[str, list[dict]], cases
 
 def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[str, str, StudyOutput]],
                cases: Sequence[Case], *, published: Path | None = None) -> Path:
-    """Write ``out_dir/study/`` (index, one page per concept, CSS, equation SVGs); return the index path.
+    """Write ``out_dir/study/`` (``index.html``, one page per concept, ``style.css``); return the index path.
 
     ``records`` are :meth:`CaseRun.record` dicts, ``studies`` ``(concept, title, output)`` triples.
     Plots are looked up under ``out_dir/plots``; when ``out_dir`` is a staging folder, ``published`` is the
@@ -324,8 +339,6 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
     """
     out_dir = Path(out_dir)
     site = out_dir / SITE_DIR
-    image_dir = site / "equations"
-    image_dir.mkdir(parents=True, exist_ok=True)
     by_concept: dict[str, list[dict]] = defaultdict(list)
     for record in records:
         by_concept[record["concept"]].append(record)
@@ -347,7 +360,7 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
                       concepts[index + 1] if index + 1 < len(concepts) else None)
         loss_plot = next(iter(plots(f"{concept}_loss.png")), None)
         body = concept_body(concept, cases_by_concept[concept], by_concept.get(concept, []),
-                            studies_by_concept[concept], loss_plot, image_dir, neighbours)
+                            studies_by_concept[concept], loss_plot, neighbours)
         atomic_write_text(site / _page_name(concept),
                           _page(concept.replace("_", " "), _nav(concepts, concept, status), body))
     study_count = {c: len(s) for c, s in studies_by_concept.items()}
