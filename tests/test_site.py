@@ -15,6 +15,7 @@ import re
 import select
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -101,20 +102,21 @@ class Chromium:
     def __init__(self, profile: Path, width: int = 1400, height: int = 1000):
         to_chrome, self._write = os.pipe()
         self._read, from_chrome = os.pipe()
-
-        def wire_pipes() -> None:  # runs in the child before exec; fds >= 10 first so 3 and 4 cannot collide
-            high_in, high_out = fcntl.fcntl(to_chrome, fcntl.F_DUPFD, 10), fcntl.fcntl(from_chrome, fcntl.F_DUPFD, 10)
-            os.dup2(high_in, 3)
-            os.dup2(high_out, 4)
-
-        self.process = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-dev-shm-usage", "--remote-debugging-pipe", f"--user-data-dir={profile}",
-             f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(3, 4), preexec_fn=wire_pipes)
-        os.close(to_chrome)
-        os.close(from_chrome)
+        # Chromium expects the pipe on fds 3 and 4. A tiny exec wrapper moves them there: preexec_fn is unsafe
+        # once torch has started threads. Duplicating to fds >= 10 first means the moves cannot collide.
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_chrome, from_chrome)]
+        for fd in (to_chrome, from_chrome):
+            os.close(fd)
+        wrapper = ("import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+                   "os.close(int(sys.argv[1])); os.close(int(sys.argv[2])); os.execv(sys.argv[3], sys.argv[3:])")
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--remote-debugging-pipe", f"--user-data-dir={profile}",
+                 f"--window-size={width},{height}", "about:blank"]
+        self.process = subprocess.Popen([sys.executable, "-c", wrapper, *map(str, ends), CHROMIUM, *flags],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=ends)
+        for fd in ends:
+            os.close(fd)
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
@@ -235,7 +237,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.browser
-def test_study_site_in_headless_chromium(site: Path, browser: Chromium, tmp_path: Path) -> None:
+def test_study_site_in_headless_chromium(browser: Chromium, site: Path, tmp_path: Path) -> None:
+    """Every concept section and image present, no console error, screenshots taken. (``browser`` comes
+    first so that without chromium the test skips before making the report.)"""
     cases = select_cases([CONCEPT])
     browser.open((site / "index.html").as_uri())
     overview = browser.evaluate("Array.from(document.querySelectorAll('table.overview a')).map(a => a.href)")
