@@ -38,6 +38,7 @@ from compare.registry import Case  # noqa: E402
 from compare.studies import StudyOutput  # noqa: E402
 
 SITE_DIR = "study"
+SPEED_PAGE = "speed.html"
 MATH_FONT = FontProperties(size=15)
 DIFF_COLUMNS = {"loss": "max_rel_diff_loss", "grad": "max_rel_diff_grad", "param": "max_rel_diff_params",
                 "state": "max_rel_diff_state"}
@@ -233,14 +234,17 @@ def _page(title: str, nav: str, body: str) -> str:
 """
 
 
-def _nav(concepts: Sequence[str], current: str | None, status: dict[str, bool | None]) -> str:
-    items = []
-    for concept in concepts:
-        mark = {True: "ok", False: "fail", None: "none"}[status[concept]]
-        here = ' aria-current="page"' if concept == current else ""
-        items.append(f'<li><a class="{mark}" href="{_page_name(concept)}"{here}>{_title(concept)}</a></li>')
-    home = ' aria-current="page"' if current is None else ""
-    return f'<a class="home" href="index.html"{home}>dlparity study</a><ul>{"".join(items)}</ul>'
+def _nav(concepts: Sequence[str], current: str | None, status: dict[str, bool | None], speed: bool) -> str:
+    """The sidebar: overview, every concept with a status dot, and the speed page when there is one."""
+
+    def link(href: str, text: str, here: bool, css: str = "") -> str:
+        current_page = ' aria-current="page"' if here else ""
+        return f'<a class="{css}" href="{href}"{current_page}>{text}</a>'
+
+    marks = {True: "ok", False: "fail", None: "none"}
+    items = [f"<li>{link(_page_name(c), _title(c), c == current, marks[status[c]])}</li>" for c in concepts]
+    extra = f'<ul class="extra"><li>{link(SPEED_PAGE, "speed", current == SPEED_PAGE)}</li></ul>' if speed else ""
+    return f'{link("index.html", "dlparity study", current is None, "home")}<ul>{"".join(items)}</ul>{extra}'
 
 
 def _page_name(concept: str) -> str:
@@ -300,8 +304,8 @@ def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
 
 
 def index_body(concepts: Sequence[str], by_concept: dict[str, list[dict]], cases: dict[str, list[Case]],
-               study_count: dict[str, int], speed_plots: Sequence[str]) -> str:
-    """The overview: one row per concept with its verdict and worst difference per dtype, then speed plots."""
+               study_count: dict[str, int], speed: bool) -> str:
+    """The overview: one row per concept with its verdict and worst difference per dtype."""
     rows = []
     for concept in concepts:
         records = by_concept.get(concept, [])
@@ -323,9 +327,9 @@ def index_body(concepts: Sequence[str], by_concept: dict[str, list[dict]], cases
         _table(["concept", "variants", "devices", "worst rel diff float64", "worst rel diff float32", "studies",
                 "status"], rows, "numbers overview"),
     ]
-    if speed_plots:
-        parts.append('<h2 id="speed">Speed</h2>')
-        parts += [f'<img class="plot" src="../{p}" alt="{html.escape(Path(p).stem)}">' for p in speed_plots]
+    if speed:
+        parts.append(f'<p>Speed: NumPy vs torch (CPU and CUDA) from <code>make bench</code> on the '
+                     f'<a href="{SPEED_PAGE}">speed page</a>.</p>')
     return "\n".join(parts)
 
 
@@ -335,7 +339,7 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
 
     ``records`` are :meth:`CaseRun.record` dicts, ``studies`` ``(concept, title, output)`` triples.
     Plots are looked up under ``out_dir/plots``; when ``out_dir`` is a staging folder, ``published`` is the
-    folder it will be moved into, whose plots (e.g. ``make bench``'s ``speed_*.png``) are shown as well.
+    folder it will be moved into, whose plots and ``speed.md`` (from ``make bench``) are shown as well.
     """
     out_dir = Path(out_dir)
     site = out_dir / SITE_DIR
@@ -351,10 +355,13 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
     concepts = sorted(set(by_concept) | set(cases_by_concept) | set(studies_by_concept))
     status = {c: (all(r["passed"] for r in by_concept[c]) if by_concept.get(c) else None) for c in concepts}
 
+    folders = [out_dir] + ([Path(published)] if published else [])
+
     def plots(pattern: str) -> list[str]:
-        folders = [out_dir] + ([Path(published)] if published else [])
         return sorted({f"plots/{p.name}" for folder in folders for p in (folder / "plots").glob(pattern)})
 
+    speed_md = next((folder / "speed.md" for folder in folders if (folder / "speed.md").is_file()), None)
+    speed = speed_page(speed_md.read_text(encoding="utf-8") if speed_md else "", plots("speed_*.png"))
     for index, concept in enumerate(concepts):
         neighbours = (concepts[index - 1] if index else None,
                       concepts[index + 1] if index + 1 < len(concepts) else None)
@@ -362,12 +369,24 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
         body = concept_body(concept, cases_by_concept[concept], by_concept.get(concept, []),
                             studies_by_concept[concept], loss_plot, neighbours)
         atomic_write_text(site / _page_name(concept),
-                          _page(concept.replace("_", " "), _nav(concepts, concept, status), body))
+                          _page(concept.replace("_", " "), _nav(concepts, concept, status, bool(speed)), body))
+    if speed:
+        atomic_write_text(site / SPEED_PAGE, _page("speed", _nav(concepts, SPEED_PAGE, status, True), speed))
     study_count = {c: len(s) for c, s in studies_by_concept.items()}
-    body = index_body(concepts, by_concept, cases_by_concept, study_count, plots("speed_*.png"))
-    atomic_write_text(site / "index.html", _page("overview", _nav(concepts, None, status), body))
+    body = index_body(concepts, by_concept, cases_by_concept, study_count, bool(speed))
+    atomic_write_text(site / "index.html", _page("overview", _nav(concepts, None, status, bool(speed)), body))
     atomic_write_text(site / "style.css", STYLE + HtmlFormatter(style="default").get_style_defs(".highlight"))
     return site / "index.html"
+
+
+def speed_page(speed_markdown: str, speed_plots: Sequence[str]) -> str:
+    """``make bench``'s ``speed.md`` rendered, then any ``speed_*.png`` it does not link; "" when neither exists."""
+    if not speed_markdown.strip() and not speed_plots:
+        return ""
+    parts = [markdown_html(speed_markdown)] if speed_markdown.strip() else ["<h1>Speed</h1>"]
+    parts += [f'<img class="plot" src="../{p}" alt="{html.escape(Path(p).stem)}">' for p in speed_plots
+              if p not in speed_markdown]
+    return "\n".join(parts)
 
 
 STYLE = """\
@@ -378,6 +397,8 @@ body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-seri
 .sidebar { width: 14rem; flex: none; padding: 1rem; background: #f4f6fa; border-right: 1px solid var(--line);
            position: sticky; top: 0; height: 100vh; overflow-y: auto; }
 .sidebar ul { list-style: none; padding: 0; margin: 0.8rem 0 0; }
+.sidebar ul.extra { border-top: 1px solid var(--line); padding-top: 0.6rem; }
+.sidebar ul.extra a::before { content: none; }
 .sidebar li a { display: block; padding: 0.25rem 0.4rem; border-radius: 4px; color: var(--ink);
                 text-decoration: none; }
 .sidebar li a::before { content: "\\25CF"; margin-right: 0.45rem; font-size: 0.7em; vertical-align: 0.15em; }

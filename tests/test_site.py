@@ -205,12 +205,17 @@ class Chromium:
 IMAGES = "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
 
 
-def _demo_study(ctx: StudyContext) -> StudyOutput:
-    """A study like the real ones: a figure, a table and code in markdown, links relative to results/."""
+def _small_plot(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([0, 1, 2], [1, 0.5, 0.3])
-    fig.savefig(ctx.plot("site_demo.png"), dpi=60)
+    fig.savefig(path, dpi=60)
     plt.close(fig)
+
+
+def _demo_study(ctx: StudyContext) -> StudyOutput:
+    """A study like the real ones: a figure, a table and code in markdown, links relative to results/."""
+    _small_plot(ctx.plot("site_demo.png"))
     text = ("A demo study.\n\n| steps | loss |\n|---|---|\n| 1 | 0.5 |\n\n![demo](plots/site_demo.png)\n\n"
             "```python\nprint('hi')\n```\n")
     return StudyOutput(text, ("plots/site_demo.png",))
@@ -220,6 +225,10 @@ def _demo_study(ctx: StudyContext) -> StudyOutput:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real one-seed report of logistic regression (with one demo study) into a temporary results folder."""
     out = tmp_path_factory.mktemp("results")
+    # What `make bench` leaves in results/ before a report: speed.md linking one plot, and one plot it does not.
+    (out / "speed.md").write_text("## Speed\n\n| m | s |\n|---|---|\n| 1 | 2 |\n\n![a](plots/speed_a.png)\n")
+    for name in ("speed_a.png", "speed_b.png"):
+        _small_plot(out / "plots" / name)
     demo = Study("site_demo", CONCEPT, "Demo study", _demo_study)
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(studies._STUDIES, demo.name, demo)
@@ -246,6 +255,13 @@ def test_study_site_in_headless_chromium(browser: Chromium, site: Path, tmp_path
     assert overview == [(site / f"{CONCEPT}.html").as_uri()]
     assert browser.evaluate("document.querySelector('table.overview .badge').textContent") == "pass"
     browser.screenshot(tmp_path / "index.png")
+    sidebar = browser.evaluate("Array.from(document.querySelectorAll('.sidebar li a')).map(a => a.href)")
+    assert sidebar == [*overview, (site / "speed.html").as_uri()]
+
+    browser.open((site / "speed.html").as_uri())
+    assert browser.evaluate("document.querySelector('main h2').textContent") == "Speed"
+    speed_images = [(src, complete and width > 0) for src, complete, width in browser.evaluate(IMAGES)]
+    assert speed_images == [("../plots/speed_a.png", True), ("../plots/speed_b.png", True)]
 
     browser.open((site / f"{CONCEPT}.html").as_uri())
     sections = browser.evaluate("Array.from(document.querySelectorAll('section.concept')).map(s => s.id)")
