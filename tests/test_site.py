@@ -120,7 +120,7 @@ class Chromium:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        target = self.call("Target.createTarget", url="about:blank", timeout=60)["targetId"]  # cold start
         self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable", session=True)
@@ -139,7 +139,7 @@ class Chromium:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def call(self, method: str, *, session: bool = False, timeout: float = 20, **params: object) -> dict:
+    def call(self, method: str, *, session: bool = False, timeout: float = 30, **params: object) -> dict:
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params}
         if session:
@@ -154,7 +154,7 @@ class Chromium:
                 return reply["result"]
             self.events.append(reply)
 
-    def wait_for(self, method: str, timeout: float = 20) -> dict:
+    def wait_for(self, method: str, timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             for index, event in enumerate(self.events):
