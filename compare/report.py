@@ -20,6 +20,7 @@ from compare.io import StagedResults, atomic_write_json, atomic_write_text
 from compare.plots import loss_curves
 from compare.registry import Case, select
 from compare.runner import CaseRun, run_case
+from compare.site import write_site
 from compare.studies import StudyContext, StudyOutput, all_studies
 from compare.timing import pin_threads
 
@@ -132,6 +133,7 @@ def make_report(out_dir: Path = RESULTS_DIR, *, names: Sequence[str] = (), seeds
         env = environment()
         atomic_write_json(stage / "environment.json", env)
         write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started)
+        write_site(stage, [run.record() for run in runs], studies, cases, published=Path(out_dir))
     return frame
 
 

@@ -1,0 +1,441 @@
+"""The study site: ``results/study/``, static HTML that opens offline from the file system.
+
+One page per concept (``<concept>.html``) shows, from the registry and the last run only, so it can never
+drift from the code: the equations (LaTeX rendered to SVG by matplotlib's mathtext, no network), the notes
+on real semantic differences, the parity and speed of every variant/device/dtype, the loss curves, the
+scratch and torch source side by side (``inspect.getsource`` + Pygments) and the concept's studies
+(their markdown rendered to HTML). ``index.html`` holds the overview table, the speed plots and the
+navigation. Images are linked relative to the results folder (``../plots/x.png``); no file is fetched
+from anywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import inspect
+import io
+import math
+import re
+import textwrap
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import markdown
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib import mathtext  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
+from pygments import highlight  # noqa: E402
+from pygments.formatters import HtmlFormatter  # noqa: E402
+from pygments.lexers import PythonLexer  # noqa: E402
+
+from compare.io import atomic_write_text  # noqa: E402
+from compare.registry import Case  # noqa: E402
+from compare.studies import StudyOutput  # noqa: E402
+
+SITE_DIR = "study"
+SPEED_PAGE = "speed.html"
+MATH_FONT = FontProperties(size=15)
+DIFF_COLUMNS = {"loss": "max_rel_diff_loss", "grad": "max_rel_diff_grad", "param": "max_rel_diff_params",
+                "state": "max_rel_diff_state"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# mathtext (matplotlib's TeX subset) lacks these; each rewrite keeps the meaning for a reader.
+_MATH_REWRITES = [
+    (r"\\[td]frac\b", r"\\frac"),
+    (r"\\lVert\b|\\rVert\b", r"\\Vert"),
+    (r"\\gets\b", r"\\leftarrow"),
+    (r"\\operatorname\*", r"\\operatorname"),
+    (r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)\b", ""),
+    (r"\\[bB]igg?[lrm]?\b", ""),
+    (r"\\left\b\.?|\\right\b\.?", ""),
+    (r"\\!", ""),
+    (r"\\underbrace\{([^{}]*)\}_\{[^{}]*\}", r"\1"),
+]
+# Always applied: mathtext spaces ``:`` and ``=`` as two relations; ``\coloneq`` is the single symbol.
+_ASSIGN = re.compile(r":=|\\coloneqq\b")
+_METADATA = re.compile(rb"\s*<metadata>.*?</metadata>", re.DOTALL)
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{(?:aligned|align\*?|gathered|split|cases|array)\}(?:\{[^}]*\})?")
+
+
+# ----------------------------------------------------------------------------------------------- equations
+def equation_lines(latex: str) -> list[str]:
+    """Display lines of ``latex``: environments stripped, split at ``\\\\``, ``&`` dropped, ``:=`` as one symbol."""
+    body = _ENVIRONMENT.sub("", latex)
+    lines = [_ASSIGN.sub(r"\\coloneq ", line.replace("&", " ")).strip() for line in re.split(r"\\\\", body)]
+    return [line for line in lines if line]
+
+
+def simplify_latex(latex: str) -> str:
+    """``latex`` with the macros mathtext does not know replaced by ones it does (or dropped)."""
+    for pattern, replacement in _MATH_REWRITES:
+        latex = re.sub(pattern, replacement, latex)
+    return latex
+
+
+def latex_to_svg(latex: str) -> bytes | None:
+    """One line of math as SVG (glyphs as paths: no fonts needed), or ``None`` if mathtext rejects it.
+
+    The metadata block (creation date) is dropped so that an unchanged equation gives identical bytes.
+    """
+    for candidate in dict.fromkeys((latex, simplify_latex(latex))):
+        buffer = io.BytesIO()
+        try:
+            # mathtext reports some bad input only as a warning (e.g. an empty box); treat it as a rejection.
+            with warnings.catch_warnings(), matplotlib.rc_context({"savefig.transparent": True}):
+                warnings.simplefilter("error")
+                mathtext.math_to_image(f"${candidate}$", buffer, prop=MATH_FONT, format="svg")
+        except (ValueError, RuntimeError, UserWarning, RuntimeWarning):
+            continue
+        return _METADATA.sub(b"", buffer.getvalue())
+    return None
+
+
+def equation_html(latex: str) -> str:
+    """``<div class="equation">`` with one inline SVG image per line; a line mathtext cannot draw is shown
+    as LaTeX source. The images are data URIs, so a page never refers to a stale equation file."""
+    parts = []
+    for line in equation_lines(latex):
+        svg = latex_to_svg(line)
+        if svg is None:
+            parts.append(f'<code class="latex" title="shown as LaTeX: matplotlib mathtext cannot draw it">'
+                         f"{html.escape(line)}</code>")
+            continue
+        uri = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+        parts.append(f'<img class="math" src="{uri}" alt="{html.escape(line, quote=True)}">')
+    return '<div class="equation">' + "<br>".join(parts) + "</div>"
+
+
+# ----------------------------------------------------------------------------------------------- source code
+def _qualified_name(obj: object) -> str:
+    module = getattr(obj, "__module__", None) or "?"
+    return f"{module}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+
+
+def source_html(obj: object) -> str:
+    """The highlighted source of a function or class, headed by its qualified name and file."""
+    name = _qualified_name(obj)
+    try:
+        code = textwrap.dedent(inspect.getsource(obj))  # type: ignore[arg-type]
+        path = Path(inspect.getsourcefile(obj) or "")  # type: ignore[arg-type]
+        where = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else path.name
+    except (OSError, TypeError):  # built-ins, C extensions, objects made at run time
+        code, where = f"# no Python source available for {name}\n", ""
+    body = highlight(code, PythonLexer(), HtmlFormatter(cssclass="highlight"))
+    caption = f"<code>{html.escape(name)}</code>" + (f' <span class="file">{html.escape(where)}</span>'
+                                                       if where else "")
+    return f'<figure class="source"><figcaption>{caption}</figcaption>{body}</figure>'
+
+
+def _unique(objects: Iterable[object]) -> list[object]:
+    seen: dict[int, object] = {}
+    for obj in objects:
+        seen.setdefault(id(obj), obj)
+    return list(seen.values())
+
+
+# ----------------------------------------------------------------------------------------------- markdown
+_RELATIVE_LINK = re.compile(r'\b(src|href)="(?![a-z][a-z0-9+.-]*:|/|#|\.\./)')
+
+
+def markdown_html(text: str) -> str:
+    """A study's markdown as HTML; its links, relative to ``results/``, made relative to ``results/study/``."""
+    rendered = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+    return _RELATIVE_LINK.sub(r'\1="../', rendered)
+
+
+# ----------------------------------------------------------------------------------------------- tables
+def _fmt(value: object, spec: str = ".2e") -> str:
+    if value is None:
+        return "&mdash;"
+    return format(value, spec) if isinstance(value, float) else html.escape(str(value))
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _worst(values: Iterable[object]) -> float | None:
+    """The largest number (NaN if any is NaN: a diverged run must not look good); None when there is none."""
+    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if any(math.isnan(n) for n in numbers):
+        return math.nan
+    return max(numbers) if numbers else None
+
+
+def _badge(passed: bool | None) -> str:
+    if passed is None:
+        return '<span class="badge none">not run</span>'
+    return '<span class="badge pass">pass</span>' if passed else '<span class="badge fail">FAIL</span>'
+
+
+def _groups(records: Sequence[dict]) -> dict[tuple[str, str, str], list[dict]]:
+    """Records by (variant, device, dtype), float64 before float32, CPU before CUDA."""
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for record in records:
+        groups[(record["variant"], record["device"], record["dtype"])].append(record)
+    order = {"cpu": 0, "cuda": 1, "float64": 0, "float32": 1}
+    return dict(sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 2), order.get(kv[0][2], 2))))
+
+
+def parity_table(records: Sequence[dict]) -> str:
+    """Worst relative difference over seeds per variant/device/dtype, with the tolerance and the verdict."""
+    rows = []
+    for (variant, device, dtype), group in _groups(records).items():
+        diffs = [_fmt(_worst(r[column] for r in group)) for column in DIFF_COLUMNS.values()]
+        seeds = ", ".join(str(r["seed"]) for r in group)
+        rows.append([html.escape(variant), device, dtype, seeds, str(group[0].get("steps", "")), *diffs,
+                     _fmt(group[0].get("tolerance")), _badge(all(r["passed"] for r in group))])
+    problems = sorted({f"{r['variant']} {r['device']} {r['dtype']} seed {r['seed']}: {p}"
+                       for r in records for p in r.get("problems") or ()})
+    notes = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+    header = ["variant", "device", "dtype", "seeds", "steps", *(f"max rel diff {k}" for k in DIFF_COLUMNS),
+              "tolerance", "verdict"]
+    return _table(header, rows, "numbers") + (f'<ul class="problems">{notes}</ul>' if notes else "")
+
+
+def speed_table(records: Sequence[dict]) -> str:
+    """Seconds per training step of each side (the timed seed), and their ratio."""
+    rows = []
+    for (variant, device, dtype), group in _groups(records).items():
+        ours = _worst(r.get("numpy_seconds_per_step") for r in group)
+        theirs = _worst(r.get("torch_seconds_per_step") for r in group)
+        ratio = theirs / ours if ours and theirs else None
+        rows.append([html.escape(variant), device, dtype, _fmt(ours, ".3e"), _fmt(theirs, ".3e"),
+                     _fmt(ratio, ".2f")])
+    return _table(["variant", "device", "dtype", "numpy s/step", "torch s/step", "torch / numpy"], rows,
+                  "numbers")
+
+
+# ----------------------------------------------------------------------------------------------- pages
+def _page(title: str, nav: str, body: str) -> str:
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} &middot; dlparity study</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="style.css">
+</head>
+<body>
+<nav class="sidebar">{nav}</nav>
+<main>
+{body}
+</main>
+</body>
+</html>
+"""
+
+
+def _nav(concepts: Sequence[str], current: str | None, status: dict[str, bool | None], speed: bool) -> str:
+    """The sidebar: overview, every concept with a status dot, and the speed page when there is one."""
+
+    def link(href: str, text: str, here: bool, css: str = "") -> str:
+        current_page = ' aria-current="page"' if here else ""
+        return f'<a class="{css}" href="{href}"{current_page}>{text}</a>'
+
+    marks = {True: "ok", False: "fail", None: "none"}
+    items = [f"<li>{link(_page_name(c), _title(c), c == current, marks[status[c]])}</li>" for c in concepts]
+    extra = f'<ul class="extra"><li>{link(SPEED_PAGE, "speed", current == SPEED_PAGE)}</li></ul>' if speed else ""
+    return f'{link("index.html", "dlparity study", current is None, "home")}<ul>{"".join(items)}</ul>{extra}'
+
+
+def _page_name(concept: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", concept) + ".html"
+
+
+def _title(concept: str) -> str:
+    return html.escape(concept.replace("_", " "))
+
+
+def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
+                 studies: Sequence[tuple[str, StudyOutput]], loss_plot: str | None,
+                 neighbours: tuple[str | None, str | None]) -> str:
+    """The sections of one concept page, in reading order: what, math, differences, proof, code, studies."""
+    status = all(r["passed"] for r in records) if records else None
+    parts = [f'<section class="concept" id="{html.escape(concept)}">',
+             f"<h1>{_title(concept)} {_badge(status)}</h1>"]
+    if cases:
+        variants = "".join(f"<li><b>{html.escape(c.variant)}</b>: {html.escape(c.summary)}</li>" for c in cases)
+        parts.append(f'<ul class="variants">{variants}</ul>')
+    equations = list(dict.fromkeys(eq for case in cases for eq in case.equations))
+    if equations:
+        parts += ['<h2 id="equations">Equations</h2>', *map(equation_html, equations)]
+    notes = list(dict.fromkeys(case.notes.strip() for case in cases if case.notes.strip()))
+    if notes:
+        paragraphs = "".join(f"<p>{html.escape(p)}</p>" for note in notes for p in re.split(r"\n\s*\n", note))
+        parts += ['<h2 id="notes">Course vs torch: real differences</h2>', f'<div class="notes">{paragraphs}</div>']
+    parts.append('<h2 id="parity">Parity of the last run</h2>')
+    parts.append(parity_table(records) if records else "<p>This concept was not part of the last run.</p>")
+    if records:
+        parts += ['<h2 id="speed">Speed</h2>', speed_table(records)]
+    if loss_plot:
+        parts += ['<h2 id="loss">Loss curves</h2>',
+                  f'<img class="plot" src="../{loss_plot}" alt="{_title(concept)} loss curves, numpy vs torch">']
+    scratch = _unique(obj for case in cases for obj in case.scratch_source)
+    torch_side = _unique(obj for case in cases for obj in case.torch_source)
+    if scratch or torch_side:
+        parts += ['<h2 id="code">The two implementations</h2>', '<div class="side-by-side">',
+                  '<div class="column"><h3>scratch (NumPy)</h3>', *map(source_html, scratch), "</div>",
+                  '<div class="column"><h3>torch_ref (PyTorch)</h3>', *map(source_html, torch_side), "</div>",
+                  "</div>"]
+    for title, output in studies:
+        unlinked = [image for image in output.images if image not in output.markdown]
+        figures = "".join(f'<img class="plot" src="../{html.escape(image)}" alt="{html.escape(image)}">'
+                          for image in unlinked)
+        parts += [f'<section class="study"><h2>{html.escape(title)}</h2>', markdown_html(output.markdown),
+                  figures, "</section>"]
+    previous, following = neighbours
+    links = []
+    if previous:
+        links.append(f'<a rel="prev" href="{_page_name(previous)}">&larr; {_title(previous)}</a>')
+    links.append('<a href="index.html">overview</a>')
+    if following:
+        links.append(f'<a rel="next" href="{_page_name(following)}">{_title(following)} &rarr;</a>')
+    parts += [f'<footer class="pager">{" &middot; ".join(links)}</footer>', "</section>"]
+    return "\n".join(parts)
+
+
+def index_body(concepts: Sequence[str], by_concept: dict[str, list[dict]], cases: dict[str, list[Case]],
+               study_count: dict[str, int], speed: bool) -> str:
+    """The overview: one row per concept with its verdict and worst difference per dtype."""
+    rows = []
+    for concept in concepts:
+        records = by_concept.get(concept, [])
+        worst = {dtype: _worst(r[c] for r in records if r["dtype"] == dtype for c in DIFF_COLUMNS.values())
+                 for dtype in ("float64", "float32")}
+        devices = ", ".join(sorted({r["device"] for r in records})) or "&mdash;"
+        variants = ", ".join(html.escape(c.variant) for c in cases.get(concept, [])) or "&mdash;"
+        rows.append([f'<a href="{_page_name(concept)}">{_title(concept)}</a>', variants, devices,
+                     _fmt(worst["float64"]), _fmt(worst["float32"]), str(study_count.get(concept, 0)),
+                     _badge(all(r["passed"] for r in records) if records else None)])
+    parts = [
+        "<h1>dlparity: every concept built twice</h1>",
+        "<p>Each concept is implemented from scratch in NumPy, in the course's layout, and in idiomatic "
+        "PyTorch; both are trained from the same data and initial weights and compared at every step. "
+        "Each page shows the math, both implementations side by side (taken from the code itself), the "
+        "measured agreement of the last <code>make report</code> and the concept's studies. Differences are "
+        "<code>max|numpy - torch| / max|torch|</code> over the whole trajectory, worst array, worst seed.</p>",
+        '<h2 id="overview">Overview</h2>',
+        _table(["concept", "variants", "devices", "worst rel diff float64", "worst rel diff float32", "studies",
+                "status"], rows, "numbers overview"),
+    ]
+    if speed:
+        parts.append(f'<p>Speed: NumPy vs torch (CPU and CUDA) from <code>make bench</code> on the '
+                     f'<a href="{SPEED_PAGE}">speed page</a>.</p>')
+    return "\n".join(parts)
+
+
+def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[str, str, StudyOutput]],
+               cases: Sequence[Case], *, published: Path | None = None) -> Path:
+    """Write ``out_dir/study/`` (``index.html``, one page per concept, ``style.css``); return the index path.
+
+    ``records`` are :meth:`CaseRun.record` dicts, ``studies`` ``(concept, title, output)`` triples.
+    Plots are looked up under ``out_dir/plots``; when ``out_dir`` is a staging folder, ``published`` is the
+    folder it will be moved into, whose plots and ``speed.md`` (from ``make bench``) are shown as well.
+    """
+    out_dir = Path(out_dir)
+    site = out_dir / SITE_DIR
+    by_concept: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        by_concept[record["concept"]].append(record)
+    cases_by_concept: dict[str, list[Case]] = defaultdict(list)
+    for case in cases:
+        cases_by_concept[case.concept].append(case)
+    studies_by_concept: dict[str, list[tuple[str, StudyOutput]]] = defaultdict(list)
+    for concept, title, output in studies:
+        studies_by_concept[concept].append((title, output))
+    concepts = sorted(set(by_concept) | set(cases_by_concept) | set(studies_by_concept))
+    status = {c: (all(r["passed"] for r in by_concept[c]) if by_concept.get(c) else None) for c in concepts}
+
+    folders = [out_dir] + ([Path(published)] if published else [])
+
+    def plots(pattern: str) -> list[str]:
+        return sorted({f"plots/{p.name}" for folder in folders for p in (folder / "plots").glob(pattern)})
+
+    speed_md = next((folder / "speed.md" for folder in folders if (folder / "speed.md").is_file()), None)
+    speed = speed_page(speed_md.read_text(encoding="utf-8") if speed_md else "", plots("speed_*.png"))
+    for index, concept in enumerate(concepts):
+        neighbours = (concepts[index - 1] if index else None,
+                      concepts[index + 1] if index + 1 < len(concepts) else None)
+        loss_plot = next(iter(plots(f"{concept}_loss.png")), None)
+        body = concept_body(concept, cases_by_concept[concept], by_concept.get(concept, []),
+                            studies_by_concept[concept], loss_plot, neighbours)
+        atomic_write_text(site / _page_name(concept),
+                          _page(concept.replace("_", " "), _nav(concepts, concept, status, bool(speed)), body))
+    if speed:
+        atomic_write_text(site / SPEED_PAGE, _page("speed", _nav(concepts, SPEED_PAGE, status, True), speed))
+    study_count = {c: len(s) for c, s in studies_by_concept.items()}
+    body = index_body(concepts, by_concept, cases_by_concept, study_count, bool(speed))
+    atomic_write_text(site / "index.html", _page("overview", _nav(concepts, None, status, bool(speed)), body))
+    atomic_write_text(site / "style.css", STYLE + HtmlFormatter(style="default").get_style_defs(".highlight"))
+    return site / "index.html"
+
+
+def speed_page(speed_markdown: str, speed_plots: Sequence[str]) -> str:
+    """``make bench``'s ``speed.md`` rendered, then any ``speed_*.png`` it does not link; "" when neither exists."""
+    if not speed_markdown.strip() and not speed_plots:
+        return ""
+    parts = [markdown_html(speed_markdown)] if speed_markdown.strip() else ["<h1>Speed</h1>"]
+    parts += [f'<img class="plot" src="../{p}" alt="{html.escape(Path(p).stem)}">' for p in speed_plots
+              if p not in speed_markdown]
+    return "\n".join(parts)
+
+
+STYLE = """\
+:root { --ink: #1d2330; --muted: #5b6475; --line: #d9dde5; --accent: #2f5fb3; --pass: #1d7a3a; --fail: #b3261e; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
+       display: flex; min-height: 100vh; }
+.sidebar { width: 14rem; flex: none; padding: 1rem; background: #f4f6fa; border-right: 1px solid var(--line);
+           position: sticky; top: 0; height: 100vh; overflow-y: auto; }
+.sidebar ul { list-style: none; padding: 0; margin: 0.8rem 0 0; }
+.sidebar ul.extra { border-top: 1px solid var(--line); padding-top: 0.6rem; }
+.sidebar ul.extra a::before { content: none; }
+.sidebar li a { display: block; padding: 0.25rem 0.4rem; border-radius: 4px; color: var(--ink);
+                text-decoration: none; }
+.sidebar li a::before { content: "\\25CF"; margin-right: 0.45rem; font-size: 0.7em; vertical-align: 0.15em; }
+.sidebar li a.ok::before { color: var(--pass); }
+.sidebar li a.fail::before { color: var(--fail); }
+.sidebar li a.none::before { color: var(--muted); }
+.sidebar a[aria-current] { background: #dfe6f3; font-weight: 600; }
+.sidebar .home { font-weight: 700; color: var(--accent); text-decoration: none; font-size: 1.05rem; }
+main { flex: 1; min-width: 0; padding: 1.2rem 2rem 3rem; max-width: 110rem; }
+h1 { margin-top: 0.2rem; }
+h2 { border-bottom: 1px solid var(--line); padding-bottom: 0.2rem; margin-top: 2rem; }
+a { color: var(--accent); }
+table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid var(--line); padding: 0.3rem 0.6rem; text-align: left; }
+th { background: #f4f6fa; }
+table.numbers td { font-variant-numeric: tabular-nums; }
+.badge { display: inline-block; padding: 0.05rem 0.5rem; border-radius: 999px; font-size: 0.8rem;
+         font-weight: 600; vertical-align: middle; color: #fff; }
+.badge.pass { background: var(--pass); }
+.badge.fail { background: var(--fail); }
+.badge.none { background: var(--muted); }
+.equation { margin: 0.6rem 0; padding: 0.5rem 1rem; background: #fbfcfe; border-left: 3px solid var(--accent); }
+.equation img.math { max-width: 100%; vertical-align: middle; }
+code.latex { color: var(--muted); }
+.notes p { max-width: 60rem; }
+img.plot { max-width: 100%; height: auto; display: block; margin: 0.6rem 0; }
+.study img { max-width: 100%; height: auto; }
+.side-by-side { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.side-by-side .column { min-width: 0; }
+figure.source { margin: 0 0 1rem; border: 1px solid var(--line); border-radius: 6px; overflow: hidden; }
+figure.source figcaption { padding: 0.3rem 0.6rem; background: #f4f6fa; border-bottom: 1px solid var(--line);
+                           font-size: 0.85rem; }
+figure.source .file { color: var(--muted); float: right; }
+.highlight { margin: 0; }
+.highlight pre { margin: 0; padding: 0.6rem; overflow-x: auto; font-size: 0.8rem; line-height: 1.4; }
+.problems { color: var(--fail); }
+.pager { margin-top: 2.5rem; padding-top: 0.8rem; border-top: 1px solid var(--line); }
+@media (max-width: 60rem) { .side-by-side { grid-template-columns: 1fr; } body { display: block; }
+  .sidebar { position: static; width: auto; height: auto; } }
+"""

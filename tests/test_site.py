@@ -1,0 +1,298 @@
+"""The study site: generated from a real (small) report and checked in headless Chromium as a reader would.
+
+The browser is driven over the Chrome DevTools protocol through ``--remote-debugging-pipe`` (file
+descriptors 3 and 4, NUL-terminated JSON), so no websocket library and no network are needed. The browser
+tests skip cleanly when ``chromium`` is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compare import studies
+from compare.registry import select as select_cases
+from compare.report import make_report
+from compare.site import equation_html, equation_lines, latex_to_svg, markdown_html, source_html, write_site
+from compare.studies import Study, StudyContext, StudyOutput
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CONCEPT = "logistic_regression"
+
+
+# ----------------------------------------------------------------------------------------------- unit tests
+def test_supported_equation_is_drawn_as_deterministic_svg() -> None:
+    latex = r"dW^{[l]} = \frac{1}{m} dZ^{[l]} A^{[l-1]T}"
+    svg = latex_to_svg(latex)
+    assert svg is not None and b"<svg" in svg and b"<metadata>" not in svg
+    assert latex_to_svg(latex) == svg
+
+
+def test_unsupported_macros_are_rewritten_before_giving_up() -> None:
+    # \tfrac, \lVert and \bigl are not in mathtext; their rewrites are.
+    assert latex_to_svg(r"\tfrac{1}{2}\lVert w \rVert^2 \bigl(x\bigr)") is not None
+
+
+def test_aligned_environment_becomes_one_image_per_line() -> None:
+    latex = r"\begin{aligned} v &= \beta v + (1-\beta) dW \\ W &= W - \alpha v \end{aligned}"
+    assert equation_lines(latex) == [r"v  = \beta v + (1-\beta) dW", r"W  = W - \alpha v"]
+    page = equation_html(latex)
+    assert page.count('<img class="math" src="data:image/svg+xml;base64,') == 2
+
+
+def test_undrawable_equation_falls_back_to_readable_latex() -> None:
+    page = equation_html(r"\frac{1}{2} \undefinedmacro{x} < y")
+    assert '<code class="latex"' in page and r"\undefinedmacro{x} &lt; y" in page and "<img" not in page
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(alphabet="\\{}^_&$%#<>-:=ab12 ()[]|.,", max_size=20))
+def test_any_latex_gives_html_and_never_raises(latex: str) -> None:
+    page = equation_html(latex)
+    assert page.startswith('<div class="equation">') and page.endswith("</div>")
+
+
+def test_markdown_links_are_made_relative_to_the_study_folder() -> None:
+    rendered = markdown_html("# T\n\n![a](plots/a.png) [web](https://x.org) [up](../x) [here](#t)\n\n"
+                             "| a | b |\n|---|---|\n| 1 | 2 |\n\n```\ncode\n```\n")
+    assert '<img alt="a" src="../plots/a.png"' in rendered
+    assert 'href="https://x.org"' in rendered and 'href="../x"' in rendered and 'href="#t"' in rendered
+    assert "<table>" in rendered and "<pre><code>code" in rendered
+
+
+def test_source_without_python_code_is_named_not_fatal() -> None:
+    assert "no Python source available for builtins.len" in source_html(len)
+    assert '<span class="nf">write_site</span>' in source_html(write_site)
+
+
+def test_site_handles_concepts_without_records_cases_or_studies(tmp_path: Path) -> None:
+    (case,) = [c for c in select_cases([CONCEPT]) if c.variant == "vectorized"]
+    record = {"concept": "other", "variant": "v", "device": "cpu", "dtype": "float64", "seed": 0, "steps": 3,
+              "passed": False, "tolerance": 1e-10, "max_rel_diff_loss": float("nan"), "max_rel_diff_grad": 0.5,
+              "max_rel_diff_params": None, "max_rel_diff_state": None, "problems": ["numpy diverged at step 2"],
+              "numpy_seconds_per_step": None, "torch_seconds_per_step": None}
+    study = StudyOutput("text", ("plots/unlinked.png",))
+    index = write_site(tmp_path, [record], [("third", "A study", study)], [case])
+    pages = {p.name: p.read_text() for p in index.parent.glob("*.html")}
+    assert set(pages) == {"index.html", f"{CONCEPT}.html", "other.html", "third.html"}
+    assert "numpy diverged at step 2" in pages["other.html"] and "FAIL" in pages["index.html"]
+    assert "<td>nan</td>" in pages["index.html"]  # a NaN difference is shown, not hidden behind the 0.5
+    assert 'src="../plots/unlinked.png"' in pages["third.html"]
+    assert "not part of the last run" in pages[f"{CONCEPT}.html"]
+
+
+# ----------------------------------------------------------------------------------------------- browser
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol on a pipe (fd 3 in, fd 4 out)."""
+
+    def __init__(self, profile: Path, width: int = 1400, height: int = 1000):
+        to_chrome, self._write = os.pipe()
+        self._read, from_chrome = os.pipe()
+        # Chromium expects the pipe on fds 3 and 4. A tiny exec wrapper moves them there: preexec_fn is unsafe
+        # once torch has started threads. Duplicating to fds >= 10 first means the moves cannot collide.
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_chrome, from_chrome)]
+        for fd in (to_chrome, from_chrome):
+            os.close(fd)
+        wrapper = ("import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+                   "os.close(int(sys.argv[1])); os.close(int(sys.argv[2])); os.execv(sys.argv[3], sys.argv[3:])")
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--remote-debugging-pipe", f"--user-data-dir={profile}",
+                 f"--window-size={width},{height}", "about:blank"]
+        self.process = subprocess.Popen([sys.executable, "-c", wrapper, *map(str, ends), CHROMIUM, *flags],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=ends)
+        for fd in ends:
+            os.close(fd)
+        self._buffer = b""
+        self._next_id = 0
+        self.events: list[dict] = []
+        target = self.call("Target.createTarget", url="about:blank", timeout=60)["targetId"]  # cold start
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.call(f"{domain}.enable", session=True)
+        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
+                  deviceScaleFactor=1, mobile=False)
+
+    def _receive(self, deadline: float) -> dict:
+        while b"\0" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._read], [], [], remaining)[0]:
+                raise TimeoutError("chromium did not answer in time")
+            chunk = os.read(self._read, 1 << 20)
+            if not chunk:
+                raise RuntimeError("chromium closed the DevTools pipe")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def call(self, method: str, *, session: bool = False, timeout: float = 30, **params: object) -> dict:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self._write, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._receive(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def wait_for(self, method: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for index, event in enumerate(self.events):
+                if event.get("method") == method:
+                    return self.events.pop(index)
+            self.events.append(self._receive(deadline))
+
+    def open(self, url: str) -> None:
+        self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
+        self.call("Page.navigate", session=True, url=url)
+        self.wait_for("Page.loadEventFired")
+
+    def evaluate(self, expression: str) -> object:
+        result = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True,
+                           awaitPromise=True)
+        return result["result"].get("value")
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", session=True, format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def console_errors(self) -> list[str]:
+        errors = []
+        for event in self.events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+            elif method == "Runtime.exceptionThrown":
+                errors.append(params["exceptionDetails"].get("text", "exception"))
+            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+                errors.append(f"{params['entry']['text']} {params['entry'].get('url', '')}")
+        return errors
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close", timeout=5)
+        except (RuntimeError, TimeoutError, OSError):
+            pass  # the browser may close the pipe before it answers
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._read)
+        os.close(self._write)
+
+
+IMAGES = "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
+
+
+def _small_plot(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1, 2], [1, 0.5, 0.3])
+    fig.savefig(path, dpi=60)
+    plt.close(fig)
+
+
+def _demo_study(ctx: StudyContext) -> StudyOutput:
+    """A study like the real ones: a figure, a table and code in markdown, links relative to results/."""
+    _small_plot(ctx.plot("site_demo.png"))
+    text = ("A demo study.\n\n| steps | loss |\n|---|---|\n| 1 | 0.5 |\n\n![demo](plots/site_demo.png)\n\n"
+            "```python\nprint('hi')\n```\n")
+    return StudyOutput(text, ("plots/site_demo.png",))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real one-seed report of logistic regression (with one demo study) into a temporary results folder."""
+    out = tmp_path_factory.mktemp("results")
+    # What `make bench` leaves in results/ before a report: speed.md linking one plot, and one plot it does not.
+    (out / "speed.md").write_text("## Speed\n\n| m | s |\n|---|---|\n| 1 | 2 |\n\n![a](plots/speed_a.png)\n")
+    for name in ("speed_a.png", "speed_b.png"):
+        _small_plot(out / "plots" / name)
+    demo = Study("site_demo", CONCEPT, "Demo study", _demo_study)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(studies._STUDIES, demo.name, demo)
+        make_report(out, names=[CONCEPT], seeds=(0,), quick=True)
+    return out / "study"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    chromium = Chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield chromium
+    chromium.close()
+
+
+@pytest.mark.browser
+def test_study_site_in_headless_chromium(browser: Chromium, site: Path, tmp_path: Path) -> None:
+    """Every concept section and image present, no console error, screenshots taken. (``browser`` comes
+    first so that without chromium the test skips before making the report.)"""
+    cases = select_cases([CONCEPT])
+    browser.open((site / "index.html").as_uri())
+    overview = browser.evaluate("Array.from(document.querySelectorAll('table.overview a')).map(a => a.href)")
+    assert overview == [(site / f"{CONCEPT}.html").as_uri()]
+    assert browser.evaluate("document.querySelector('table.overview .badge').textContent") == "pass"
+    browser.screenshot(tmp_path / "index.png")
+    sidebar = browser.evaluate("Array.from(document.querySelectorAll('.sidebar li a')).map(a => a.href)")
+    assert sidebar == [*overview, (site / "speed.html").as_uri()]
+
+    browser.open((site / "speed.html").as_uri())
+    assert browser.evaluate("document.querySelector('main h2').textContent") == "Speed"
+    speed_images = [(src, complete and width > 0) for src, complete, width in browser.evaluate(IMAGES)]
+    assert speed_images == [("../plots/speed_a.png", True), ("../plots/speed_b.png", True)]
+
+    browser.open((site / f"{CONCEPT}.html").as_uri())
+    sections = browser.evaluate("Array.from(document.querySelectorAll('section.concept')).map(s => s.id)")
+    assert sections == [CONCEPT]
+    headings = browser.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
+    for heading in ("Equations", "Parity of the last run", "Speed", "Loss curves", "The two implementations",
+                    "Demo study"):
+        assert heading in headings
+    rows = browser.evaluate("Array.from(document.querySelectorAll('h2#parity + table tbody tr')).length")
+    assert rows == 2 * len(cases)  # float64 and float32 per variant, CPU
+    code = browser.evaluate("Array.from(document.querySelectorAll('.side-by-side .column')).map(c => c.innerText)")
+    assert "def propagate" in code[0] and "class LogisticRegression" in code[1]
+    images = browser.evaluate(IMAGES)
+    sources = [src for src, _, _ in images]
+    assert f"../plots/{CONCEPT}_loss.png" in sources and "../plots/site_demo.png" in sources
+    assert sum(src.startswith("data:image/svg+xml") for src in sources) >= len(cases[0].equations)
+    broken = [src for src, complete, width in images if not (complete and width > 0)]
+    assert broken == []
+    browser.screenshot(tmp_path / "concept.png")
+    assert browser.console_errors() == []
+    for shot in ("index.png", "concept.png"):
+        assert (tmp_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.browser
+def test_broken_image_and_script_error_are_caught(browser: Chromium, tmp_path: Path) -> None:
+    """The checks above can fail: a missing image and a console error are seen."""
+    page = tmp_path / "broken.html"
+    page.write_text('<!DOCTYPE html><link rel="icon" href="data:,"><img src="missing.png">'
+                    "<script>console.error('boom')</script>")
+    browser.events.clear()
+    browser.open(page.as_uri())
+    assert [width for _, _, width in browser.evaluate(IMAGES)] == [0]
+    assert any(re.search("boom", e) for e in browser.console_errors())
