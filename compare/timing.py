@@ -49,8 +49,12 @@ class Timing:
 
 
 def time_step(step: Callable[[], None], *, sync: Callable[[], None] = lambda: None, warmup: int = 2,
-              block_seconds: float = 0.02, samples: int = 5) -> Timing:
-    """Time ``step`` (one training step); ``sync`` waits for queued device work (CUDA)."""
+              block_seconds: float = 0.02, samples: int = 5, max_seconds: float | None = None) -> Timing:
+    """Time ``step`` (one training step); ``sync`` waits for queued device work (CUDA).
+
+    ``max_seconds`` caps the measuring time of a slow step: fewer blocks (at least 3) are taken when
+    ``samples`` blocks would last longer, so a benchmark sweep stays within its budget.
+    """
     for _ in range(warmup):
         step()
     sync()
@@ -59,6 +63,8 @@ def time_step(step: Callable[[], None], *, sync: Callable[[], None] = lambda: No
     sync()
     single = max(time.perf_counter() - start, 1e-9)
     per_block = max(1, int(block_seconds / single))
+    if max_seconds is not None:
+        samples = max(3, min(samples, int(max_seconds / (single * per_block))))
     results = []
     for _ in range(samples):
         start = time.perf_counter()
