@@ -29,7 +29,6 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
 
 clean:
 	rm -rf $(VENV) build *.egg-info
