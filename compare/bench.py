@@ -77,6 +77,7 @@ class Plan:
     block_seconds: float
     samples: int
     max_seconds: float
+    clock: str = "wall"
 
     def dense_points(self) -> list[DensePoint]:
         """Base point, one-factor-at-a-time sweeps around it, then the target; no duplicates."""
@@ -90,13 +91,18 @@ class Plan:
 TARGET = DensePoint(m=4096, width=1024, depth=4)
 
 
-def plan(*, quick: bool, dtypes: Sequence[str], devices: Sequence[str]) -> Plan:
+def plan(*, quick: bool, dtypes: Sequence[str], devices: Sequence[str], clock: str = "wall") -> Plan:
+    """The sweeps; ``clock`` is ``"wall"`` or ``"cpu"`` (process CPU time: one thread, CPU devices only)."""
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
+    if clock == "cpu" and "cuda" in devices:
+        raise ValueError("clock 'cpu' counts host CPU seconds and cannot time CUDA work; use --device cpu")
     if quick:
         return Plan(True, tuple(dtypes), tuple(devices), DensePoint(256, 16, 2), (64, 256), (16, 64), (2,),
-                    None, (256,), (64, 256), 10_000, 0.02, 3, 0.3)
+                    None, (256,), (64, 256), 10_000, 0.02, 3, 0.3, clock)
     return Plan(False, tuple(dtypes), tuple(devices), DensePoint(1024, 128, 4), (64, 256, 1024, 4096, 16384),
                 (16, 128, 512, 2048), (2, 4, 8), TARGET, (1024, 2048), (64, 256, 1024, 4096), 1_000_000,
-                0.2, 7, 8.0)
+                0.2, 7, 8.0, clock)
 
 
 def dense_flops(layer_dims: Sequence[int], m: int) -> int:
@@ -129,9 +135,12 @@ def _row(section: str, name: str, backend: str, device: str, dtype: str, timing:
     return row
 
 
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def _time(plan_: Plan, step: Callable[[], None], device: str = "cpu") -> Timing:
     return time_step(step, sync=cuda_sync(torch.device(device)), block_seconds=plan_.block_seconds,
-                     samples=plan_.samples, max_seconds=plan_.max_seconds)
+                     samples=plan_.samples, max_seconds=plan_.max_seconds, clock=CLOCKS[plan_.clock])
 
 
 def _backends(plan_: Plan) -> list[tuple[str, str]]:
@@ -179,14 +188,12 @@ def _deep_net():
 
 
 def dense_problem(point: DensePoint, dtype: str, seed: int = 0):
-    deep_net = _deep_net()
-    return deep_net.deep_problem(seed, numpy_dtype(dtype), m=point.m, n_x=point.width,
-                                 layer_dims=point.layer_dims, hidden_activation="relu", init="he",
-                                 learning_rate=0.01)
+    return _deep_net().deep_problem(seed, numpy_dtype(dtype), m=point.m, layer_dims=point.layer_dims,
+                                    hidden_activation="relu", init="he", learning_rate=0.01)
 
 
 def dense_case() -> Case:
-    """The registered deep-net case whose scratch side the sweeps time (any problem from ``deep_problem``)."""
+    """A registered deep-net case: its parity machinery checks the optimizer rows on the bench's problems."""
     return select(["deep_net"])[0]
 
 
@@ -201,7 +208,7 @@ def dense_rows(plan_: Plan) -> list[dict[str, object]]:
             problem = dense_problem(point, dtype)
             for backend, device in _backends(plan_):
                 if backend == "numpy":
-                    trainer = dense_case().scratch(problem)
+                    trainer = deep_net.ScratchDeepNet(problem)
                 else:
                     trainer = torch_dense_trainer(problem, torch.device(device))
                 timing = _time(plan_, trainer.step, device)
@@ -211,16 +218,13 @@ def dense_rows(plan_: Plan) -> list[dict[str, object]]:
     return rows
 
 
-def _sgd_variants(device: str) -> list[tuple[str, dict[str, object], bool]]:
-    """``(name, SGD keyword arguments, compile the model)``: the implementations torch offers."""
-    variants: list[tuple[str, dict[str, object], bool]] = [
-        ("SGD for-loop", {"foreach": False}, False),
-        ("SGD foreach", {"foreach": True}, False),
-        ("SGD fused", {"fused": True}, False),
-    ]
-    if device == "cuda" or torch.cuda.is_available() is False:
-        variants.append(("torch.compile + SGD foreach", {"foreach": True}, True))
-    return variants
+#: ``(name, SGD keyword arguments, compile the model)``: the implementations torch offers.
+SGD_VARIANTS: tuple[tuple[str, dict[str, object], bool], ...] = (
+    ("SGD for-loop", {"foreach": False}, False),
+    ("SGD foreach", {"foreach": True}, False),
+    ("SGD fused", {"fused": True}, False),
+    ("torch.compile(model) + SGD foreach", {"foreach": True}, True),
+)
 
 
 def optimizer_rows(plan_: Plan, *, parity_steps: int = 5) -> list[dict[str, object]]:
@@ -234,7 +238,7 @@ def optimizer_rows(plan_: Plan, *, parity_steps: int = 5) -> list[dict[str, obje
     for device in plan_.devices:
         for dtype in plan_.dtypes:
             problem = dense_problem(point, dtype)
-            for name, kwargs, compiled in _sgd_variants(device):
+            for name, kwargs, compiled in SGD_VARIANTS:
                 if compiled and plan_.quick:
                     continue
                 factory = _variant_factory(kwargs, compiled)
@@ -256,23 +260,20 @@ def optimizer_rows(plan_: Plan, *, parity_steps: int = 5) -> list[dict[str, obje
 
 def torch_dense_trainer(problem, device: torch.device, *, sgd_kwargs: dict[str, object] | None = None,
                         compiled: bool = False):
-    """The idiomatic torch side of ``problem`` with a chosen SGD implementation, optionally compiled."""
-    from torch import nn
+    """The idiomatic torch side of ``problem``, with a chosen SGD implementation and optionally compiled.
 
-    from compare.adapters import TorchTrainer, load_parameters
-    from compare.devices import to_torch
-    from torch_ref.deep_net import DeepNet
-
+    Without arguments it is the registered deep-net case's own torch trainer (SGD with torch's default
+    implementation choice).
+    """
     deep_net = _deep_net()
-    model = DeepNet(problem.hyper["layer_dims"], problem.hyper["hidden_activation"],
-                    dtype=torch_dtype(problem.dtype), device=device)
-    mapping = deep_net.deep_param_map(model)
-    load_parameters(mapping, problem.params)
-    optimizer = torch.optim.SGD(model.parameters(), lr=problem.hyper["learning_rate"], **(sgd_kwargs or {}))
-    forward = torch.compile(model) if compiled else model
-    x = to_torch(problem.data["X"], device, transpose=True)
-    y = to_torch(problem.data["Y"], device, transpose=True)
-    return TorchTrainer(forward, nn.BCEWithLogitsLoss(), optimizer, x, y, mapping)
+    make_optimizer = None
+    if sgd_kwargs is not None:
+        def make_optimizer(parameters):
+            return torch.optim.SGD(parameters, lr=problem.hyper["learning_rate"], **sgd_kwargs)
+    trainer = deep_net.TorchDeepNet(problem, device, make_optimizer=make_optimizer)
+    if compiled:
+        trainer.model = torch.compile(trainer.model)  # shares the parameters the mapping observes
+    return trainer
 
 
 def _variant_factory(sgd_kwargs: dict[str, object], compiled: bool):
@@ -290,9 +291,12 @@ def _variant_parity(case: Case, problem, factory, device: str, steps: int):
 # --- every registered concept at its default size --------------------------------------------------------------
 
 def concept_rows(plan_: Plan, cases: Sequence[Case]) -> list[dict[str, object]]:
+    """Every case in every dtype; ``--quick`` takes the first variant of each concept in the first dtype."""
+    if plan_.quick:
+        cases = list({case.concept: case for case in reversed(cases)}.values())
     rows = []
     for case in cases:
-        for dtype in plan_.dtypes:
+        for dtype in plan_.dtypes[:1] if plan_.quick else plan_.dtypes:
             problem = case.make_problem(0, numpy_dtype(dtype))
             m = int(problem.data["X"].shape[1]) if "X" in problem.data else None
             for backend, device in _backends(plan_):
@@ -316,8 +320,8 @@ def vectorization_rows(plan_: Plan) -> list[dict[str, object]]:
         data = make_blobs(m=m, n_x=10, seed=0)
         X, Y = data.X.astype(np.float64), data.Y.astype(np.float64)
         w, b = np.full((10, 1), 0.01), np.float64(0.0)
-        for name, step in (("propagate_loop", lambda X=X, Y=Y: lr.propagate_loop(w, b, X, Y)),
-                           ("propagate", lambda X=X, Y=Y: lr.propagate(w, b, X, Y, check=False))):
+        for name, step in (("propagate_loop", lambda X=X, Y=Y, w=w, b=b: lr.propagate_loop(w, b, X, Y)),
+                           ("propagate", lambda X=X, Y=Y, w=w, b=b: lr.propagate(w, b, X, Y, check=False))):
             rows.append(_row("vectorization", f"logistic regression {name}", "numpy", "cpu", "float64",
                              _time(plan_, step), m=m, width=10))
     rng = np.random.default_rng(0)
@@ -382,7 +386,8 @@ def add_fractions(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_bench(out_dir: Path, *, concepts: Sequence[str] = (), device: str = "auto",
-              dtypes: Sequence[str] = ("float32", "float64"), quick: bool = False,
+              dtypes: Sequence[str] = ("float32", "float64"), quick: bool = False, threads: int | None = None,
+              clock: str = "wall",
               progress: Callable[[str], None] = lambda message: None) -> pd.DataFrame:
     """Measure everything the plan asks for and write ``speed.csv``, ``speed.md``, ``speed.json`` and plots
     into ``out_dir`` (atomically: an interrupted run leaves earlier files untouched)."""
@@ -391,8 +396,8 @@ def run_bench(out_dir: Path, *, concepts: Sequence[str] = (), device: str = "aut
     cases = select(concepts)
     names = {case.concept for case in cases}
     torch_devices = ["cpu"] + (["cuda"] if resolve_device(device).type == "cuda" else [])
-    threads = pin_threads()
-    plan_ = plan(quick=quick, dtypes=[str(numpy_dtype(d)) for d in dtypes], devices=torch_devices)
+    threads = pin_threads(threads)
+    plan_ = plan(quick=quick, dtypes=[str(numpy_dtype(d)) for d in dtypes], devices=torch_devices, clock=clock)
     started = time.perf_counter()
     sections: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
         ("matmul peak", lambda: matmul_rows(plan_)),
@@ -417,6 +422,7 @@ def run_bench(out_dir: Path, *, concepts: Sequence[str] = (), device: str = "aut
     env["threads_pinned"] = threads
     env["bench_seconds"] = time.perf_counter() - started
     env["quick"] = quick
+    env["clock"] = clock
     with StagedResults(Path(out_dir)) as stage:
         frame.to_csv(stage / "speed.csv", index=False, float_format="%.6g")
         images = speed_plots(frame, stage / "plots")

@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dtype", choices=DTYPE_CHOICES, action="append",
                        help="repeatable (default: float32 and float64)")
     bench.add_argument("--quick", action="store_true", help="tiny sweeps, under a minute, for a smoke test")
+    bench.add_argument("--threads", type=_positive_int,
+                       help="threads for NumPy's BLAS and torch alike (default: all cores)")
+    bench.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                       help="wall time, or this process's CPU time (robust to a busy machine; use with --threads 1)")
     bench.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     return parser
 
@@ -122,7 +126,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from compare.report import progress
 
     frame = run_bench(args.out, concepts=args.concepts, device=args.device,
-                      dtypes=args.dtype or ("float32", "float64"), quick=args.quick, progress=progress)
+                      dtypes=args.dtype or ("float32", "float64"), quick=args.quick, threads=args.threads,
+                      clock=args.clock,
+                      progress=progress)
     print(f"wrote {args.out}/speed.csv ({len(frame)} rows), speed.md and plots")
     return 0
 

@@ -117,7 +117,9 @@ def speed_markdown(frame: pd.DataFrame, env: dict[str, object], plan, images: li
         f"GPU: {(env.get('gpu') or {}).get('name', 'none')}. Threads: NumPy BLAS {blas}; torch "
         f"{threads.get('torch_threads')} threads (pinned equal: {env.get('threads_pinned')}). "
         f"Load average at the end (1/5/15 min): {load}. Each time is the median of repeated blocks after "
-        "warm-up, with the interquartile range; method and FLOP counting in `docs/benchmarks.md`.",
+        "warm-up, with the interquartile range; method and FLOP counting in `docs/benchmarks.md`."
+        + (" Times are this process's CPU seconds (`--clock cpu`), not wall time." if env.get("clock") == "cpu"
+           else ""),
         "",
     ]
     matmul = frame[frame["section"] == "matmul_peak"]
