@@ -92,3 +92,22 @@ def test_crossover_is_the_first_batch_where_cuda_beats_every_cpu_backend() -> No
 def test_seconds_text(seconds: float, text: str) -> None:
     assert seconds_text(seconds) == text
     assert seconds_text(math.nan) == ""
+
+
+def test_quick_bench_times_the_deep_net_when_it_is_registered(quick_bench) -> None:
+    pytest.importorskip("compare.cases.deep_net")
+    _, out = quick_bench
+    frame = pd.read_csv(out / "speed.csv")
+    dense = frame[frame["section"] == "dense"]
+    assert set(dense["backend"]) == {"numpy", "torch"}
+    assert (dense["fraction_of_peak"] > 0).all()
+    optimizer = frame[(frame["section"] == "optimizer") & frame["seconds"].notna()]
+    assert not optimizer.empty and optimizer["parity_passed"].all()
+    assert "sweep over m" in (out / "speed.md").read_text()
+
+
+def test_cpu_clock_refuses_cuda() -> None:
+    with pytest.raises(ValueError, match="clock 'cpu'"):
+        plan(quick=True, dtypes=["float32"], devices=["cpu", "cuda"], clock="cpu")
+    with pytest.raises(ValueError, match="clock must be"):
+        plan(quick=True, dtypes=["float32"], devices=["cpu"], clock="sundial")
