@@ -179,11 +179,9 @@ def peaks(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
 # --- the deep net --------------------------------------------------------------------------------------------
 
 def _deep_net():
-    """The networks concept, or ``None`` while it is not part of this checkout."""
-    try:
-        import compare.cases.deep_net as deep_net
-    except ImportError:
-        return None
+    """The networks concept module, imported only when deep-net rows are asked for."""
+    import compare.cases.deep_net as deep_net
+
     return deep_net
 
 
@@ -198,9 +196,8 @@ def dense_case() -> Case:
 
 
 def dense_rows(plan_: Plan) -> list[dict[str, object]]:
+    """Every dense point of the plan, in every dtype, on every backend."""
     deep_net = _deep_net()
-    if deep_net is None:
-        return []
     rows = []
     for point in plan_.dense_points():
         flops = dense_flops(point.layer_dims, point.m)
@@ -229,9 +226,6 @@ SGD_VARIANTS: tuple[tuple[str, dict[str, object], bool], ...] = (
 
 def optimizer_rows(plan_: Plan, *, parity_steps: int = 5) -> list[dict[str, object]]:
     """torch optimizer implementations and ``torch.compile`` at the base point, each parity-checked."""
-    deep_net = _deep_net()
-    if deep_net is None:
-        return []
     case = dense_case()
     point = plan_.base
     rows = []
@@ -242,7 +236,6 @@ def optimizer_rows(plan_: Plan, *, parity_steps: int = 5) -> list[dict[str, obje
                 if compiled and plan_.quick:
                     continue
                 factory = _variant_factory(kwargs, compiled)
-                note = ""
                 try:
                     parity = _variant_parity(case, problem, factory, device, parity_steps)
                     timing = _time(plan_, factory(problem, torch.device(device)).step, device)
@@ -252,7 +245,7 @@ def optimizer_rows(plan_: Plan, *, parity_steps: int = 5) -> list[dict[str, obje
                                      note=f"unavailable: {type(error).__name__}: {str(error)[:120]}"))
                     continue
                 row = _row("optimizer", name, "torch", device, dtype, timing, m=point.m, width=point.width,
-                           depth=point.depth, flops=dense_flops(point.layer_dims, point.m), note=note)
+                           depth=point.depth, flops=dense_flops(point.layer_dims, point.m))
                 row.update(parity_max_rel=parity.max_rel_overall, parity_passed=parity.passed)
                 rows.append(row)
     return rows

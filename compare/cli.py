@@ -130,7 +130,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                       clock=args.clock,
                       progress=progress)
     print(f"wrote {args.out}/speed.csv ({len(frame)} rows), speed.md and plots")
-    return 0
+    failed = frame[frame["parity_passed"].eq(False)]
+    for row in failed.itertuples():
+        print(f"FAIL parity: {row.name} {row.device} {row.dtype} max_rel={row.parity_max_rel} {row.note or ''}")
+    return 1 if len(failed) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
