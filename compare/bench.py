@@ -352,14 +352,14 @@ def dispatch_rows(plan_: Plan) -> list[dict[str, object]]:
 
 
 def parity_suite_row(cases: Sequence[Case]) -> dict[str, object]:
-    """Wall time of ``python -m compare run`` (all given cases, float64 CPU, default sizes, no timing)."""
+    """Wall time of ``python -m compare run --no-timing`` (the given cases, float64 CPU, default sizes)."""
     from compare.runner import run_case
 
     started = time.perf_counter()
     results = [run_case(case, timed=False) for case in cases]
     elapsed = time.perf_counter() - started
     passed = sum(r.parity.passed for r in results)
-    row = _row("parity_suite", f"python -m compare run ({len(results)} cases)", "both", "cpu", "float64",
+    row = _row("parity_suite", f"python -m compare run --no-timing ({len(results)} cases)", "both", "cpu", "float64",
                Timing(elapsed, elapsed, elapsed, 1, 1), note=f"{passed}/{len(results)} passed")
     row["parity_passed"] = passed == len(results)
     return row
