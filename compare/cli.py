@@ -1,4 +1,4 @@
-"""``python -m compare`` (also ``dlparity``): list, run and report the comparisons.
+"""``python -m compare`` (also ``dlparity``): list, run, report and benchmark the comparisons.
 
 User errors (unknown names, bad options, no GPU) print one line ``error: ...`` and exit with status 2;
 a parity failure exits with status 1.
@@ -62,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     report.add_argument("--seeds", type=_positive_int, default=3, help="seeds per case (default: 3)")
     report.add_argument("--quick", action="store_true", help="smaller studies, for a smoke test")
+
+    bench = commands.add_parser("bench", help="time numpy vs torch (CPU, CUDA) and write speed.* into results/")
+    bench.add_argument("concepts", nargs="*", metavar="CONCEPT", help="concepts to time (default: all)")
+    bench.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                       help="torch devices: cpu, or cpu and cuda (default: auto, cuda when available)")
+    bench.add_argument("--dtype", choices=DTYPE_CHOICES, action="append",
+                       help="repeatable (default: float32 and float64)")
+    bench.add_argument("--quick", action="store_true", help="tiny sweeps, under a minute, for a smoke test")
+    bench.add_argument("--threads", type=_positive_int,
+                       help="threads for NumPy's BLAS and torch alike (default: all cores)")
+    bench.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                       help="wall time, or this process's CPU time (robust to a busy machine; use with --threads 1)")
+    bench.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     return parser
 
 
@@ -118,6 +131,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from compare.bench import run_bench
+    from compare.report import progress
+
+    frame = run_bench(args.out, concepts=args.concepts, device=args.device,
+                      dtypes=args.dtype or ("float32", "float64"), quick=args.quick, threads=args.threads,
+                      clock=args.clock,
+                      progress=progress)
+    print(f"wrote {args.out}/speed.csv ({len(frame)} rows), speed.md and plots")
+    failed = frame[frame["parity_passed"].eq(False)]
+    for row in failed.itertuples():
+        print(f"FAIL parity: {row.name} {row.device} {row.dtype} max_rel={row.parity_max_rel} {row.note or ''}")
+    return 1 if len(failed) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -126,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list()
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "bench":
+            return cmd_bench(args)
         return cmd_report(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -108,6 +108,9 @@ def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, st
             lines += [f"![{concept} loss curves]({concept_plots[concept]})", ""]
         for title, output in by_concept.get(concept, []):
             lines += [f"### {title}", "", output.markdown.strip(), ""]
+    speed = stage.parent / "speed.md"  # written by `make bench`; its plots are already in results/plots
+    if speed.is_file():
+        lines += [speed.read_text(encoding="utf-8").strip(), ""]
     atomic_write_text(stage / "report.md", "\n".join(lines))
 
 

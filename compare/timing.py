@@ -49,23 +49,33 @@ class Timing:
 
 
 def time_step(step: Callable[[], None], *, sync: Callable[[], None] = lambda: None, warmup: int = 2,
-              block_seconds: float = 0.02, samples: int = 5) -> Timing:
-    """Time ``step`` (one training step); ``sync`` waits for queued device work (CUDA)."""
+              block_seconds: float = 0.02, samples: int = 5, max_seconds: float | None = None,
+              clock: Callable[[], float] = time.perf_counter) -> Timing:
+    """Time ``step`` (one training step); ``sync`` waits for queued device work (CUDA).
+
+    ``clock`` is wall time by default; ``time.process_time`` (CPU seconds of this process, all threads)
+    resists a busy machine's load but is honest only with one thread, since idle BLAS threads spin.
+
+    ``max_seconds`` caps the measuring time of a slow step: fewer blocks (at least 3) are taken when
+    ``samples`` blocks would last longer, so a benchmark sweep stays within its budget.
+    """
     for _ in range(warmup):
         step()
     sync()
-    start = time.perf_counter()
+    start = clock()
     step()
     sync()
-    single = max(time.perf_counter() - start, 1e-9)
+    single = max(clock() - start, 1e-9)
     per_block = max(1, int(block_seconds / single))
+    if max_seconds is not None:
+        samples = max(3, min(samples, int(max_seconds / (single * per_block))))
     results = []
     for _ in range(samples):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(per_block):
             step()
         sync()
-        results.append((time.perf_counter() - start) / per_block)
+        results.append((clock() - start) / per_block)
     q25, median, q75 = np.percentile(results, [25, 50, 75])
     return Timing(float(median), float(q25), float(q75), samples, per_block)
 

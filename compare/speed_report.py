@@ -1,0 +1,288 @@
+"""Tables (``speed.md``) and plots (``plots/speed_*.png``) drawn from the bench frame of :mod:`compare.bench`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+BACKEND_STYLE = {("numpy", "cpu"): ("numpy", "tab:blue"), ("torch", "cpu"): ("torch CPU", "tab:orange"),
+                 ("torch", "cuda"): ("torch CUDA", "tab:green")}
+DTYPE_LINE = {"float32": "-", "float64": "--"}
+
+
+def seconds_text(value: float) -> str:
+    if pd.isna(value):
+        return ""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def _label(backend: str, device: str) -> str:
+    return BACKEND_STYLE.get((backend, device), (f"{backend} {device}", None))[0]
+
+
+def _with_spread(frame: pd.DataFrame) -> pd.Series:
+    """``median (q25-q75)`` as text: the spread says how far to trust a ratio on a busy machine."""
+    return frame.apply(lambda r: f"{seconds_text(r['seconds'])} ({seconds_text(r['q25'])}–"
+                                 f"{seconds_text(r['q75'])})", axis=1)
+
+
+def base_point(frame: pd.DataFrame) -> tuple[int, int, int] | None:
+    """The dense point every sweep passes through: the most frequent ``(m, width, depth)``."""
+    dense = frame[(frame["section"] == "dense") & (frame["name"] == "sweep")]
+    if dense.empty:
+        return None
+    counts = dense.groupby(["m", "width", "depth"]).size()
+    m, width, depth = counts.idxmax()
+    return int(m), int(width), int(depth)
+
+
+def sweep(frame: pd.DataFrame, factor: str) -> pd.DataFrame:
+    """Dense rows of the one-factor sweep over ``factor`` (the other two at the base point)."""
+    base = base_point(frame)
+    dense = frame[(frame["section"] == "dense") & (frame["name"] == "sweep")]
+    if base is None:
+        return dense
+    fixed = dict(zip(("m", "width", "depth"), base, strict=True))
+    for other, value in fixed.items():
+        if other != factor:
+            dense = dense[dense[other] == value]
+    return dense.sort_values(factor)
+
+
+def crossover(frame: pd.DataFrame) -> dict[str, int | None]:
+    """Per dtype, the smallest batch of the m-sweep at which torch CUDA beats both CPU backends."""
+    result: dict[str, int | None] = {}
+    data = sweep(frame, "m")
+    for dtype, group in data.groupby("dtype"):
+        if "cuda" not in set(group["device"]):
+            continue
+        table = group.pivot_table(index="m", columns=["backend", "device"], values="seconds")
+        cpu_best = table[[c for c in table.columns if c[1] == "cpu"]].min(axis=1)
+        wins = table.index[table[("torch", "cuda")] < cpu_best]
+        result[str(dtype)] = int(wins.min()) if len(wins) else None
+    return result
+
+
+def _dense_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per (m, width, depth, dtype): seconds per backend, torch/numpy ratio, fractions of peak."""
+    rows = rows.assign(label=[_label(b, d) for b, d in zip(rows["backend"], rows["device"], strict=True)])
+    keys = ["m", "width", "depth", "dtype"]
+    seconds = rows.pivot_table(index=keys, columns="label", values="seconds")
+    fraction = rows.pivot_table(index=keys, columns="label", values="fraction_of_peak")
+    table = pd.DataFrame(index=seconds.index)
+    for label in seconds.columns:
+        table[f"{label} s/step"] = seconds[label].map(seconds_text)
+    if {"numpy", "torch CPU"} <= set(seconds.columns):
+        table["numpy / torch CPU time"] = seconds["numpy"] / seconds["torch CPU"]
+    if "torch CUDA" in seconds.columns:
+        table["CUDA speed-up vs best CPU"] = seconds.drop(columns="torch CUDA").min(axis=1) / seconds["torch CUDA"]
+    for label in fraction.columns:
+        table[f"{label} % of peak"] = (100 * fraction[label]).round(1)
+    return table.reset_index()
+
+
+def speed_markdown(frame: pd.DataFrame, env: dict[str, object], plan, images: list[str]) -> str:
+    threads = env.get("threads", {})
+    blas = ", ".join(f"{b['library']} {b['version']} ({b['threads']} threads)" for b in threads.get("numpy_blas", []))
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [
+        "## Speed",
+        "",
+        f"Measured by `python -m compare bench{' --quick' if env.get('quick') else ''}` in "
+        f"{env.get('bench_seconds', 0):.0f} s on {env['cpu']} ({env['cpu_count']} cores), "
+        f"GPU: {(env.get('gpu') or {}).get('name', 'none')}. Threads: NumPy BLAS {blas}; torch "
+        f"{threads.get('torch_threads')} threads (pinned equal: {env.get('threads_pinned')}). "
+        f"Load average at the end (1/5/15 min): {load}. Each time is the median of repeated blocks after "
+        "warm-up, with the interquartile range; method and FLOP counting in `docs/benchmarks.md`."
+        + (" Times are this process's CPU seconds (`--clock cpu`), not wall time." if env.get("clock") == "cpu"
+           else ""),
+        "",
+    ]
+    matmul = frame[frame["section"] == "matmul_peak"]
+    if not matmul.empty:
+        best = matmul.loc[matmul.groupby(["backend", "device", "dtype"])["gflops"].idxmax()]
+        lines += ["### Matmul peak (the machine's own limit)", "",
+                  _table(best.assign(size=best["width"].map(lambda n: f"{n}x{n}"))[
+                      ["backend", "device", "dtype", "size", "gflops"]].rename(columns={"gflops": "GFLOP/s"})), ""]
+    target = frame[(frame["section"] == "dense") & (frame["name"] == "target")]
+    if not target.empty:
+        lines += [f"### Target: dense net m={int(target['m'].iloc[0])}, width={int(target['width'].iloc[0])}, "
+                  f"depth={int(target['depth'].iloc[0])}", "",
+                  _table(_dense_table(target)), "",
+                  "Goal: scratch NumPy float32 at >= 60% of NumPy's matmul peak and within 10% of torch CPU.", ""]
+    for factor in ("m", "width", "depth"):
+        rows = sweep(frame, factor)
+        if rows[factor].nunique() > 1:
+            lines += [f"### Dense net: sweep over {factor} (others at the base point)", "",
+                      _table(_dense_table(rows)), ""]
+    found = crossover(frame)
+    if found:
+        lines += ["### GPU crossover", "",
+                  *(f"- {dtype}: torch CUDA beats the CPU from m = {m}" if m else
+                    f"- {dtype}: torch CUDA never beat the CPU in the m-sweep" for dtype, m in found.items()), ""]
+    optimizer = frame[frame["section"] == "optimizer"]
+    if not optimizer.empty:
+        table = optimizer.assign(time=_with_spread(optimizer))[
+            ["name", "device", "dtype", "m", "width", "depth", "time", "parity_max_rel", "parity_passed", "note"]]
+        lines += ["### torch implementations (parity-checked against scratch)", "", _table(table), ""]
+    concept = frame[frame["section"] == "concept"]
+    if not concept.empty:
+        rows = concept.assign(label=[_label(b, d) for b, d in zip(concept["backend"], concept["device"], strict=True)])
+        table = rows.pivot_table(index=["name", "dtype", "m"], columns="label", values="seconds")
+        ratio = table["numpy"] / table["torch CPU"] if {"numpy", "torch CPU"} <= set(table.columns) else None
+        table = table.map(seconds_text)
+        if ratio is not None:
+            table["numpy / torch CPU time"] = ratio
+        lines += ["### Every concept at its default size (seconds per step)", "", _table(table.reset_index()), ""]
+    vector = frame[frame["section"] == "vectorization"]
+    if not vector.empty:
+        lines += ["### Loop vs vectorized (the lectures' demos)", "", _table(_vectorization_table(vector)), ""]
+    dispatch = frame[frame["section"] == "dispatch"]
+    if not dispatch.empty:
+        table = dispatch.assign(backend=[_label(b, d) for b, d in zip(dispatch["backend"], dispatch["device"],
+                                                                      strict=True)],
+                                time=_with_spread(dispatch))[["name", "backend", "dtype", "time"]]
+        lines += ["### Fixed cost per op (why torch loses on tiny problems)", "", _table(table), ""]
+    suite = frame[frame["section"] == "parity_suite"]
+    if not suite.empty:
+        row = suite.iloc[0]
+        lines += [f"The parity suite ({row['name']}, float64 CPU) took {row['seconds']:.1f} s ({row['note']}).", ""]
+    lines += [f"![{Path(image).stem}]({image})" for image in images]
+    return "\n".join(lines) + "\n"
+
+
+def _vectorization_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Loop and vectorized times side by side with the speed-up, per demo and size."""
+    demo = rows["name"].str.replace(r" (propagate_loop|propagate|for-loop|np\.dot)$", "", regex=True)
+    kind = rows["name"].str.contains("loop").map({True: "loop", False: "vectorized"})
+    table = rows.assign(demo=demo, kind=kind).pivot_table(index=["demo", "m"], columns="kind", values="seconds")
+    table["speed-up"] = table["loop"] / table["vectorized"]
+    table["loop"] = table["loop"].map(seconds_text)
+    table["vectorized"] = table["vectorized"].map(seconds_text)
+    return table.reset_index()
+
+
+# --- plots ----------------------------------------------------------------------------------------------------------
+
+def speed_plots(frame: pd.DataFrame, plots_dir: Path) -> list[str]:
+    """Draw every plot the data allows; returns links relative to the results folder."""
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    for name, draw in (("speed_time_vs_m.png", _time_vs_m), ("speed_gflops.png", _gflops),
+                       ("speed_ratio.png", _ratios), ("speed_crossover.png", _crossover)):
+        if draw(frame, plots_dir / name):
+            drawn.append(f"plots/{name}")
+    return drawn
+
+
+def _lines(axis, rows: pd.DataFrame, x: str, y: str) -> None:
+    for (backend, device, dtype), group in rows.groupby(["backend", "device", "dtype"]):
+        label, color = BACKEND_STYLE.get((backend, device), (f"{backend} {device}", None))
+        group = group.sort_values(x)
+        axis.plot(group[x], group[y], DTYPE_LINE.get(dtype, ":"), marker="o", color=color, label=f"{label} {dtype}")
+
+
+def _time_vs_m(frame: pd.DataFrame, path: Path) -> bool:
+    rows = sweep(frame, "m")
+    if rows["m"].nunique() < 2:
+        return False
+    fig, axis = plt.subplots(figsize=(6.5, 4.5))
+    _lines(axis, rows, "m", "seconds")
+    axis.set(xscale="log", yscale="log", xlabel="batch size m", ylabel="seconds per training step",
+             title=f"Dense net step vs batch (width {int(rows['width'].iloc[0])}, depth {int(rows['depth'].iloc[0])})")
+    axis.legend(fontsize=8)
+    axis.grid(True, which="both", alpha=0.3)
+    _save(fig, path)
+    return True
+
+
+def _gflops(frame: pd.DataFrame, path: Path) -> bool:
+    dense = frame[(frame["section"] == "dense")]
+    if dense.empty:
+        return False
+    fig, axis = plt.subplots(figsize=(6.5, 4.5))
+    _lines(axis, dense, "flops", "gflops")
+    matmul = frame[frame["section"] == "matmul_peak"]
+    for (backend, device, dtype), group in matmul.groupby(["backend", "device", "dtype"]):
+        label, color = BACKEND_STYLE.get((backend, device), (backend, None))
+        axis.axhline(group["gflops"].max(), color=color, ls=DTYPE_LINE.get(dtype, ":"), lw=0.8, alpha=0.7)
+        axis.annotate(f"peak {label} {dtype}", (dense["flops"].min(), group["gflops"].max()), fontsize=7,
+                      color=color, va="bottom")
+    axis.set(xscale="log", yscale="log", xlabel="FLOPs per training step",
+             ylabel="achieved GFLOP/s", title="Dense-net steps against the matmul peak (horizontal lines)")
+    axis.legend(fontsize=7)
+    axis.grid(True, which="both", alpha=0.3)
+    _save(fig, path)
+    return True
+
+
+def _ratios(frame: pd.DataFrame, path: Path) -> bool:
+    factors = [f for f in ("m", "width", "depth") if sweep(frame, f)[f].nunique() > 1]
+    if not factors:
+        return False
+    fig, axes = plt.subplots(1, len(factors), figsize=(4.5 * len(factors), 4), squeeze=False)
+    for axis, factor in zip(axes[0], factors, strict=True):
+        rows = sweep(frame, factor)
+        table = rows.pivot_table(index=[factor, "dtype"], columns=["backend", "device"], values="seconds")
+        for (backend, device) in table.columns:
+            if (backend, device) == ("numpy", "cpu"):
+                continue
+            label, color = BACKEND_STYLE.get((backend, device), (backend, None))
+            for dtype in table.index.get_level_values("dtype").unique():
+                part = table.xs(dtype, level="dtype")
+                axis.plot(part.index, part[("numpy", "cpu")] / part[(backend, device)], DTYPE_LINE.get(dtype, ":"),
+                          marker="o", color=color, label=f"numpy / {label} {dtype}")
+        axis.axhline(1.0, color="k", lw=0.8)
+        axis.set(xscale="log", yscale="log", xlabel=factor, ylabel="speed-up over numpy (>1: torch faster)")
+        axis.legend(fontsize=7)
+        axis.grid(True, which="both", alpha=0.3)
+    fig.suptitle("numpy time / torch time")
+    _save(fig, path)
+    return True
+
+
+def _crossover(frame: pd.DataFrame, path: Path) -> bool:
+    rows = sweep(frame, "m")
+    if "cuda" not in set(rows["device"]):
+        return False
+    fig, axis = plt.subplots(figsize=(6.5, 4.5))
+    _lines(axis, rows, "m", "seconds")
+    for dtype, m in crossover(frame).items():
+        if m is not None:
+            axis.axvline(m, ls=DTYPE_LINE.get(dtype, ":"), color="tab:green", alpha=0.6)
+            axis.annotate(f"GPU wins from m={m} ({dtype})", (m, rows["seconds"].min()), fontsize=8, rotation=90)
+    axis.set(xscale="log", yscale="log", xlabel="batch size m", ylabel="seconds per training step",
+             title="Where the GPU overtakes the CPU")
+    axis.legend(fontsize=8)
+    _save(fig, path)
+    return True
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
