@@ -2,11 +2,24 @@
 
 Offline by default: the generated sets come from a seeded ``np.random.Generator``, the real ones ship
 inside scikit-learn. Every constructor validates shapes, labels and finiteness.
+
+Image sets (digits, MNIST, FashionMNIST, CIFAR-10 cat vs non-cat, the course's catvnoncat h5 files) keep
+``image_shape = (C, H, W)``: column ``i`` of ``X`` is image ``i`` flattened channel-first, the layout
+``torchvision`` uses, so ``X.T.reshape(m, C, H, W)`` gives the batch-first tensor the torch side sees.
+Pixels of downloaded images are scaled to [0, 1] (divided by 255) as in the course.
+
+The downloadable sets are read from ``data_dir`` with torchvision's own loaders and are fetched only when
+``download=True`` is passed explicitly (``python -m compare.datasets NAME --data-dir DIR --download``);
+without the files they raise :class:`DatasetUnavailable` saying how to get them.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +42,7 @@ class Dataset:
     X: np.ndarray
     Y: np.ndarray
     n_classes: int = 2
+    image_shape: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 2:
@@ -43,6 +57,9 @@ class Dataset:
         if not np.isin(labels, np.arange(self.n_classes)).all():
             raise ValueError(f"{self.name}.Y must hold integer labels in 0..{self.n_classes - 1}, "
                              f"found {labels[:10].tolist()}")
+        if self.image_shape is not None and int(np.prod(self.image_shape)) != self.X.shape[0]:
+            raise ValueError(f"{self.name}.image_shape {self.image_shape} does not match {self.X.shape[0]} "
+                             f"features per example")
 
     @property
     def m(self) -> int:
@@ -59,10 +76,18 @@ class Dataset:
         """One line: size and class balance, e.g. ``breast_cancer: 569 examples x 30 features, ...``."""
         counts = self.class_counts()
         balance = ", ".join(f"{c}: {n} ({n / self.m:.0%})" for c, n in enumerate(counts))
-        return f"{self.name}: {self.m} examples x {self.n_x} features, classes {balance}"
+        shape = f" (images {'x'.join(map(str, self.image_shape))})" if self.image_shape else ""
+        return f"{self.name}: {self.m} examples x {self.n_x} features{shape}, classes {balance}"
 
     def subset(self, columns: np.ndarray, name: str | None = None) -> Dataset:
-        return Dataset(name or self.name, self.X[:, columns], self.Y[:, columns], self.n_classes)
+        return Dataset(name or self.name, self.X[:, columns], self.Y[:, columns], self.n_classes,
+                       self.image_shape)
+
+    def images(self) -> np.ndarray:
+        """The examples as a batch-first image array ``(m, C, H, W)`` (a view of ``X``'s data)."""
+        if self.image_shape is None:
+            raise ValueError(f"{self.name} is not an image dataset (image_shape is None)")
+        return self.X.T.reshape(self.m, *self.image_shape)
 
 
 def make_blobs(m: int = 256, n_x: int = 8, *, seed: int = 0, dtype: np.dtype | str = "float64",
@@ -122,10 +147,11 @@ def digits(*, dtype: np.dtype | str = "float64", one_vs_rest: int | None = None)
     X = bunch.data.T.astype(dtype)
     labels = bunch.target.reshape(1, -1)
     if one_vs_rest is None:
-        return Dataset("digits", X, labels.astype(dtype), n_classes=10)
+        return Dataset("digits", X, labels.astype(dtype), n_classes=10, image_shape=(1, 8, 8))
     if one_vs_rest not in range(10):
         raise ValueError(f"one_vs_rest must be a digit 0..9, got {one_vs_rest!r}")
-    return Dataset(f"digits_{one_vs_rest}_vs_rest", X, (labels == one_vs_rest).astype(dtype))
+    return Dataset(f"digits_{one_vs_rest}_vs_rest", X, (labels == one_vs_rest).astype(dtype),
+                   image_shape=(1, 8, 8))
 
 
 def standardize(train: Dataset, *others: Dataset) -> list[Dataset]:
@@ -140,7 +166,7 @@ def standardize(train: Dataset, *others: Dataset) -> list[Dataset]:
     mean = train.X.mean(axis=1, keepdims=True)
     std = train.X.std(axis=1, keepdims=True)
     std[std == 0] = 1
-    return [Dataset(d.name, (d.X - mean) / std, d.Y, d.n_classes) for d in (train, *others)]
+    return [Dataset(d.name, (d.X - mean) / std, d.Y, d.n_classes, d.image_shape) for d in (train, *others)]
 
 
 def train_test_split(data: Dataset, *, test_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset]:
@@ -152,3 +178,173 @@ def train_test_split(data: Dataset, *, test_fraction: float = 0.2, seed: int = 0
     order = np.random.default_rng(seed).permutation(data.m)
     n_test = min(max(1, round(test_fraction * data.m)), data.m - 1)
     return data.subset(order[n_test:], f"{data.name}[train]"), data.subset(order[:n_test], f"{data.name}[test]")
+
+
+def two_moons(m: int = 400, *, seed: int = 0, dtype: np.dtype | str = "float64", noise: float = 0.2
+              ) -> Dataset:
+    """Two interleaved half circles (label 0 upper, 1 lower and shifted), Gaussian noise ``noise``.
+
+    A second non-linearly separable planar set beside the flower: a logistic regression reaches about
+    85% on it, a small network nearly 100%. Balanced labels, shuffled, drawn from a seeded Generator.
+    """
+    check_positive_int("m", m)
+    if m % 2:
+        raise ValueError(f"m must be even (half the points per class), got {m}")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    half = m // 2
+    t = np.linspace(0, np.pi, half)
+    upper = np.vstack([np.cos(t), np.sin(t)])
+    lower = np.vstack([1 - np.cos(t), 0.5 - np.sin(t)])
+    X = np.hstack([upper, lower]) + noise * rng.standard_normal((2, m))
+    Y = np.repeat([0.0, 1.0], half).reshape(1, m)
+    order = rng.permutation(m)
+    return Dataset("two_moons", X[:, order].astype(dtype), Y[:, order].astype(dtype))
+
+
+# --- Downloadable and user-supplied image sets ------------------------------------------------------
+
+class DatasetUnavailable(ValueError):
+    """A dataset's files are missing (or could not be fetched); the message says how to get them."""
+
+
+CIFAR10_CAT = 3  # index of "cat" in CIFAR-10's label_names
+
+
+def _how_to_get(name: str, data_dir: Path, where: str) -> str:
+    return (f"{name} was not found under {data_dir} (expected {where}). Fetch it once with network access: "
+            f"`python -m compare.datasets {name.lower()} --data-dir {data_dir} --download`, or copy the files "
+            f"there yourself; nothing is downloaded unless download=True / --download is given.")
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None:
+        check_positive_int("limit", limit)
+
+
+def _images_dataset(name: str, images: np.ndarray, labels: np.ndarray, *, n_classes: int,
+                    dtype: np.dtype | str, limit: int | None, channels_last: bool) -> Dataset:
+    """uint8 images ``(m, H, W)``, ``(m, H, W, C)`` or ``(m, C, H, W)`` -> columns scaled to [0, 1]."""
+    if images.ndim == 3:
+        images = images[:, None, :, :]
+    elif channels_last:
+        images = images.transpose(0, 3, 1, 2)
+    if images.ndim != 4 or images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{name}: images of shape {images.shape} do not match {labels.shape[0]} labels")
+    images, labels = images[:limit], labels[:limit]
+    m = images.shape[0]
+    X = (images.reshape(m, -1).T / 255.0).astype(dtype)
+    return Dataset(name, X, labels.reshape(1, m).astype(dtype), n_classes=n_classes,
+                   image_shape=tuple(int(d) for d in images.shape[1:]))
+
+
+def _torchvision_load(cls_name: str, data_dir: Path, *, train: bool, download: bool, where: str):
+    """Instantiate ``torchvision.datasets.<cls_name>``, turning its missing-file errors into ours."""
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, cls_name)
+    try:
+        return cls(root=str(data_dir), train=train, download=download)
+    except RuntimeError as error:  # torchvision's "Dataset not found or corrupted"
+        raise DatasetUnavailable(_how_to_get(cls_name, data_dir, where)) from error
+    except OSError as error:  # no network while downloading
+        raise DatasetUnavailable(f"downloading {cls_name} into {data_dir} failed ({error}); "
+                                 f"without network, copy the files to {where}") from error
+
+
+def mnist(data_dir: str | Path, *, train: bool = True, download: bool = False, fashion: bool = False,
+          dtype: np.dtype | str = "float64", limit: int | None = None) -> Dataset:
+    """MNIST (or FashionMNIST) via ``torchvision.datasets``: 10 classes, images (1, 28, 28) in [0, 1].
+
+    Reads ``data_dir/MNIST/raw/*-idx?-ubyte`` (``FashionMNIST/raw`` for ``fashion``); ``limit`` keeps the
+    first ``limit`` examples (the full training set is 60000 x 784, 376 MB in float64).
+    """
+    _check_limit(limit)
+    data_dir = Path(data_dir)
+    cls_name = "FashionMNIST" if fashion else "MNIST"
+    where = f"{data_dir / cls_name / 'raw'}/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte"
+    ds = _torchvision_load(cls_name, data_dir, train=train, download=download, where=where)
+    return _images_dataset(f"{cls_name.lower()}[{'train' if train else 'test'}]", ds.data.numpy(),
+                           ds.targets.numpy(), n_classes=10, dtype=dtype, limit=limit, channels_last=False)
+
+
+def fashion_mnist(data_dir: str | Path, **kwargs) -> Dataset:
+    """FashionMNIST: same format and options as :func:`mnist`."""
+    return mnist(data_dir, fashion=True, **kwargs)
+
+
+def cifar10_cat_vs_noncat(data_dir: str | Path, *, train: bool = True, download: bool = False,
+                          dtype: np.dtype | str = "float64", limit: int | None = None) -> Dataset:
+    """CIFAR-10 as the lectures' binary example: label 1 for "cat" (class 3), 0 for the nine others.
+
+    Images (3, 32, 32) in [0, 1] from ``data_dir/cifar-10-batches-py`` via ``torchvision.datasets.CIFAR10``
+    (which verifies the files' MD5 sums). Only 10% of the examples are cats.
+    """
+    _check_limit(limit)
+    data_dir = Path(data_dir)
+    where = f"{data_dir / 'cifar-10-batches-py'}/{{data_batch_1..5,test_batch,batches.meta}}"
+    ds = _torchvision_load("CIFAR10", data_dir, train=train, download=download, where=where)
+    labels = (np.asarray(ds.targets) == CIFAR10_CAT).astype(np.int64)
+    return _images_dataset(f"cifar10_cat_vs_noncat[{'train' if train else 'test'}]", ds.data, labels,
+                           n_classes=2, dtype=dtype, limit=limit, channels_last=True)
+
+
+def catvnoncat(data_dir: str | Path, *, train: bool = True, dtype: np.dtype | str = "float64",
+               limit: int | None = None) -> Dataset:
+    """The course's ``train_catvnoncat.h5`` / ``test_catvnoncat.h5`` (64x64 RGB, 209 / 50 images).
+
+    Keys ``{train,test}_set_x`` ``(m, 64, 64, 3)`` uint8 and ``{train,test}_set_y`` ``(m,)``. Needs h5py
+    (the optional ``h5`` extra). The course flattens pixels channel-last; we keep (C, H, W) like torch.
+    """
+    _check_limit(limit)
+    try:
+        import h5py
+    except ImportError as error:
+        raise DatasetUnavailable("reading catvnoncat needs h5py: pip install 'dlparity[h5]'") from error
+    split = "train" if train else "test"
+    path = Path(data_dir) / f"{split}_catvnoncat.h5"
+    if not path.is_file():
+        raise DatasetUnavailable(f"{path} not found: catvnoncat is the course's own file (it cannot be "
+                                 f"downloaded from here); put {split}_catvnoncat.h5 in {data_dir}")
+    with h5py.File(path, "r") as f:
+        missing = {f"{split}_set_x", f"{split}_set_y"} - set(f.keys())
+        if missing:
+            raise ValueError(f"{path} lacks the dataset(s) {sorted(missing)}; found {sorted(f.keys())}")
+        images = np.asarray(f[f"{split}_set_x"])
+        labels = np.asarray(f[f"{split}_set_y"]).reshape(-1)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"{path}: {split}_set_x must have shape (m, H, W, 3), got {images.shape}")
+    return _images_dataset(f"catvnoncat[{split}]", images, labels, n_classes=2, dtype=dtype, limit=limit,
+                           channels_last=True)
+
+
+DOWNLOADABLE = {"mnist": mnist, "fashionmnist": fashion_mnist, "cifar10": cifar10_cat_vs_noncat}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m compare.datasets NAME --data-dir DIR [--download]``: load (or fetch) and describe."""
+    parser = argparse.ArgumentParser(prog="python -m compare.datasets", description=main.__doc__)
+    parser.add_argument("name", choices=[*DOWNLOADABLE, "catvnoncat"])
+    parser.add_argument("--data-dir", type=Path, required=True, help="folder holding (or receiving) the files")
+    parser.add_argument("--download", action="store_true", help="fetch the files (network) if missing")
+    args = parser.parse_args(argv)
+    try:
+        if args.name == "catvnoncat":
+            if args.download:
+                raise DatasetUnavailable("catvnoncat is the course's own file and cannot be downloaded here")
+            sets = [catvnoncat(args.data_dir, train=train) for train in (True, False)]
+        else:
+            load = DOWNLOADABLE[args.name]
+            sets = [load(args.data_dir, train=train, download=args.download and train, dtype="float32")
+                    for train in (True, False)]
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for data in sets:
+        print(data.describe())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,327 @@
+"""Regularization on a deep network: L2 (penalty and SGD weight decay), L1, inverted dropout, early stopping.
+
+Every variant trains the same ``[n_x, 16, 8, 1]`` network (He-initialized, ReLU hidden layers, sigmoid /
+BCE output) by full-batch gradient descent on both sides from the same initial weights:
+
+- ``l2_penalty``: the course's ``lambda / (2m) sum ||W||_F^2`` added to the loss on both sides.
+- ``l2_weight_decay``: scratch as above; torch with the plain loss and ``SGD(weight_decay=lambda / m)`` on the
+  weights. torch's ``.grad`` and loss then exclude the penalty, so the scratch side reports its data loss and
+  data gradients too; the parameter trajectories are what prove the two updates are the same.
+- ``l1_penalty``: ``lambda / m sum |W|`` with the subgradient ``sign(W)``.
+- ``dropout``: inverted dropout (``keep_prob``) after every hidden activation. The torch side is a plain
+  ``nn.Dropout(p = 1 - keep_prob)`` in train mode; forward hooks record the masks torch drew and ``couple``
+  hands them to the NumPy side, so both sides drop the same units and agree to rounding.
+- ``early_stopping``: one step is one epoch; the dev loss is tracked with ``patience``; at the stop both
+  sides restore the best epoch's parameters. The stop and best epochs are compared as ``state.stop.*``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+import scratch.deep_net as deep_net
+import scratch.regularization as reg
+import torch_ref.regularization as treg
+from compare import datasets
+from compare.adapters import ParamMap, TorchTrainer, load_parameters, observe_parameters
+from compare.devices import to_numpy, to_torch, torch_dtype
+from compare.gradcheck import gradient_check
+from compare.problem import Observation, Problem
+from compare.registry import Case, register
+from compare.splits import train_dev_test_split
+from scratch.initialization import initialize_parameters
+from torch_ref.deep_net import DeepNet
+
+HIDDEN_ACTIVATION = "relu"
+
+
+def _problem(seed: int, dtype: np.dtype, data: datasets.Dataset, layer_dims: list[int], **hyper) -> Problem:
+    rng = np.random.default_rng(seed)
+    params = initialize_parameters(layer_dims, method="he", rng=rng, dtype=dtype)
+    hyper = {"layer_dims": layer_dims, "hidden_activation": HIDDEN_ACTIVATION, **hyper}
+    return Problem(seed, dtype, {"X": data.X.astype(dtype), "Y": data.Y.astype(dtype)}, params, hyper)
+
+
+def moons_problem(seed: int, dtype: np.dtype, **hyper) -> Problem:
+    """200 two-moons points (noise 0.25), network [2, 16, 8, 1], learning rate 0.3."""
+    data = datasets.two_moons(200, seed=seed, noise=0.25)
+    return _problem(seed, dtype, data, [2, 16, 8, 1], learning_rate=0.3, **hyper)
+
+
+def early_stopping_problem(seed: int, dtype: np.dtype) -> Problem:
+    """40 training examples of breast cancer (standardized) that a [30, 32, 16, 1] network soon overfits."""
+    split = train_dev_test_split(datasets.breast_cancer(), (0.07, 0.23, 0.70), seed=seed, stratified=True)
+    (train, dev) = datasets.standardize(split.train, split.dev)
+    problem = _problem(seed, dtype, train, [30, 32, 16, 1], learning_rate=0.5, patience=10, min_delta=1e-6)
+    problem.data.update(X_dev=dev.X.astype(dtype), Y_dev=dev.Y.astype(dtype))
+    return problem
+
+
+def deep_param_map(model: nn.Module) -> list[ParamMap]:
+    """``W{l}`` <-> ``linears[l-1].weight`` (same shape), ``b{l}`` ``(n_l, 1)`` <-> ``bias`` ``(n_l,)``."""
+    mapping = []
+    for index, linear in enumerate(model.linears, start=1):
+        mapping.append(ParamMap(f"W{index}", linear.weight))
+        mapping.append(ParamMap(f"b{index}", linear.bias, to_scratch=lambda a: a.reshape(-1, 1),
+                                from_scratch=lambda a: a.reshape(-1)))
+    return mapping
+
+
+# --- scratch side -------------------------------------------------------------------------------------
+
+class ScratchRegularized:
+    """Gradient descent on ``deep_net`` plus the regularizer named by ``problem.hyper``.
+
+    ``observe_data_term`` reports the unregularized loss and gradients (what torch's ``.grad`` holds when
+    the decay lives in the optimizer) while the update still uses the regularized gradient.
+    """
+
+    def __init__(self, problem: Problem, *, observe_data_term: bool = False):
+        self.X, self.Y = problem.data["X"], problem.data["Y"]
+        self.params = problem.fresh_params()
+        self.hyper = problem.hyper
+        self.observe_data_term = observe_data_term
+        self.rng = np.random.default_rng(problem.seed)  # dropout masks when run alone (timing)
+        self.masks: dict[str, np.ndarray] | None = None
+        self.cost, self.grads = np.nan, {}
+
+    def _data_term(self) -> tuple[float, dict[str, np.ndarray]]:
+        keep_prob = self.hyper.get("keep_prob")
+        if keep_prob is None:
+            cost, grads = deep_net.loss_and_grads(self.params, self.X, self.Y,
+                                                  hidden_activation=self.hyper["hidden_activation"])
+            return float(cost), grads
+        masks = self.masks or reg.draw_dropout_masks(self.rng, self.hyper["layer_dims"], self.X.shape[1],
+                                                     keep_prob, self.X.dtype)
+        self.masks = None
+        return reg.dropout_loss_and_grads(self.params, self.X, self.Y, masks, keep_prob=keep_prob,
+                                          hidden_activation=self.hyper["hidden_activation"])
+
+    def step(self) -> None:
+        cost, grads = self._data_term()
+        self.cost, self.grads = cost, grads
+        total = dict(grads)
+        m = self.X.shape[1]
+        for key, penalty, penalty_grads in (("l2", reg.l2_cost, reg.l2_grads), ("l1", reg.l1_cost, reg.l1_grads)):
+            lambd = self.hyper.get(key, 0.0)
+            if lambd:
+                extra = penalty_grads(self.params, lambd, m)
+                total = {name: g + extra[name] if name in extra else g for name, g in total.items()}
+                if not self.observe_data_term:
+                    self.cost += penalty(self.params, lambd, m)
+        if not self.observe_data_term:
+            self.grads = total
+        for name in self.params:
+            self.params[name] -= self.hyper["learning_rate"] * total[f"d{name}"]
+
+    def observe(self) -> Observation:
+        arrays = {f"grad.{k[1:]}": v for k, v in self.grads.items()}
+        arrays.update({f"param.{k}": v for k, v in self.params.items()})
+        return Observation(float(self.cost), arrays)
+
+
+# --- torch side ---------------------------------------------------------------------------------------
+
+def _torch_model(problem: Problem, device: torch.device) -> tuple[nn.Module, list[ParamMap]]:
+    dtype = torch_dtype(problem.dtype)
+    keep_prob = problem.hyper.get("keep_prob")
+    if keep_prob is None:
+        model = DeepNet(problem.hyper["layer_dims"], hidden_activation=problem.hyper["hidden_activation"],
+                        dtype=dtype, device=device)
+    else:
+        model = treg.DropoutNet(problem.hyper["layer_dims"], keep_prob=keep_prob,
+                                hidden_activation=problem.hyper["hidden_activation"], dtype=dtype, device=device)
+    mapping = deep_param_map(model)
+    load_parameters(mapping, problem.params)
+    return model.train(), mapping
+
+
+def torch_penalized(problem: Problem, device: torch.device) -> TorchTrainer:
+    """``BCEWithLogitsLoss + penalty`` (L2 and/or L1 from ``problem.hyper``) and plain SGD."""
+    model, mapping = _torch_model(problem, device)
+    m = problem.data["X"].shape[1]
+    loss_fn = treg.PenalizedLoss(model, m=m, l2=problem.hyper.get("l2", 0.0), l1=problem.hyper.get("l1", 0.0))
+    optimizer = torch.optim.SGD(model.parameters(), lr=problem.hyper["learning_rate"])
+    x, y = (to_torch(problem.data[k], device, transpose=True) for k in ("X", "Y"))
+    return TorchTrainer(model, loss_fn, optimizer, x, y, mapping)
+
+
+def torch_weight_decay(problem: Problem, device: torch.device) -> TorchTrainer:
+    """Plain ``BCEWithLogitsLoss``; ``SGD`` with ``weight_decay = lambda / m`` on the weights only."""
+    model, mapping = _torch_model(problem, device)
+    m = problem.data["X"].shape[1]
+    groups = treg.decay_groups(model, problem.hyper["l2"] / m)
+    optimizer = torch.optim.SGD(groups, lr=problem.hyper["learning_rate"])
+    x, y = (to_torch(problem.data[k], device, transpose=True) for k in ("X", "Y"))
+    return TorchTrainer(model, nn.BCEWithLogitsLoss(), optimizer, x, y, mapping)
+
+
+class TorchDropout(TorchTrainer):
+    """:func:`torch_penalized` on a :class:`DropoutNet`, with forward hooks that keep the masks drawn."""
+
+    def __init__(self, problem: Problem, device: torch.device):
+        inner = torch_penalized(problem, device)
+        super().__init__(inner.model, inner.loss_fn, inner.optimizer, inner.x, inner.y, inner.mapping)
+        self.kept: dict[str, torch.Tensor] = {}
+        for index, dropout in enumerate(self.model.dropouts, start=1):
+            dropout.register_forward_hook(self._recorder(f"D{index}"))
+
+    def _recorder(self, name: str):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
+            # nn.Dropout returns input * mask / keep_prob: a unit was kept iff its output is non-zero. Where
+            # the input itself is 0 (a ReLU at z <= 0) the mask is invisible, and irrelevant: the forward
+            # value is 0 either way and ReLU's derivative (0 at z <= 0) zeroes the gradient through it.
+            self.kept[name] = output.detach() != 0
+        return hook
+
+    def masks(self, dtype: np.dtype) -> dict[str, np.ndarray]:
+        """The masks of the last forward pass in scratch's layout ``(n_l, m)``."""
+        return {name: to_numpy(kept).T.astype(dtype) for name, kept in self.kept.items()}
+
+
+def hand_masks_to_scratch(scratch_side: ScratchRegularized, torch_side: TorchDropout) -> None:
+    scratch_side.masks = torch_side.masks(scratch_side.X.dtype)
+
+
+# --- early stopping -----------------------------------------------------------------------------------
+
+class ScratchEarlyStopping(ScratchRegularized):
+    """One epoch of GD per step; :class:`scratch.regularization.EarlyStopping` on the dev loss."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem)
+        self.X_dev, self.Y_dev = problem.data["X_dev"], problem.data["Y_dev"]
+        self.stopper = reg.EarlyStopping(patience=problem.hyper["patience"], min_delta=problem.hyper["min_delta"])
+        self.epoch = 0
+
+    def step(self) -> None:
+        if self.stopper.stopped_epoch is not None:
+            return
+        super().step()
+        dev_loss, _ = deep_net.loss_and_grads(self.params, self.X_dev, self.Y_dev,
+                                              hidden_activation=self.hyper["hidden_activation"])
+        self.dev_loss = float(dev_loss)
+        if self.stopper.update(self.epoch, self.dev_loss, self.params):
+            self.params = {k: v.copy() for k, v in self.stopper.best_params.items()}
+        self.epoch += 1
+
+    def observe(self) -> Observation:
+        observation = super().observe()
+        observation.loss = self.dev_loss
+        observation.arrays.update(_stop_state(self.stopper.best_epoch, self.stopper.stopped_epoch))
+        return observation
+
+
+def _stop_state(best_epoch: int, stopped_epoch: int | None) -> dict[str, np.ndarray]:
+    return {"state.stop.best_epoch": np.array(float(best_epoch)),
+            "state.stop.stopped_epoch": np.array(float(-1 if stopped_epoch is None else stopped_epoch))}
+
+
+class TorchEarlyStopping:
+    """``train_step`` per epoch, dev loss under ``torch.no_grad``, :class:`torch_ref.regularization.EarlyStopping`."""
+
+    def __init__(self, problem: Problem, device: torch.device):
+        self.trainer = torch_penalized(problem, device)
+        self.x_dev, self.y_dev = (to_torch(problem.data[k], device, transpose=True) for k in ("X_dev", "Y_dev"))
+        self.stopper = treg.EarlyStopping(patience=problem.hyper["patience"], min_delta=problem.hyper["min_delta"])
+        self.epoch = 0
+
+    def step(self) -> None:
+        if self.stopper.stopped_epoch is not None:
+            return
+        self.trainer.step()
+        with torch.no_grad():
+            self.dev_loss = float(self.trainer.loss_fn(self.trainer.model(self.x_dev), self.y_dev))
+        if self.stopper.update(self.epoch, self.dev_loss, self.trainer.model):
+            self.stopper.restore(self.trainer.model)
+        self.epoch += 1
+
+    def observe(self) -> Observation:
+        arrays = observe_parameters(self.trainer.mapping)
+        arrays.update(_stop_state(self.stopper.best_epoch, self.stopper.stopped_epoch))
+        return Observation(self.dev_loss, arrays)
+
+
+# --- gradient checks (float64, course relative error) ------------------------------------------------
+
+def _check(problem: Problem, cost_and_grads) -> float:
+    X, Y = (problem.data[k].astype(np.float64) for k in ("X", "Y"))
+    params = {k: v.astype(np.float64) for k, v in problem.params.items()}
+    _, grads = cost_and_grads(params, X, Y)
+    return gradient_check(lambda p: cost_and_grads(p, X, Y)[0], {k[1:]: v for k, v in grads.items()}, params)
+
+
+def check_l2(problem: Problem) -> float:
+    return _check(problem, lambda p, X, Y: reg.regularized_loss_and_grads(
+        p, X, Y, hidden_activation=problem.hyper["hidden_activation"], l2=problem.hyper["l2"]))
+
+
+def check_dropout(problem: Problem) -> float:
+    """Fixed masks make the dropout network a deterministic function of the parameters."""
+    X = problem.data["X"]
+    masks = reg.draw_dropout_masks(np.random.default_rng(problem.seed), problem.hyper["layer_dims"], X.shape[1],
+                                   problem.hyper["keep_prob"], np.float64)
+    return _check(problem, lambda p, X, Y: reg.dropout_loss_and_grads(
+        p, X, Y, masks, keep_prob=problem.hyper["keep_prob"], hidden_activation=problem.hyper["hidden_activation"]))
+
+
+L2_EQUATIONS = (
+    r"J_{\text{reg}} = J + \frac{\lambda}{2m}\sum_{l=1}^{L}\lVert W^{[l]}\rVert_F^2, \qquad "
+    r"dW^{[l]} \mathrel{+}= \frac{\lambda}{m} W^{[l]}",
+    r"\text{SGD with weight decay } \mu:\ W \leftarrow W - \alpha\,(dW + \mu W) "
+    r"\;\equiv\; \text{L2 with } \mu = \lambda / m",
+)
+NOTES = (
+    "Biases are neither penalized nor decayed (the course's sum runs over W only; torch uses two parameter "
+    "groups). torch.optim.SGD adds weight_decay * W to the gradient inside step(), so it equals the L2 "
+    "penalty exactly when weight_decay = lambda / m; torch's .grad and loss then omit the penalty, which "
+    "is why the weight-decay variant compares data loss and data gradients. Under Adam the two differ "
+    "(Adam's weight_decay is the coupled L2 form; AdamW decouples it) - see the study."
+)
+SCRATCH_SOURCE = (reg.l2_cost, reg.l2_grads, reg.regularized_loss_and_grads)
+COMMON = dict(concept="regularization", steps=100, notes=NOTES)
+LAMBDA = 0.7
+
+register(Case(
+    variant="l2_penalty",
+    summary=f"L2 penalty lambda/(2m) sum ||W||^2 (lambda={LAMBDA}) in the loss, both sides, GD on two moons",
+    make_problem=lambda seed, dtype: moons_problem(seed, dtype, l2=LAMBDA),
+    scratch=ScratchRegularized, torch=torch_penalized, gradient_check=check_l2, equations=L2_EQUATIONS,
+    scratch_source=SCRATCH_SOURCE, torch_source=(treg.l2_penalty, treg.PenalizedLoss), **COMMON,
+))
+register(Case(
+    variant="l2_weight_decay",
+    summary="scratch L2 penalty vs torch SGD(weight_decay=lambda/m) on the weights: the same updates",
+    make_problem=lambda seed, dtype: moons_problem(seed, dtype, l2=LAMBDA),
+    scratch=lambda problem: ScratchRegularized(problem, observe_data_term=True), torch=torch_weight_decay,
+    equations=L2_EQUATIONS, scratch_source=SCRATCH_SOURCE, torch_source=(treg.decay_groups,), **COMMON,
+))
+register(Case(
+    variant="l1_penalty",
+    summary="L1 penalty lambda/m sum |W| with subgradient sign(W) (sign(0) = 0), GD on two moons",
+    make_problem=lambda seed, dtype: moons_problem(seed, dtype, l1=0.05),
+    scratch=ScratchRegularized, torch=torch_penalized,
+    equations=(r"J_{\text{reg}} = J + \frac{\lambda}{m}\sum_l\sum_{ij}|W^{[l]}_{ij}|, \qquad "
+               r"dW^{[l]} \mathrel{+}= \frac{\lambda}{m}\operatorname{sign}(W^{[l]})",),
+    scratch_source=(reg.l1_cost, reg.l1_grads), torch_source=(treg.l1_penalty,), **COMMON,
+))
+register(Case(
+    variant="dropout",
+    summary="inverted dropout keep_prob=0.8 on every hidden layer; torch nn.Dropout's masks handed to NumPy",
+    make_problem=lambda seed, dtype: moons_problem(seed, dtype, keep_prob=0.8),
+    scratch=ScratchRegularized, torch=TorchDropout, couple=hand_masks_to_scratch, gradient_check=check_dropout,
+    equations=(r"D^{[l]} \sim \text{Bernoulli}(p_{\text{keep}}), \quad A^{[l]} = g(Z^{[l]}) \odot D^{[l]} / "
+               r"p_{\text{keep}}, \quad dA^{[l]} = dA^{[l]} \odot D^{[l]} / p_{\text{keep}}",),
+    scratch_source=(reg.dropout_mask, reg.dropout_forward, reg.dropout_backward, reg.dropout_loss_and_grads),
+    torch_source=(treg.DropoutNet, TorchDropout._recorder), **COMMON,
+))
+register(Case(
+    variant="early_stopping",
+    summary="dev loss per epoch, patience 10, restore best: both sides stop at the same epoch",
+    make_problem=early_stopping_problem,
+    scratch=ScratchEarlyStopping, torch=TorchEarlyStopping, steps=100,
+    scratch_source=(reg.EarlyStopping,), torch_source=(treg.EarlyStopping,),
+    **{k: v for k, v in COMMON.items() if k != "steps"},
+))

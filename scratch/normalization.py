@@ -1,0 +1,65 @@
+"""Normalizing inputs as in the lectures: statistics fitted on the training set only.
+
+Shapes: ``X`` is ``(n_x, m)``. Fit on the training set::
+
+    mu = (1/m) sum_i x^(i)                 (n_x, 1)
+    sigma^2 = (1/m) sum_i (x^(i) - mu)^2   (n_x, 1)   (population variance, ddof 0)
+
+then apply the *same* ``mu`` and ``sigma`` to train, dev and test: ``X_norm = (X - mu) / sigma``. Using
+dev statistics for dev would make the dev set a different problem from the one the model was trained on.
+A constant feature (sigma = 0) is only centred (divided by 1) instead of producing NaN.
+
+For images ``(m, C, H, W)`` the statistics are per channel (over examples and pixels), which is what
+``torchvision.transforms.v2.Normalize(mean, std)`` expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scratch.validation import check_array, check_finite, check_float_dtype, check_nonempty, check_shape
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Fitted ``mean`` and ``std``, broadcastable against the data they were fitted on."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """``(X - mean) / std`` with the training statistics; ``X`` shaped like the fitting data."""
+        check_array("X", X, ndim=self.mean.ndim)
+        check_shape("X", X, tuple(d if d != 1 else None for d in self.mean.shape))
+        check_finite("X", X)
+        return (X - self.mean) / self.std
+
+
+def _safe_std(variance: np.ndarray) -> np.ndarray:
+    std = np.sqrt(variance)
+    return np.where(std == 0, np.ones_like(std), std)
+
+
+def _check_data(name: str, X: np.ndarray, ndim: int) -> None:
+    check_array(name, X, ndim=ndim)
+    check_nonempty(name, X)
+    check_float_dtype(name, X)
+    check_finite(name, X)
+
+
+def fit_normalizer(X_train: np.ndarray) -> Normalizer:
+    """Per-feature mean and population std of ``X_train`` ``(n_x, m)``; both ``(n_x, 1)``."""
+    _check_data("X_train", X_train, 2)
+    mean = X_train.mean(axis=1, keepdims=True)
+    variance = ((X_train - mean) ** 2).mean(axis=1, keepdims=True)
+    return Normalizer(mean, _safe_std(variance))
+
+
+def fit_image_normalizer(images_train: np.ndarray) -> Normalizer:
+    """Per-channel mean and population std of ``images_train`` ``(m, C, H, W)``; both ``(1, C, 1, 1)``."""
+    _check_data("images_train", images_train, 4)
+    mean = images_train.mean(axis=(0, 2, 3), keepdims=True)
+    variance = ((images_train - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)
+    return Normalizer(mean, _safe_std(variance))
