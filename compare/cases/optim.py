@@ -1,0 +1,322 @@
+"""Optimizers: scratch.optim against torch.optim on a small deep network, parameters and state every step.
+
+Every optimizer and every flag that changes the math is one variant (SGD plain / weight decay / momentum /
+dampening / Nesterov; RMSprop plain / centered / momentum / weight decay; Adagrad plain / lr_decay /
+weight decay + initial accumulator; Adam / AMSGrad / weight decay; AdamW; the course's momentum, RMSprop
+and Adam against their torch equivalents), plus batch, mini-batch (64, 128, 256, 512, with the last
+smaller batch) and stochastic (batch size 1) gradient descent over several epochs, and the course's
+learning-rate decay (every epoch, and every k epochs) against ``LambdaLR``.
+
+The network is a 3-layer ReLU MLP (2 -> 16 -> 16 -> 1, sigmoid output, binary cross-entropy from the
+logits) on the course's planar flower, He-initialised per seed. It is written here from
+``scratch/activations.py`` because the shared deep network (``compare/cases/deep_net.py``) had not landed
+when this concept was built; swapping ``mlp_loss_and_grads`` / ``torch_mlp`` for it changes nothing else.
+
+Mini-batch runs: the harness draws one permutation per epoch from ``np.random.default_rng(seed)``; scratch
+calls ``random_mini_batches(..., rng=)`` with that generator, torch's ``DataLoader`` samples through
+``PermutationSampler`` over the same generator's permutations, so both sides see identical batches.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import scratch.minibatch as smb
+import scratch.optim as so
+import torch_ref.optim as to
+from compare import datasets
+from compare.adapters import ParamMap, load_parameters, observe_parameters
+from compare.devices import to_torch, torch_dtype
+from compare.gradcheck import gradient_check
+from compare.problem import Observation, Problem
+from compare.registry import Case, register
+from scratch.activations import relu, relu_derivative, sigmoid
+from scratch.logistic_regression import cost_from_logits
+from torch_ref.training import train_step
+
+LAYER_DIMS = (2, 16, 16, 1)
+M_TRAIN = 600  # > 512 so every course mini-batch size leaves a smaller last batch
+M_STOCHASTIC = 48  # batch size 1: 200 steps are 4+ epochs
+
+
+# ------------------------------------------------------------------------- the network, both sides
+
+
+def mlp_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray
+                       ) -> tuple[float, dict[str, np.ndarray]]:
+    """ReLU hidden layers, sigmoid output: cost J (BCE from the logits) and ``{"dW1": ..., "db1": ...}``."""
+    L = len(params) // 2
+    m = X.shape[1]
+    A, caches = X, []
+    for layer in range(1, L + 1):
+        Z = params[f"W{layer}"] @ A + params[f"b{layer}"]
+        caches.append((A, Z))
+        A = relu(Z) if layer < L else Z
+    cost = float(cost_from_logits(A, Y))
+    dZ = (sigmoid(A) - Y) / m
+    grads: dict[str, np.ndarray] = {}
+    for layer in range(L, 0, -1):
+        A_prev, _ = caches[layer - 1]
+        grads[f"dW{layer}"] = dZ @ A_prev.T
+        grads[f"db{layer}"] = dZ.sum(axis=1, keepdims=True)
+        if layer > 1:
+            dZ = (params[f"W{layer}"].T @ dZ) * relu_derivative(caches[layer - 2][1])
+    return cost, grads
+
+
+def torch_mlp(layer_dims: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for n_in, n_out in itertools.pairwise(layer_dims):
+        layers += [nn.Linear(n_in, n_out, dtype=dtype, device=device), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])  # logits out; BCEWithLogitsLoss applies the sigmoid
+
+
+def mlp_param_map(model: nn.Sequential) -> list[ParamMap]:
+    """``W{l}`` <-> ``weight`` (same shape), ``b{l}`` (n_l, 1) <-> ``bias`` (n_l,)."""
+    linears = [module for module in model if isinstance(module, nn.Linear)]
+    mapping = []
+    for layer, linear in enumerate(linears, start=1):
+        mapping.append(ParamMap(f"W{layer}", linear.weight))
+        mapping.append(ParamMap(f"b{layer}", linear.bias, to_scratch=lambda a: a.reshape(-1, 1),
+                                from_scratch=lambda a: a.reshape(-1)))
+    return mapping
+
+
+# ------------------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    """Which optimizer (``scratch.optim`` class name = ``torch_ref.optim.make_optimizer`` name), how batched,
+    and the course's LR decay ``(decay_rate, time_interval)`` applied per epoch, if any."""
+
+    name: str
+    hyper: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+    decay: tuple[float, int] | None = None
+
+
+def make_problem(seed: int, dtype: np.dtype, *, m: int = M_TRAIN) -> Problem:
+    data = datasets.planar_flower(m=m, seed=seed + 1)
+    rng = np.random.default_rng(seed)
+    params = {}
+    for layer, (n_in, n_out) in enumerate(itertools.pairwise(LAYER_DIMS), start=1):
+        params[f"W{layer}"] = (rng.standard_normal((n_out, n_in)) * np.sqrt(2 / n_in)).astype(dtype)
+        params[f"b{layer}"] = np.zeros((n_out, 1), dtype=dtype)
+    return Problem(seed, dtype, {"X": data.X.astype(dtype), "Y": data.Y.astype(dtype)}, params,
+                   {"shuffle_seed": seed})
+
+
+def check_gradients(problem: Problem) -> float:
+    X, Y = problem.data["X"].astype(np.float64), problem.data["Y"].astype(np.float64)
+    params = {k: v.astype(np.float64) for k, v in problem.params.items()}
+    _, grads = mlp_loss_and_grads(params, X, Y)
+    return gradient_check(lambda p: mlp_loss_and_grads(p, X, Y)[0], {k: grads["d" + k] for k in params}, params)
+
+
+# ------------------------------------------------------------------------- trainers
+
+
+def _scratch_batches(X: np.ndarray, Y: np.ndarray, batch_size: int | None, seed: int
+                     ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(epoch, X_batch, Y_batch)`` forever: the whole set (batch GD) or the course's random mini-batches."""
+    rng = np.random.default_rng(seed)
+    for epoch in itertools.count():
+        batches = [(X, Y)] if batch_size is None else smb.random_mini_batches(X, Y, batch_size, rng=rng)
+        for X_batch, Y_batch in batches:
+            yield epoch, X_batch, Y_batch
+
+
+class ScratchOptimTrainer:
+    """One (mini-)batch step: ``mlp_loss_and_grads`` then ``optimizer.step``; LR decay at each new epoch."""
+
+    def __init__(self, problem: Problem, spec: OptimSpec):
+        self.params = problem.fresh_params()
+        self.optimizer = getattr(so, spec.name)(self.params, **spec.hyper)
+        self.lr0, self.decay, self.epoch = self.optimizer.lr, spec.decay, 0
+        self.batches = _scratch_batches(problem.data["X"], problem.data["Y"], spec.batch_size,
+                                        problem.hyper["shuffle_seed"])
+        self.cost, self.grads = np.nan, {}
+
+    def step(self) -> None:
+        epoch, X_batch, Y_batch = next(self.batches)
+        if self.decay is not None and epoch != self.epoch:
+            decay_rate, time_interval = self.decay
+            self.optimizer.lr = so.schedule_lr_decay(self.lr0, epoch, decay_rate, time_interval)
+        self.epoch = epoch
+        self.cost, self.grads = mlp_loss_and_grads(self.params, X_batch, Y_batch)
+        self.optimizer.step(self.params, self.grads)
+
+    def observe(self) -> Observation:
+        arrays = {}
+        for name, value in self.params.items():
+            arrays[f"grad.{name}"] = self.grads["d" + name]
+            arrays[f"param.{name}"] = value
+            for key, state in self.optimizer.torch_state(name).items():
+                arrays[f"state.{name}.{key}"] = state
+        return Observation(self.cost, arrays)
+
+
+class TorchOptimTrainer:
+    """``train_step`` on batches from a ``DataLoader`` (or the whole set); ``LambdaLR.step()`` per epoch."""
+
+    def __init__(self, problem: Problem, device: torch.device, spec: OptimSpec):
+        self.model = torch_mlp(LAYER_DIMS, torch_dtype(problem.dtype), device)
+        self.mapping = mlp_param_map(self.model)
+        load_parameters(self.mapping, problem.params)
+        self.loss_fn = nn.BCEWithLogitsLoss()
+        self.optimizer = to.make_optimizer(spec.name, self.model.parameters(), **spec.hyper)
+        self.scheduler = None
+        if spec.decay is not None:
+            decay_rate, time_interval = spec.decay
+            self.scheduler = to.inverse_time_decay(self.optimizer, decay_rate=decay_rate, time_interval=time_interval)
+        x = to_torch(problem.data["X"], device, transpose=True)
+        y = to_torch(problem.data["Y"], device, transpose=True)
+        if spec.batch_size is None:
+            self.loader: Any = [(x, y)]
+        else:
+            rng = np.random.default_rng(problem.hyper["shuffle_seed"])
+            self.loader = to.make_loader(x, y, spec.batch_size, lambda: rng.permutation(len(x)))
+        self.epoch_iter = iter(self.loader)
+        self.loss: torch.Tensor | None = None
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        try:
+            return next(self.epoch_iter)
+        except StopIteration:  # end of the epoch
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.epoch_iter = iter(self.loader)
+            return next(self.epoch_iter)
+
+    def step(self) -> None:
+        x, y = self._next_batch()
+        self.loss = train_step(self.model, self.loss_fn, self.optimizer, x, y)
+
+    def observe(self) -> Observation:
+        if self.loss is None:
+            raise RuntimeError("observe() called before step()")
+        return Observation(float(self.loss), observe_parameters(self.mapping, self.optimizer))
+
+
+# ------------------------------------------------------------------------- the variants
+
+EQUATIONS = {
+    "SGD": (r"g = \nabla J + \lambda\theta,\quad b_1 = g_1,\quad b_t = \mu b_{t-1} + (1-\tau) g_t",
+            r"\theta := \theta - \eta\,(g + \mu b)\ \text{(Nesterov)}\quad\text{or}\quad \theta - \eta\, b"),
+    "RMSprop": (r"v = \alpha v + (1-\alpha) g^2,\quad \bar g = \alpha \bar g + (1-\alpha) g\ \text{(centered)}",
+                r"\theta := \theta - \eta\, g / (\sqrt{v - \bar g^2} + \epsilon)"),
+    "Adagrad": (r"s = s + g^2,\quad \tilde\eta = \eta / (1 + (t-1)\,\text{lr\_decay})",
+                r"\theta := \theta - \tilde\eta\, g / (\sqrt{s} + \epsilon)"),
+    "Adam": (r"m = \beta_1 m + (1-\beta_1) g,\quad v = \beta_2 v + (1-\beta_2) g^2,\quad"
+             r" \hat v^{max} = \max(\hat v^{max}, v)\ \text{(amsgrad)}",
+             r"\theta := \theta - \frac{\eta}{1-\beta_1^t}\, m / (\sqrt{v}/\sqrt{1-\beta_2^t} + \epsilon)"),
+    "AdamW": (r"\theta := \theta (1 - \eta\lambda), \text{ then the Adam step with } g = \nabla J",),
+    "MomentumCourse": (r"v = \beta v + (1-\beta)\, dW,\quad W := W - \alpha v"
+                       r"\ \equiv\ \text{SGD}(\eta = \alpha(1-\beta), \mu = \beta),\ b = v/(1-\beta)",),
+    "RMSpropCourse": (r"s = \beta s + (1-\beta)\, dW^2,\quad W := W - \alpha\, dW/(\sqrt{s}+\epsilon)"
+                      r"\ \equiv\ \text{RMSprop}(\alpha = \beta)",),
+    "AdamCourse": (r"v^{c} = v/(1-\beta_1^t),\ s^{c} = s/(1-\beta_2^t),\quad W := W - \alpha\, v^c/(\sqrt{s^c}+\epsilon)",),
+}
+NOTES = {
+    "SGD": "torch seeds the momentum buffer with the first gradient (not zeros, no 1 - dampening factor).",
+    "RMSprop": "eps is added after the square root; the momentum buffer accumulates g / avg.",
+    "Adagrad": "The step count starts at 1, so the first step uses lr itself: clr = lr / (1 + (t - 1) lr_decay).",
+    "Adam": "Bias corrections use t after the increment (t = 1 on the first step); AMSGrad divides by the "
+            "running max of exp_avg_sq, still bias-corrected with t. weight_decay is L2 added to the gradient.",
+    "AdamW": "Decoupled weight decay: the parameter shrinks by 1 - lr * weight_decay before the Adam step.",
+    "MomentumCourse": "Equal to SGD(lr * (1 - beta), momentum=beta) exactly; SGD(lr, momentum=beta, "
+                      "dampening=beta) is not: its first buffer is dW_1, not (1 - beta) dW_1, a gap of "
+                      "beta^t dW_1 (see docs/optimizers.md).",
+    "RMSpropCourse": "Same update as RMSprop(alpha=beta); the course's default beta is 0.999, torch's alpha 0.99.",
+    "AdamCourse": "Same update as Adam; torch rewrites sqrt(s / (1 - beta2^t)) as sqrt(s) / sqrt(1 - beta2^t).",
+}
+SCRATCH_CORE = {"SGD": so.sgd_step, "RMSprop": so.rmsprop_step, "Adagrad": so.adagrad_step, "Adam": so.adam_step,
+                "AdamW": so.adam_step, "MomentumCourse": so.momentum_course_step,
+                "RMSpropCourse": so.rmsprop_course_step, "AdamCourse": so.adam_course_step}
+
+VARIANTS: dict[str, tuple[str, OptimSpec]] = {
+    "sgd": ("batch GD: SGD(lr=0.5) on the whole set", OptimSpec("SGD", dict(lr=0.5))),
+    "sgd_weight_decay": ("SGD + L2 weight_decay", OptimSpec("SGD", dict(lr=0.5, weight_decay=0.01))),
+    "sgd_momentum": ("SGD momentum 0.9", OptimSpec("SGD", dict(lr=0.1, momentum=0.9))),
+    "sgd_momentum_dampening": ("SGD momentum 0.9, dampening 0.5",
+                               OptimSpec("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5))),
+    "sgd_nesterov": ("SGD Nesterov momentum 0.9", OptimSpec("SGD", dict(lr=0.1, momentum=0.9, nesterov=True))),
+    "sgd_nesterov_weight_decay": ("SGD Nesterov + weight_decay",
+                                  OptimSpec("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01))),
+    "rmsprop": ("RMSprop (torch defaults, lr 0.005)", OptimSpec("RMSprop", dict(lr=0.005))),
+    "rmsprop_centered": ("RMSprop centered", OptimSpec("RMSprop", dict(lr=0.005, centered=True))),
+    "rmsprop_momentum": ("RMSprop momentum 0.9", OptimSpec("RMSprop", dict(lr=0.001, momentum=0.9))),
+    "rmsprop_weight_decay": ("RMSprop + weight_decay", OptimSpec("RMSprop", dict(lr=0.005, weight_decay=0.01))),
+    "rmsprop_centered_momentum_weight_decay": (
+        "RMSprop centered + momentum 0.5 + weight_decay, alpha 0.9",
+        OptimSpec("RMSprop", dict(lr=0.002, alpha=0.9, centered=True, momentum=0.5, weight_decay=0.01))),
+    "adagrad": ("Adagrad lr 0.05", OptimSpec("Adagrad", dict(lr=0.05))),
+    "adagrad_lr_decay": ("Adagrad lr_decay 0.01", OptimSpec("Adagrad", dict(lr=0.05, lr_decay=0.01))),
+    "adagrad_weight_decay_accumulator": (
+        "Adagrad weight_decay + initial_accumulator_value 0.1",
+        OptimSpec("Adagrad", dict(lr=0.05, weight_decay=0.01, initial_accumulator_value=0.1))),
+    "adam": ("Adam lr 0.01", OptimSpec("Adam", dict(lr=0.01))),
+    "adam_amsgrad": ("Adam AMSGrad", OptimSpec("Adam", dict(lr=0.01, amsgrad=True))),
+    "adam_weight_decay": ("Adam + L2 weight_decay", OptimSpec("Adam", dict(lr=0.01, weight_decay=0.01))),
+    "adam_amsgrad_weight_decay": ("Adam AMSGrad + weight_decay, betas (0.8, 0.99)",
+                                  OptimSpec("Adam", dict(lr=0.01, betas=(0.8, 0.99), amsgrad=True,
+                                                         weight_decay=0.01))),
+    "adamw": ("AdamW (weight_decay 0.01)", OptimSpec("AdamW", dict(lr=0.01))),
+    "adamw_amsgrad": ("AdamW AMSGrad, weight_decay 0.1", OptimSpec("AdamW", dict(lr=0.01, amsgrad=True,
+                                                                                 weight_decay=0.1))),
+    "course_momentum": ("course momentum v = beta v + (1 - beta) dW vs SGD(lr (1 - beta), momentum beta)",
+                        OptimSpec("MomentumCourse", dict(lr=0.5, beta=0.9))),
+    "course_rmsprop": ("course RMSprop vs RMSprop(alpha=beta)",
+                       OptimSpec("RMSpropCourse", dict(lr=0.005, beta=0.999))),
+    "course_adam": ("course Adam vs Adam", OptimSpec("AdamCourse", dict(lr=0.01))),
+    "stochastic": (f"SGD with batch size 1 on {M_STOCHASTIC} examples (4+ epochs, reshuffled each)",
+                   OptimSpec("SGD", dict(lr=0.05), batch_size=1)),
+    **{f"minibatch_{size}": (f"mini-batch GD, batch {size} of {M_TRAIN} (last batch {M_TRAIN % size})",
+                             OptimSpec("SGD", dict(lr=0.5), batch_size=size))
+       for size in smb.COURSE_MINI_BATCH_SIZES},
+    "minibatch_64_adam": ("mini-batch 64 with Adam", OptimSpec("Adam", dict(lr=0.01), batch_size=64)),
+    "lr_decay": ("mini-batch 64 + momentum, lr0 / (1 + 0.3 epoch) vs LambdaLR",
+                 OptimSpec("SGD", dict(lr=0.5, momentum=0.5), batch_size=64, decay=(0.3, 1))),
+    "lr_decay_scheduled": ("mini-batch 128, lr0 / (1 + 1.0 floor(epoch / 3)) vs LambdaLR",
+                           OptimSpec("SGD", dict(lr=0.5), batch_size=128, decay=(1.0, 3))),
+}
+
+
+def _register(variant: str, summary: str, spec: OptimSpec) -> None:
+    m = M_STOCHASTIC if spec.batch_size == 1 else M_TRAIN
+    torch_factory = to.COURSE_EQUIVALENTS.get(spec.name) or to.OPTIMIZERS[spec.name]
+    torch_source: tuple[object, ...] = (torch_factory, train_step)
+    if spec.batch_size is not None:
+        torch_source += (to.PermutationSampler, to.make_loader)
+    if spec.decay is not None:
+        torch_source += (to.inverse_time_decay,)
+    scratch_source: tuple[object, ...] = (getattr(so, spec.name), SCRATCH_CORE[spec.name])
+    if spec.batch_size is not None:
+        scratch_source += (smb.random_mini_batches, smb.partition_mini_batches)
+    if spec.decay is not None:
+        scratch_source += (so.schedule_lr_decay,)
+    register(Case(
+        concept="optim",
+        variant=variant,
+        summary=summary,
+        make_problem=lambda seed, dtype: make_problem(seed, dtype, m=m),
+        scratch=lambda problem: ScratchOptimTrainer(problem, spec),
+        torch=lambda problem, device: TorchOptimTrainer(problem, device, spec),
+        gradient_check=check_gradients,
+        equations=EQUATIONS[spec.name],
+        notes=NOTES[spec.name],
+        scratch_source=scratch_source,
+        torch_source=torch_source,
+    ))
+
+
+for _variant, (_summary, _spec) in VARIANTS.items():
+    _register(_variant, _summary, _spec)

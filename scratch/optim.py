@@ -1,0 +1,507 @@
+"""Optimizers from scratch, step for step the same as ``torch.optim`` (CPU, single-tensor path).
+
+Every optimizer has one interface, modelled on ``torch.optim``:
+
+- constructed from the parameter dict ``{"W1": (n_1, n_0), "b1": (n_1, 1), ...}`` with keyword-only
+  hyperparameters carrying torch's names and defaults, validated on construction;
+- ``step(params, grads)`` updates ``params`` in place from ``grads = {"dW1": ..., "db1": ...}`` (the
+  course's gradient names);
+- per-parameter state is created lazily on the first step (Adagrad: on construction, as torch does) under
+  torch's keys (``momentum_buffer``, ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``,
+  ``square_avg``, ``grad_avg``, ``sum``) and is inspected with ``state_dict()``.
+
+The arithmetic lives in plain functions (``sgd_step``, ``adam_step``, ...) that read like the math in
+torch's docstrings, in the same operation order as torch's ``_single_tensor_*`` functions. The details
+that break naive ports, all taken from the installed ``torch/optim/*.py``:
+
+- SGD's momentum buffer starts as the first gradient (not zeros, and without the ``1 - dampening``);
+- RMSprop, Adam and Adagrad add ``eps`` *after* the square root;
+- Adam's bias corrections use the step count after incrementing (the first step is ``t = 1``);
+- Adagrad decays with ``lr / (1 + (step - 1) * lr_decay)``, so the first step uses ``lr`` itself;
+- AMSGrad keeps the running maximum of ``exp_avg_sq`` and divides by it (bias-corrected with ``t``);
+- AdamW multiplies the parameter by ``1 - lr * weight_decay`` before the Adam update (decoupled).
+
+The course's formulations (momentum as an exponential average ``v = beta v + (1 - beta) dW``, RMSprop and
+Adam as written in the lectures) are the ``*Course`` classes; each states its exact torch equivalent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from scratch.validation import check_array, check_float_dtype, check_in_range, check_nonnegative
+
+Params = dict[str, np.ndarray]
+State = dict[str, Any]
+
+
+def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
+    """``start + weight (end - start)`` in place, rounded the way ``torch.lerp`` rounds it on CPU."""
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)
+    return start
+
+
+# --------------------------------------------------------------------------------------------------
+# The functional cores: one parameter, its gradient and its state; ``param`` and state update in place.
+# --------------------------------------------------------------------------------------------------
+
+def sgd_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, momentum: float, dampening: float,
+             weight_decay: float, nesterov: bool) -> None:
+    """SGD with momentum, as ``torch.optim.SGD``::
+
+        g = grad + weight_decay * param
+        b = g                                   (first step: the buffer is seeded with the gradient)
+        b = momentum * b + (1 - dampening) * g  (later steps)
+        g = g + momentum * b  if nesterov  else  b
+        param = param - lr * g
+    """
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = grad.copy()
+        else:
+            buf *= momentum
+            buf += (1 - dampening) * grad
+        grad = grad + momentum * buf if nesterov else buf
+    param -= lr * grad
+
+
+def rmsprop_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, alpha: float, eps: float,
+                 weight_decay: float, momentum: float, centered: bool) -> None:
+    """RMSprop, as ``torch.optim.RMSprop`` (eps outside the square root)::
+
+        g = grad + weight_decay * param
+        square_avg = alpha * square_avg + (1 - alpha) * g^2
+        grad_avg = alpha * grad_avg + (1 - alpha) * g                 (centered only)
+        avg = sqrt(square_avg - grad_avg^2) + eps  if centered  else  sqrt(square_avg) + eps
+        buf = momentum * buf + g / avg;  param = param - lr * buf      (momentum > 0)
+        param = param - lr * g / avg                                   (momentum = 0)
+    """
+    state["step"] += 1
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    square_avg = state["square_avg"]
+    square_avg *= alpha
+    square_avg += (1 - alpha) * grad * grad
+    if centered:
+        grad_avg = _lerp(state["grad_avg"], grad, 1 - alpha)
+        avg = np.sqrt(square_avg - grad_avg * grad_avg)
+    else:
+        avg = np.sqrt(square_avg)
+    avg += eps
+    if momentum > 0:
+        buf = state["momentum_buffer"]
+        buf *= momentum
+        buf += grad / avg
+        param -= lr * buf
+    else:
+        param += (-lr * grad) / avg
+
+
+def adagrad_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, lr_decay: float,
+                 weight_decay: float, eps: float) -> None:
+    """Adagrad, as ``torch.optim.Adagrad``::
+
+        t = t + 1
+        g = grad + weight_decay * param
+        clr = lr / (1 + (t - 1) * lr_decay)
+        sum = sum + g^2
+        param = param - clr * g / (sqrt(sum) + eps)
+    """
+    state["step"] += 1
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    clr = lr / (1 + (state["step"] - 1) * lr_decay)
+    state["sum"] += grad * grad
+    std = np.sqrt(state["sum"])
+    std += eps
+    param += (-clr * grad) / std
+
+
+def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
+              eps: float, weight_decay: float, amsgrad: bool, decoupled_weight_decay: bool) -> None:
+    """Adam (``decoupled_weight_decay=True``: AdamW), as ``torch.optim.Adam``::
+
+        t = t + 1
+        param = param * (1 - lr * weight_decay)          (AdamW)   or   g = grad + weight_decay * param (Adam)
+        exp_avg = beta1 * exp_avg + (1 - beta1) * g
+        exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g^2
+        max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq)  (amsgrad; then used instead of exp_avg_sq)
+        denom = sqrt(exp_avg_sq) / sqrt(1 - beta2^t) + eps
+        param = param - lr / (1 - beta1^t) * exp_avg / denom
+    """
+    beta1, beta2 = betas
+    state["step"] += 1
+    step = state["step"]
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    _lerp(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    bias_correction1 = 1 - beta1**step
+    bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+    step_size = lr / bias_correction1
+    if amsgrad:
+        np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        second_moment = state["max_exp_avg_sq"]
+    else:
+        second_moment = exp_avg_sq
+    denom = np.sqrt(second_moment) / bias_correction2_sqrt
+    denom += eps
+    param += (-step_size * exp_avg) / denom
+
+
+# --------------------------------------------------------------------------------------------------
+# The course's formulations, written as the lectures write them.
+# --------------------------------------------------------------------------------------------------
+
+def momentum_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta: float) -> None:
+    """The course's momentum: ``v = beta v + (1 - beta) dW`` (v starts at 0), ``W = W - lr v``."""
+    state["v"] = beta * state["v"] + (1 - beta) * grad
+    param -= lr * state["v"]
+
+
+def rmsprop_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta: float,
+                        epsilon: float) -> None:
+    """The course's RMSprop: ``s = beta s + (1 - beta) dW^2``, ``W = W - lr dW / (sqrt(s) + epsilon)``."""
+    state["s"] = beta * state["s"] + (1 - beta) * np.square(grad)
+    param -= lr * grad / (np.sqrt(state["s"]) + epsilon)
+
+
+def adam_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta1: float,
+                     beta2: float, epsilon: float) -> None:
+    """The course's Adam::
+
+        v = beta1 v + (1 - beta1) dW,    v_corrected = v / (1 - beta1^t)
+        s = beta2 s + (1 - beta2) dW^2,  s_corrected = s / (1 - beta2^t)
+        W = W - lr v_corrected / (sqrt(s_corrected) + epsilon)
+    """
+    state["t"] += 1
+    t = state["t"]
+    state["v"] = beta1 * state["v"] + (1 - beta1) * grad
+    state["s"] = beta2 * state["s"] + (1 - beta2) * np.square(grad)
+    v_corrected = state["v"] / (1 - beta1**t)
+    s_corrected = state["s"] / (1 - beta2**t)
+    param -= lr * v_corrected / (np.sqrt(s_corrected) + epsilon)
+
+
+# --------------------------------------------------------------------------------------------------
+# The uniform interface.
+# --------------------------------------------------------------------------------------------------
+
+def _check_params(params: Params) -> np.dtype:
+    if not isinstance(params, dict) or not params:
+        raise ValueError(f"params must be a non-empty dict of name -> numpy array, got {params!r:.80}")
+    dtypes = set()
+    for name, value in params.items():
+        check_array(f"params[{name!r}]", value)
+        check_float_dtype(f"params[{name!r}]", value)
+        dtypes.add(value.dtype)
+    if len(dtypes) > 1:
+        raise ValueError(f"params must share one dtype, got {sorted(str(d) for d in dtypes)}")
+    return dtypes.pop()
+
+
+def _check_flag(name: str, value: object) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+class Optimizer:
+    """Base class: parameter bookkeeping, lazy state, ``step`` and ``state_dict``.
+
+    A subclass sets ``hyper`` (its hyperparameters, torch's names), implements ``_init_state`` (the state
+    of one parameter, created on its first step) and ``_update`` (one parameter's update, a call of its
+    functional core).
+    """
+
+    #: Keys of per-parameter state holding arrays shaped like the parameter (``step`` is a count).
+    array_keys: ClassVar[tuple[str, ...]] = ()
+    lazy_state: ClassVar[bool] = True
+
+    def __init__(self, params: Params, hyper: dict[str, Any]):
+        self.dtype = _check_params(params)
+        self.shapes = {name: value.shape for name, value in params.items()}
+        self.hyper = hyper
+        self.state: dict[str, State] = {}
+        if not self.lazy_state:
+            self.state = {name: self._init_state(value) for name, value in params.items()}
+
+    @property
+    def lr(self) -> float:
+        return self.hyper["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        check_nonnegative("lr", value)
+        self.hyper["lr"] = value
+
+    def _init_state(self, param: np.ndarray) -> State:
+        raise NotImplementedError
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        raise NotImplementedError
+
+    def step(self, params: Params, grads: Params) -> None:
+        """Update every ``params[name]`` in place from ``grads["d" + name]`` (shapes as at construction)."""
+        if params.keys() != self.shapes.keys():
+            raise ValueError(f"params must have the names {sorted(self.shapes)}, got {sorted(params)}")
+        for name, param in params.items():
+            grad = grads.get("d" + name)
+            if grad is None:
+                raise ValueError(f"grads is missing 'd{name}' (expected the keys d<name> for {sorted(params)})")
+            if grad.shape != param.shape or param.shape != self.shapes[name]:
+                raise ValueError(f"grads['d{name}'] has shape {grad.shape}; params[{name!r}] has shape "
+                                 f"{param.shape}, expected {self.shapes[name]}")
+            state = self.state.get(name)
+            if state is None:
+                state = self.state[name] = self._init_state(param)
+            self._update(param, grad, state)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Copies of ``{"state": {name: {key: value}}, "param_groups": [{hyper..., "params": [names]}]}``."""
+        state = {name: {key: np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+                        for key, value in per_param.items()}
+                 for name, per_param in self.state.items()}
+        return {"state": state, "param_groups": [{**self.hyper, "params": list(self.shapes)}]}
+
+    def torch_state(self, name: str) -> dict[str, np.ndarray]:
+        """This parameter's state arrays under torch's keys and conventions (used for the comparison)."""
+        return {key: value for key, value in self.state.get(name, {}).items() if key in self.array_keys}
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{key}={value!r}" for key, value in self.hyper.items())
+        return f"{type(self).__name__}({settings})"
+
+
+class SGD(Optimizer):
+    """``torch.optim.SGD``: plain, momentum (``dampening``), Nesterov, L2 ``weight_decay``."""
+
+    array_keys = ("momentum_buffer",)
+
+    def __init__(self, params: Params, *, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False):
+        check_nonnegative("lr", lr)
+        check_nonnegative("momentum", momentum)
+        check_in_range("dampening", dampening, 0.0, 1.0)
+        check_nonnegative("weight_decay", weight_decay)
+        _check_flag("nesterov", nesterov)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"nesterov=True requires momentum > 0 and dampening = 0, got momentum={momentum!r}, "
+                             f"dampening={dampening!r}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        return {}  # the momentum buffer is created from the first gradient
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        sgd_step(param, grad, state, **self.hyper)
+
+
+class RMSprop(Optimizer):
+    """``torch.optim.RMSprop``: ``alpha`` average of g^2, optional ``centered``, ``momentum``, ``weight_decay``."""
+
+    array_keys = ("square_avg", "momentum_buffer", "grad_avg")
+
+    def __init__(self, params: Params, *, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+        check_nonnegative("lr", lr)
+        check_in_range("alpha", alpha, 0.0, 1.0)
+        check_nonnegative("eps", eps)
+        check_nonnegative("weight_decay", weight_decay)
+        check_nonnegative("momentum", momentum)
+        _check_flag("centered", centered)
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        state: State = {"step": 0, "square_avg": np.zeros_like(param)}
+        if self.hyper["momentum"] > 0:
+            state["momentum_buffer"] = np.zeros_like(param)
+        if self.hyper["centered"]:
+            state["grad_avg"] = np.zeros_like(param)
+        return state
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        rmsprop_step(param, grad, state, **self.hyper)
+
+
+class Adagrad(Optimizer):
+    """``torch.optim.Adagrad``: per-entry ``sum`` of g^2 (from ``initial_accumulator_value``), ``lr_decay``."""
+
+    array_keys = ("sum",)
+    lazy_state = False  # torch creates Adagrad's state in its constructor
+
+    def __init__(self, params: Params, *, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+        check_nonnegative("lr", lr)
+        check_nonnegative("lr_decay", lr_decay)
+        check_nonnegative("weight_decay", weight_decay)
+        check_nonnegative("initial_accumulator_value", initial_accumulator_value)
+        check_nonnegative("eps", eps)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        return {"step": 0, "sum": np.full_like(param, self.hyper["initial_accumulator_value"])}
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        h = self.hyper
+        adagrad_step(param, grad, state, lr=h["lr"], lr_decay=h["lr_decay"], weight_decay=h["weight_decay"],
+                     eps=h["eps"])
+
+
+class Adam(Optimizer):
+    """``torch.optim.Adam``: bias-corrected moments, L2 ``weight_decay`` added to the gradient, ``amsgrad``."""
+
+    array_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    decoupled_weight_decay: ClassVar[bool] = False
+
+    def __init__(self, params: Params, *, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
+        check_nonnegative("lr", lr)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        check_in_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
+        check_in_range("betas[1]", betas[1], 0.0, 1.0, high_open=True)
+        check_nonnegative("eps", eps)
+        check_nonnegative("weight_decay", weight_decay)
+        _check_flag("amsgrad", amsgrad)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        state: State = {"step": 0, "exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
+        if self.hyper["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(param)
+        return state
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        adam_step(param, grad, state, **self.hyper, decoupled_weight_decay=self.decoupled_weight_decay)
+
+
+class AdamW(Adam):
+    """``torch.optim.AdamW``: Adam with decoupled weight decay ``param *= 1 - lr * weight_decay`` (default 1e-2)."""
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params: Params, *, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+class MomentumCourse(Optimizer):
+    """The course's momentum ``v = beta v + (1 - beta) dW``, ``W = W - lr v`` (defaults: the course's model).
+
+    Exactly ``torch.optim.SGD(lr=lr * (1 - beta), momentum=beta, dampening=0)`` with
+    ``momentum_buffer = v / (1 - beta)``: dividing the recursion by ``1 - beta`` gives ``u = beta u + dW``
+    from ``u = 0``, whose first value ``dW`` is torch's seeded buffer. The look-alike
+    ``SGD(lr, momentum=beta, dampening=beta)`` is *not* equal: its buffer is seeded with ``dW`` instead of
+    ``(1 - beta) dW``, so it stays ahead of ``v`` by ``beta^t dW_1`` after ``t`` steps.
+    """
+
+    array_keys = ("v",)
+
+    def __init__(self, params: Params, *, lr: float = 0.0007, beta: float = 0.9):
+        check_nonnegative("lr", lr)
+        check_in_range("beta", beta, 0.0, 1.0, high_open=True)
+        super().__init__(params, dict(lr=lr, beta=beta))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        return {"v": np.zeros_like(param)}
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        momentum_course_step(param, grad, state, **self.hyper)
+
+    def torch_state(self, name: str) -> dict[str, np.ndarray]:
+        if name not in self.state:
+            return {}
+        return {"momentum_buffer": self.state[name]["v"] / (1 - self.hyper["beta"])}
+
+
+class RMSpropCourse(Optimizer):
+    """The course's RMSprop ``s = beta s + (1 - beta) dW^2``, ``W = W - lr dW / (sqrt(s) + epsilon)``.
+
+    Exactly ``torch.optim.RMSprop(lr=lr, alpha=beta, eps=epsilon)`` with ``square_avg = s``; only the
+    defaults differ (the course's ``beta = 0.999`` against torch's ``alpha = 0.99``).
+    """
+
+    array_keys = ("s",)
+
+    def __init__(self, params: Params, *, lr: float = 0.0007, beta: float = 0.999, epsilon: float = 1e-8):
+        check_nonnegative("lr", lr)
+        check_in_range("beta", beta, 0.0, 1.0, high_open=True)
+        check_nonnegative("epsilon", epsilon)
+        super().__init__(params, dict(lr=lr, beta=beta, epsilon=epsilon))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        return {"s": np.zeros_like(param)}
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        rmsprop_course_step(param, grad, state, **self.hyper)
+
+    def torch_state(self, name: str) -> dict[str, np.ndarray]:
+        return {"square_avg": self.state[name]["s"]} if name in self.state else {}
+
+
+class AdamCourse(Optimizer):
+    """The course's Adam (bias-corrected ``v``, ``s``; ``t`` counts updates from 1).
+
+    Exactly ``torch.optim.Adam(lr=lr, betas=(beta1, beta2), eps=epsilon)`` with ``exp_avg = v`` and
+    ``exp_avg_sq = s``: torch's ``sqrt(s) / sqrt(1 - beta2^t) + eps`` is the course's
+    ``sqrt(s_corrected) + epsilon`` rewritten, so only rounding differs.
+    """
+
+    array_keys = ("v", "s")
+
+    def __init__(self, params: Params, *, lr: float = 0.0007, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8):
+        check_nonnegative("lr", lr)
+        check_in_range("beta1", beta1, 0.0, 1.0, high_open=True)
+        check_in_range("beta2", beta2, 0.0, 1.0, high_open=True)
+        check_nonnegative("epsilon", epsilon)
+        super().__init__(params, dict(lr=lr, beta1=beta1, beta2=beta2, epsilon=epsilon))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        return {"t": 0, "v": np.zeros_like(param), "s": np.zeros_like(param)}
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        adam_course_step(param, grad, state, **self.hyper)
+
+    def torch_state(self, name: str) -> dict[str, np.ndarray]:
+        if name not in self.state:
+            return {}
+        return {"exp_avg": self.state[name]["v"], "exp_avg_sq": self.state[name]["s"]}
+
+
+# --------------------------------------------------------------------------------------------------
+# The course's learning-rate decay (applied once per epoch).
+# --------------------------------------------------------------------------------------------------
+
+def update_lr(learning_rate0: float, epoch_num: int, decay_rate: float) -> float:
+    """``lr = lr0 / (1 + decay_rate * epoch)``: the course's inverse-time decay, every epoch."""
+    check_nonnegative("learning_rate0", learning_rate0)
+    check_nonnegative("epoch_num", epoch_num)
+    check_nonnegative("decay_rate", decay_rate)
+    return learning_rate0 / (1 + decay_rate * epoch_num)
+
+
+def schedule_lr_decay(learning_rate0: float, epoch_num: int, decay_rate: float, time_interval: int = 1000
+                      ) -> float:
+    """``lr = lr0 / (1 + decay_rate * floor(epoch / time_interval))``: the same decay in steps of
+    ``time_interval`` epochs (the course's "fixed interval scheduling")."""
+    if isinstance(time_interval, bool) or not isinstance(time_interval, (int, np.integer)) or time_interval < 1:
+        raise ValueError(f"time_interval must be a positive integer, got {time_interval!r}")
+    return update_lr(learning_rate0, epoch_num // time_interval, decay_rate)
