@@ -64,7 +64,14 @@ class StagedResults:
         self.target.mkdir(parents=True, exist_ok=True)
         for stale in self.target.glob(f"{STAGING_PREFIX}*"):  # left by a run that was SIGKILLed
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
-        self.stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.target))
+        try:
+            # A Ctrl-C inside mkdtemp would leave a folder nobody owns: hold it until the name is kept.
+            with _sigint_deferred():
+                self.stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.target))
+        except KeyboardInterrupt:  # delivered right after: the with-block never starts, so clean up here
+            if self.stage is not None:
+                shutil.rmtree(self.stage, ignore_errors=True)
+            raise
         return self.stage
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -40,7 +40,8 @@ def partition_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int, p
         raise ValueError(f"permutation must be a permutation of range({m}), got shape {permutation.shape}")
     X_shuffled, Y_shuffled = X[:, permutation], Y[:, permutation]
     bounds = np.cumsum([0, *batch_sizes(m, mini_batch_size)])
-    return [(X_shuffled[:, start:stop], Y_shuffled[:, start:stop]) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [(X_shuffled[:, start:stop], Y_shuffled[:, start:stop])
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64, *, rng: np.random.Generator

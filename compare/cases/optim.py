@@ -7,10 +7,9 @@ and Adam against their torch equivalents), plus batch, mini-batch (64, 128, 256,
 smaller batch) and stochastic (batch size 1) gradient descent over several epochs, and the course's
 learning-rate decay (every epoch, and every k epochs) against ``LambdaLR``.
 
-The network is a 3-layer ReLU MLP (2 -> 16 -> 16 -> 1, sigmoid output, binary cross-entropy from the
-logits) on the course's planar flower, He-initialised per seed. It is written here from
-``scratch/activations.py`` because the shared deep network (``compare/cases/deep_net.py``) had not landed
-when this concept was built; swapping ``mlp_loss_and_grads`` / ``torch_mlp`` for it changes nothing else.
+The network is the shared L-layer net of ``compare/cases/deep_net.py`` (2 -> 16 -> 16 -> 1, ReLU hidden,
+sigmoid output, binary cross-entropy from the logits) on the course's planar flower, He-initialised per seed:
+``scratch.deep_net.loss_and_grads`` on one side, ``DeepNet`` + autograd on the other.
 
 Mini-batch runs: the harness draws one permutation per epoch from ``np.random.default_rng(seed)``; scratch
 calls ``random_mini_batches(..., rng=)`` with that generator, torch's ``DataLoader`` samples through
@@ -28,65 +27,21 @@ import numpy as np
 import torch
 from torch import nn
 
+import scratch.deep_net as dn
 import scratch.minibatch as smb
 import scratch.optim as so
 import torch_ref.optim as to
 from compare import datasets
-from compare.adapters import ParamMap, load_parameters, observe_parameters
-from compare.devices import to_torch, torch_dtype
-from compare.gradcheck import gradient_check
+from compare.adapters import observe_parameters
+from compare.cases.deep_net import build_torch_model, check_gradients, deep_problem
+from compare.devices import to_torch
 from compare.problem import Observation, Problem
 from compare.registry import Case, register
-from scratch.activations import relu, relu_derivative, sigmoid
-from scratch.logistic_regression import cost_from_logits
 from torch_ref.training import train_step
 
-LAYER_DIMS = (2, 16, 16, 1)
+LAYER_DIMS = [2, 16, 16, 1]
 M_TRAIN = 600  # > 512 so every course mini-batch size leaves a smaller last batch
 M_STOCHASTIC = 48  # batch size 1: 200 steps are 4+ epochs
-
-
-# ------------------------------------------------------------------------- the network, both sides
-
-
-def mlp_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray
-                       ) -> tuple[float, dict[str, np.ndarray]]:
-    """ReLU hidden layers, sigmoid output: cost J (BCE from the logits) and ``{"dW1": ..., "db1": ...}``."""
-    L = len(params) // 2
-    m = X.shape[1]
-    A, caches = X, []
-    for layer in range(1, L + 1):
-        Z = params[f"W{layer}"] @ A + params[f"b{layer}"]
-        caches.append((A, Z))
-        A = relu(Z) if layer < L else Z
-    cost = float(cost_from_logits(A, Y))
-    dZ = (sigmoid(A) - Y) / m
-    grads: dict[str, np.ndarray] = {}
-    for layer in range(L, 0, -1):
-        A_prev, _ = caches[layer - 1]
-        grads[f"dW{layer}"] = dZ @ A_prev.T
-        grads[f"db{layer}"] = dZ.sum(axis=1, keepdims=True)
-        if layer > 1:
-            dZ = (params[f"W{layer}"].T @ dZ) * relu_derivative(caches[layer - 2][1])
-    return cost, grads
-
-
-def torch_mlp(layer_dims: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for n_in, n_out in itertools.pairwise(layer_dims):
-        layers += [nn.Linear(n_in, n_out, dtype=dtype, device=device), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])  # logits out; BCEWithLogitsLoss applies the sigmoid
-
-
-def mlp_param_map(model: nn.Sequential) -> list[ParamMap]:
-    """``W{l}`` <-> ``weight`` (same shape), ``b{l}`` (n_l, 1) <-> ``bias`` (n_l,)."""
-    linears = [module for module in model if isinstance(module, nn.Linear)]
-    mapping = []
-    for layer, linear in enumerate(linears, start=1):
-        mapping.append(ParamMap(f"W{layer}", linear.weight))
-        mapping.append(ParamMap(f"b{layer}", linear.bias, to_scratch=lambda a: a.reshape(-1, 1),
-                                from_scratch=lambda a: a.reshape(-1)))
-    return mapping
 
 
 # ------------------------------------------------------------------------- problems
@@ -104,21 +59,11 @@ class OptimSpec:
 
 
 def make_problem(seed: int, dtype: np.dtype, *, m: int = M_TRAIN) -> Problem:
-    data = datasets.planar_flower(m=m, seed=seed + 1)
-    rng = np.random.default_rng(seed)
-    params = {}
-    for layer, (n_in, n_out) in enumerate(itertools.pairwise(LAYER_DIMS), start=1):
-        params[f"W{layer}"] = (rng.standard_normal((n_out, n_in)) * np.sqrt(2 / n_in)).astype(dtype)
-        params[f"b{layer}"] = np.zeros((n_out, 1), dtype=dtype)
-    return Problem(seed, dtype, {"X": data.X.astype(dtype), "Y": data.Y.astype(dtype)}, params,
-                   {"shuffle_seed": seed})
-
-
-def check_gradients(problem: Problem) -> float:
-    X, Y = problem.data["X"].astype(np.float64), problem.data["Y"].astype(np.float64)
-    params = {k: v.astype(np.float64) for k, v in problem.params.items()}
-    _, grads = mlp_loss_and_grads(params, X, Y)
-    return gradient_check(lambda p: mlp_loss_and_grads(p, X, Y)[0], {k: grads["d" + k] for k in params}, params)
+    """The shared deep net's problem (He init) on ``m`` points of the planar flower, plus the shuffle seed."""
+    problem = deep_problem(seed, dtype, layer_dims=LAYER_DIMS, dataset=datasets.planar_flower(m=m, seed=seed + 1),
+                           hidden_activation="relu", init="he")
+    problem.hyper["shuffle_seed"] = seed
+    return problem
 
 
 # ------------------------------------------------------------------------- trainers
@@ -135,7 +80,7 @@ def _scratch_batches(X: np.ndarray, Y: np.ndarray, batch_size: int | None, seed:
 
 
 class ScratchOptimTrainer:
-    """One (mini-)batch step: ``mlp_loss_and_grads`` then ``optimizer.step``; LR decay at each new epoch."""
+    """One (mini-)batch step: ``deep_net.loss_and_grads`` then ``optimizer.step``; LR decay at each new epoch."""
 
     def __init__(self, problem: Problem, spec: OptimSpec):
         self.params = problem.fresh_params()
@@ -151,7 +96,7 @@ class ScratchOptimTrainer:
             decay_rate, time_interval = self.decay
             self.optimizer.lr = so.schedule_lr_decay(self.lr0, epoch, decay_rate, time_interval)
         self.epoch = epoch
-        self.cost, self.grads = mlp_loss_and_grads(self.params, X_batch, Y_batch)
+        self.cost, self.grads = dn.loss_and_grads(self.params, X_batch, Y_batch, hidden_activation="relu", check=False)
         self.optimizer.step(self.params, self.grads)
 
     def observe(self) -> Observation:
@@ -168,9 +113,7 @@ class TorchOptimTrainer:
     """``train_step`` on batches from a ``DataLoader`` (or the whole set); ``LambdaLR.step()`` per epoch."""
 
     def __init__(self, problem: Problem, device: torch.device, spec: OptimSpec):
-        self.model = torch_mlp(LAYER_DIMS, torch_dtype(problem.dtype), device)
-        self.mapping = mlp_param_map(self.model)
-        load_parameters(self.mapping, problem.params)
+        self.model, self.mapping = build_torch_model(problem, device)
         self.loss_fn = nn.BCEWithLogitsLoss()
         self.optimizer = to.make_optimizer(spec.name, self.model.parameters(), **spec.hyper)
         self.scheduler = None
@@ -223,7 +166,8 @@ EQUATIONS = {
                        r"\ \equiv\ \text{SGD}(\eta = \alpha(1-\beta), \mu = \beta),\ b = v/(1-\beta)",),
     "RMSpropCourse": (r"s = \beta s + (1-\beta)\, dW^2,\quad W := W - \alpha\, dW/(\sqrt{s}+\epsilon)"
                       r"\ \equiv\ \text{RMSprop}(\alpha = \beta)",),
-    "AdamCourse": (r"v^{c} = v/(1-\beta_1^t),\ s^{c} = s/(1-\beta_2^t),\quad W := W - \alpha\, v^c/(\sqrt{s^c}+\epsilon)",),
+    "AdamCourse": (r"v^{c} = v/(1-\beta_1^t),\ s^{c} = s/(1-\beta_2^t),"
+                   r"\quad W := W - \alpha\, v^c/(\sqrt{s^c}+\epsilon)",),
 }
 NOTES = {
     "SGD": "torch seeds the momentum buffer with the first gradient (not zeros, no 1 - dampening factor).",

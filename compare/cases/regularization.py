@@ -26,6 +26,7 @@ import scratch.regularization as reg
 import torch_ref.regularization as treg
 from compare import datasets
 from compare.adapters import ParamMap, TorchTrainer, load_parameters, observe_parameters
+from compare.cases.deep_net import deep_param_map
 from compare.devices import to_numpy, to_torch, torch_dtype
 from compare.gradcheck import gradient_check
 from compare.problem import Observation, Problem
@@ -57,16 +58,6 @@ def early_stopping_problem(seed: int, dtype: np.dtype) -> Problem:
     problem = _problem(seed, dtype, train, [30, 32, 16, 1], learning_rate=0.5, patience=10, min_delta=1e-6)
     problem.data.update(X_dev=dev.X.astype(dtype), Y_dev=dev.Y.astype(dtype))
     return problem
-
-
-def deep_param_map(model: nn.Module) -> list[ParamMap]:
-    """``W{l}`` <-> ``linears[l-1].weight`` (same shape), ``b{l}`` ``(n_l, 1)`` <-> ``bias`` ``(n_l,)``."""
-    mapping = []
-    for index, linear in enumerate(model.linears, start=1):
-        mapping.append(ParamMap(f"W{index}", linear.weight))
-        mapping.append(ParamMap(f"b{index}", linear.bias, to_scratch=lambda a: a.reshape(-1, 1),
-                                from_scratch=lambda a: a.reshape(-1)))
-    return mapping
 
 
 # --- scratch side -------------------------------------------------------------------------------------
@@ -162,6 +153,9 @@ class TorchDropout(TorchTrainer):
     """:func:`torch_penalized` on a :class:`DropoutNet`, with forward hooks that keep the masks drawn."""
 
     def __init__(self, problem: Problem, device: torch.device):
+        # nn.Dropout draws from torch's global generator (it takes none of its own); seeding it here makes
+        # a run repeatable, bit for bit, whatever ran before it in the process.
+        torch.manual_seed(problem.seed)
         inner = torch_penalized(problem, device)
         super().__init__(inner.model, inner.loss_fn, inner.optimizer, inner.x, inner.y, inner.mapping)
         self.kept: dict[str, torch.Tensor] = {}

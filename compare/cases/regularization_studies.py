@@ -13,7 +13,7 @@ import scratch.regularization as reg
 import torch_ref.regularization as treg
 from compare import datasets
 from compare.adapters import load_parameters
-from compare.cases.regularization import deep_param_map
+from compare.cases.deep_net import deep_param_map
 from compare.parity import relative_difference
 from compare.splits import diagnose_bias_variance, train_dev_test_split
 from compare.studies import Study, StudyOutput, register_study
