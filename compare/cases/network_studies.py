@@ -98,7 +98,7 @@ def zero_init_study(ctx: StudyContext) -> StudyOutput:
             "numpy / torch | first step with unequal rows numpy / torch | max spread of W1 rows numpy / torch | "
             "max rel. param diff |", "|---|---|---|---|---|---|---|---|"]
     fig, (ax_cost, ax_spread) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for activation, init in SYMMETRY_CONFIGS:
+    for index, (activation, init) in enumerate(SYMMETRY_CONFIGS):
         problem = symmetry_problem(activation, init)
         runs = train_observed(problem, steps)
         ours, theirs = runs["numpy"], runs["torch"]
@@ -112,8 +112,8 @@ def zero_init_study(ctx: StudyContext) -> StudyOutput:
         for side, run in runs.items():
             style = "-" if side == "numpy" else ":"
             label = f"{activation}, {init} ({side})"
-            ax_cost.plot(run.costs, style, label=label)
-            ax_spread.plot(run.spreads, style, label=label)
+            ax_cost.plot(run.costs, style, color=f"C{index}", label=label)
+            ax_spread.plot(run.spreads, style, color=f"C{index}", label=label)
     ax_cost.set_xlabel("step")
     ax_cost.set_ylabel("cost J")
     ax_spread.set_xlabel("step")
