@@ -32,11 +32,15 @@ class Normalizer:
 
     mean: np.ndarray
     std: np.ndarray
+    #: The shape ``apply`` accepts: the fitted sizes, ``None`` on the axes the statistics were reduced over.
+    #: Defaults to the statistics' shape with every size-1 axis free.
+    layout: tuple[int | None, ...] | None = None
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         """``(X - mean) / std`` with the training statistics; ``X`` shaped like the fitting data."""
-        check_array("X", X, ndim=self.mean.ndim)
-        check_shape("X", X, tuple(d if d != 1 else None for d in self.mean.shape))
+        layout = self.layout or tuple(d if d != 1 else None for d in self.mean.shape)
+        check_array("X", X, ndim=len(layout))
+        check_shape("X", X, layout)
         check_finite("X", X)
         return (X - self.mean) / self.std
 
@@ -60,7 +64,7 @@ def fit_normalizer(X_train: np.ndarray) -> Normalizer:
     mean = X_train.mean(axis=1, keepdims=True)
     variance = ((X_train - mean) ** 2).mean(axis=1, keepdims=True)
     constant = (X_train == X_train[:, :1]).all(axis=1, keepdims=True)
-    return Normalizer(mean, _safe_std(variance, constant))
+    return Normalizer(mean, _safe_std(variance, constant), (X_train.shape[0], None))
 
 
 def fit_image_normalizer(images_train: np.ndarray) -> Normalizer:
@@ -69,4 +73,4 @@ def fit_image_normalizer(images_train: np.ndarray) -> Normalizer:
     mean = images_train.mean(axis=(0, 2, 3), keepdims=True)
     variance = ((images_train - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)
     constant = (images_train == images_train[:1, :, :1, :1]).all(axis=(0, 2, 3), keepdims=True)
-    return Normalizer(mean, _safe_std(variance, constant))
+    return Normalizer(mean, _safe_std(variance, constant), (None, images_train.shape[1], None, None))
