@@ -5,10 +5,10 @@ right reason.
 A mutant is ``Mutant(name, case, patch, expect, step)``: ``patch(monkeypatch)`` installs the bug, ``case``
 is the registered ``concept/variant`` run afterwards (few steps, float64, CPU, no timing). The run must
 fail, and its *first* divergence (see :func:`first_divergence`) must come at ``step`` and include an
-entry whose name starts with ``expect``: an optimizer bug must show in ``param.*`` or ``state.*`` after
-step 0's update while step 0's gradients still agree, a backward-pass bug in ``grad.*`` at step 0, a
-forward bug in ``loss``. Mutants of concepts that have not landed are listed with the module they need
-and skipped while it is absent.
+entry whose name starts with ``expect`` (for ``DIVERGED``: the run must stop there on NaN/Inf). So an
+optimizer bug must show in ``param.*`` or ``state.*`` after step 0's update while step 0's gradients
+still agree, a backward-pass bug in ``grad.*`` at step 0, a forward bug in ``loss``. Mutants of concepts
+that have not landed are listed with the module they need and skipped while it is absent.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import scratch.logistic_regression as lr
 import scratch.normalization as norm
 import scratch.optim as so
 import scratch.regularization as reg
+import scratch.softmax as sm
 from compare.registry import all_cases, select
 from compare.runner import CaseRun, run_case
 
@@ -299,6 +300,25 @@ def l2_gradient_halved(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(reg, "l2_grads", lambda params, lambd, m: correct(params, lambd / 2, m))
 
 
+# --- softmax --------------------------------------------------------------------------------------------
+
+def softmax_without_max_shift(mp: pytest.MonkeyPatch) -> None:
+    """exp(Z) / sum exp(Z) and Z - log sum exp(Z) as written on the slide: exp overflows at logits > 709."""
+
+    def softmax(Z):
+        e = np.exp(Z)
+        return e / e.sum(axis=0, keepdims=True)
+
+    mp.setattr(sm, "softmax", softmax)
+    mp.setattr(sm, "log_softmax", lambda Z: Z - np.log(np.exp(Z).sum(axis=0, keepdims=True)))
+
+
+def softmax_over_the_examples(mp: pytest.MonkeyPatch) -> None:
+    """Normalized along axis 1 (the m examples) instead of axis 0 (the K classes): a batch-first habit."""
+    correct = sm.softmax
+    mp.setattr(sm, "softmax", lambda Z: correct(Z.T).T)
+
+
 # --- normalization and augmentation -------------------------------------------------------------------
 
 def sample_std(mp: pytest.MonkeyPatch) -> None:
@@ -324,6 +344,7 @@ def crop_offsets_swapped(mp: pytest.MonkeyPatch) -> None:
 
 
 LR, LR_LOOP = "logistic_regression/vectorized", "logistic_regression/loop"
+DIVERGED = "numpy diverged"  # expect: the run stops with "numpy diverged at step <step>" instead of comparing
 DEEP = dict(needs="scratch.deep_net", steps=5)
 OPTIM = dict(needs="scratch.optim", steps=5)
 REG = dict(needs="scratch.regularization", steps=5)
@@ -373,6 +394,11 @@ MUTANTS = [
            "grad.", **REG),
     Mutant("reg: L2 gradient term missing", "regularization/l2_penalty", l2_gradient_missing, "grad.W", **REG),
     Mutant("reg: L2 gradient lambda/(2m) W", "regularization/l2_penalty", l2_gradient_halved, "grad.W", **REG),
+    # softmax: the unshifted exp overflows to inf, inf / inf = NaN, and the harness names the divergence
+    Mutant("softmax: no max shift (large logits)", "softmax/large_logits", softmax_without_max_shift, DIVERGED,
+           needs="scratch.softmax", steps=5),
+    Mutant("softmax: normalized over the examples", "softmax/digits", softmax_over_the_examples, "grad.",
+           needs="scratch.softmax", steps=5),
     # normalization, augmentation
     Mutant("norm: sample std (ddof=1)", "normalization/features", sample_std, "state.input.std",
            needs="scratch.normalization", steps=5),
@@ -424,6 +450,9 @@ def test_the_harness_catches_the_mutant(mutant: Mutant, monkeypatch: pytest.Monk
     mutant.patch(monkeypatch)
     run = run_case(case, seed=0, steps=mutant.steps, timed=False)
     assert not run.parity.passed, f"mutant survived: {run.parity.summary()}"
+    if mutant.expect == DIVERGED:
+        assert run.parity.problems == [f"numpy diverged at step {mutant.step}"], run.parity.summary()
+        return
     divergence = first_divergence(run)
     assert divergence is not None, f"the verdict failed but no step is out of tolerance: {run.parity.summary()}"
     step, keys = divergence
