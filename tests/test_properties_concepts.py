@@ -208,6 +208,7 @@ def test_feature_normalization_parity_for_random_scales(m: int, n_x: int, seed: 
         if constant_feature:
             X[0] = offset
         problem = logistic_problem(datasets.Dataset("scaled blobs", X, data.Y), seed, dtype)
+        problem.data["X_dev"] = (datasets.make_blobs(m=5, n_x=n_x, seed=seed + 1).X * scales + offset).astype(dtype)
         problem.hyper["kind"] = "features"
         return problem
 
@@ -222,6 +223,7 @@ def test_image_normalization_parity_for_random_images(m: int, seed: int, brightn
         X = rng.uniform(0, brightness, (64, m))
         Y = (np.arange(m) % 2).reshape(1, m).astype(float)
         problem = logistic_problem(datasets.Dataset("random 8x8", X, Y, image_shape=(1, 8, 8)), seed, dtype)
+        problem.data["X_dev"] = rng.uniform(0, brightness, (64, 5)).astype(dtype)
         problem.hyper["kind"] = "images"
         return problem
 
