@@ -27,6 +27,7 @@ import scratch.minibatch as smb
 import scratch.normalization as norm
 import scratch.optim as so
 import scratch.regularization as reg
+import scratch.softmax as sm
 import torch_ref.deep_net as tdn
 import torch_ref.optim as to
 import torch_ref.regularization as treg
@@ -263,6 +264,9 @@ def decisions(flip: np.ndarray = FLIP, top: np.ndarray = OFFSETS, padding: int =
     return aug.AugmentationDecisions(flip, top, OFFSETS, padding)
 
 
+SM_Z = np.array([[1.0, -2.0, 0.5], [0.3, 0.0, -1.0], [2.0, 1.0, 0.0]])
+SM_LABELS = np.array([[0, 2, 1]])
+SM_PARAMS = initialize_parameters([2, 3, 3], method="xavier", rng=np.random.default_rng(0))
 TORCH_PARAMS = [torch.nn.Parameter(torch.zeros(2))]
 NOT_NEGATIVE = "must be a finite number >= 0"
 
@@ -431,6 +435,24 @@ CONCEPT_ROWS = [
     Bad("augment-images-empty", lambda: aug.augment(IMAGES[:0], decisions()), VE, "images is empty"),
     Bad("augment-decisions-m", lambda: aug.augment(IMAGES[:2], decisions()), VE,
         "decisions.flip must have shape (2,)"),
+    # scratch.softmax
+    Bad("softmax-1d", lambda: sm.softmax(np.zeros(3)), VE, "Z must have 2 dimensions"),
+    Bad("softmax-cost-nan", lambda: sm.cross_entropy_from_logits(_with(SM_Z, (0, 0), np.nan), SM_LABELS), VE,
+        "Z contains 1 NaN"),
+    Bad("softmax-cost-empty", lambda: sm.cross_entropy_from_logits(SM_Z[:, :0], SM_LABELS[:, :0]), VE, "Z is empty"),
+    Bad("softmax-label-range", lambda: sm.cross_entropy_from_logits(SM_Z, np.array([[0, 3, 1]])), VE,
+        "Y must hold labels in 0..2"),
+    Bad("softmax-label-float", lambda: sm.cross_entropy_from_logits(SM_Z, np.array([[0.0, 1.0, 1.0]])), VE,
+        "Y must hold integer class labels"),
+    Bad("softmax-label-count", lambda: sm.cross_entropy_from_logits(SM_Z, np.array([[0, 1]])), VE,
+        "Y must hold one label per example (3)"),
+    Bad("softmax-one-hot", lambda: sm.cross_entropy_from_logits(SM_Z, np.ones((3, 3))), VE,
+        "Y of shape (3, 3) must be one-hot"),
+    Bad("softmax-one-hot-classes", lambda: sm.one_hot(SM_LABELS, 0), VE, "n_classes must be a positive integer"),
+    Bad("softmax-one-class", lambda: sm.loss_and_grads(DEEP, X, np.zeros((1, 3), dtype=int)), VE,
+        "a softmax output needs at least 2 classes"),
+    Bad("softmax-labels-vs-K", lambda: sm.loss_and_grads(SM_PARAMS, X, np.array([[0, 1, 3]])), VE,
+        "labels must hold labels in 0..2"),
     Bad("select-unknown-variant", lambda: select(["optim/nope"]), VE, "optim/nope"),
     Bad("cli-unknown-variant", lambda: cli("run", "deep_net/nope"), CliError, "deep_net/nope"),
 ]

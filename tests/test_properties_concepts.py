@@ -1,8 +1,8 @@
 """Property-based parity (hypothesis) for the concepts built on the deep net: random shapes, seeds and
-hyperparameters for the deep net itself, the optimizers, regularization, input normalization, data
-augmentation and the autodiff engine's logistic regression. Every drawn problem runs through the real
-harness (``compare.runner.run_case`` on a registered case whose ``make_problem`` draws the random problem)
-and must pass the harness's float64 verdict (relative difference <= 1e-10, the project's rounding-level
+hyperparameters for the deep net itself, the optimizers, regularization, the softmax output, input
+normalization, data augmentation and the autodiff engine's logistic regression. Every drawn problem runs
+through the real harness (``compare.runner.run_case`` on a registered case whose ``make_problem`` draws the
+random problem) and must pass the harness's float64 verdict (relative difference <= 1e-10, the project's rounding-level
 bound). Most draws agree to 1e-15..1e-13; the exceptions are arrays that are themselves a cancellation
 (``db`` = mean(a - y) at near-zero weights with balanced labels), whose ulp-level absolute differences
 (~1e-15) the max-norm relative measure divides by a tiny ``max|db|``: 1e-12..1e-11 in the draws here,
@@ -35,6 +35,7 @@ from compare import datasets
 from compare.cases import optim as optim_case
 from compare.cases.deep_net import deep_problem
 from compare.cases.logistic_regression import _problem as logistic_problem
+from compare.cases.softmax import softmax_problem
 from compare.problem import Problem
 from compare.registry import select
 from compare.runner import CaseRun, run_case
@@ -190,6 +191,31 @@ def test_dropout_masks_hidden_by_a_zero_input_are_recovered() -> None:
         return Problem(seed, dtype, {"X": data.X.astype(dtype), "Y": data.Y.astype(dtype)}, params, hyper)
 
     assert_parity(run("regularization/dropout", make_problem, 0, 4))
+
+
+# --- softmax ---------------------------------------------------------------------------------------------
+
+@settings(max_examples=examples(20), **SETTINGS)
+@given(hidden=st.lists(widths, min_size=0, max_size=2), n_classes=st.integers(2, 6), n_x=st.integers(1, 8),
+       m=st.integers(1, 20), activation=st.sampled_from(dn.HIDDEN_ACTIVATIONS), seed=seeds,
+       logit_scale=st.sampled_from([1.0, 1.0, 100.0, 1000.0]), steps=st.integers(1, 5))
+def test_softmax_parity_for_random_classes_and_logit_scales(hidden: list[int], n_classes: int, n_x: int, m: int,
+                                                            activation: str, seed: int, logit_scale: float,
+                                                            steps: int) -> None:
+    """K = 2..6 classes, labels drawn at random (some classes may be absent), last layer's weights scaled so
+    the logits reach the thousands where an unshifted exp would overflow."""
+    dims = [n_x, *hidden, n_classes]
+
+    def make_problem(seed: int, dtype: np.dtype) -> Problem:
+        rng = np.random.default_rng(seed)
+        data = datasets.Dataset("random", rng.standard_normal((n_x, m)),
+                                rng.integers(0, n_classes, (1, m)).astype(float), n_classes=n_classes)
+        problem = softmax_problem(seed, dtype, data, layer_dims=dims, hidden_activation=activation, init="xavier",
+                                  learning_rate=0.01)
+        problem.params[f"W{len(dims) - 1}"] *= np.asarray(logit_scale, dtype=dtype)
+        return problem
+
+    assert_parity(run("softmax/digits", make_problem, seed, steps))
 
 
 # --- normalization ---------------------------------------------------------------------------------------
