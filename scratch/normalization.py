@@ -7,7 +7,11 @@ Shapes: ``X`` is ``(n_x, m)``. Fit on the training set::
 
 then apply the *same* ``mu`` and ``sigma`` to train, dev and test: ``X_norm = (X - mu) / sigma``. Using
 dev statistics for dev would make the dev set a different problem from the one the model was trained on.
-A constant feature (sigma = 0) is only centred (divided by 1) instead of producing NaN.
+A constant feature (sigma = 0) is only centred (divided by 1) instead of producing NaN. "Constant" is
+decided on the values, not on the computed variance: the floating-point mean of equal values need not
+equal them (seven copies of 0.1 average to 0.1 plus one ulp), which leaves a variance of ~1e-34 instead of
+0 and would blow the feature's rounding noise up to unit scale. torch's ``std`` (Welford's algorithm)
+returns exactly 0 for equal values, so this rule is also what keeps the two sides equal.
 
 For images ``(m, C, H, W)`` the statistics are per channel (over examples and pixels), which is what
 ``torchvision.transforms.v2.Normalize(mean, std)`` expects.
@@ -28,18 +32,23 @@ class Normalizer:
 
     mean: np.ndarray
     std: np.ndarray
+    #: The shape ``apply`` accepts: the fitted sizes, ``None`` on the axes the statistics were reduced over.
+    #: Defaults to the statistics' shape with every size-1 axis free.
+    layout: tuple[int | None, ...] | None = None
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         """``(X - mean) / std`` with the training statistics; ``X`` shaped like the fitting data."""
-        check_array("X", X, ndim=self.mean.ndim)
-        check_shape("X", X, tuple(d if d != 1 else None for d in self.mean.shape))
+        layout = self.layout or tuple(d if d != 1 else None for d in self.mean.shape)
+        check_array("X", X, ndim=len(layout))
+        check_shape("X", X, layout)
         check_finite("X", X)
         return (X - self.mean) / self.std
 
 
-def _safe_std(variance: np.ndarray) -> np.ndarray:
+def _safe_std(variance: np.ndarray, constant: np.ndarray) -> np.ndarray:
+    """``sqrt(variance)``, and 1 where the data are ``constant`` (all values equal) or the variance is 0."""
     std = np.sqrt(variance)
-    return np.where(std == 0, np.ones_like(std), std)
+    return np.where(constant | (std == 0), np.ones_like(std), std)
 
 
 def _check_data(name: str, X: np.ndarray, ndim: int) -> None:
@@ -54,7 +63,8 @@ def fit_normalizer(X_train: np.ndarray) -> Normalizer:
     _check_data("X_train", X_train, 2)
     mean = X_train.mean(axis=1, keepdims=True)
     variance = ((X_train - mean) ** 2).mean(axis=1, keepdims=True)
-    return Normalizer(mean, _safe_std(variance))
+    constant = (X_train == X_train[:, :1]).all(axis=1, keepdims=True)
+    return Normalizer(mean, _safe_std(variance, constant), (X_train.shape[0], None))
 
 
 def fit_image_normalizer(images_train: np.ndarray) -> Normalizer:
@@ -62,4 +72,5 @@ def fit_image_normalizer(images_train: np.ndarray) -> Normalizer:
     _check_data("images_train", images_train, 4)
     mean = images_train.mean(axis=(0, 2, 3), keepdims=True)
     variance = ((images_train - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)
-    return Normalizer(mean, _safe_std(variance))
+    constant = (images_train == images_train[:1, :, :1, :1]).all(axis=(0, 2, 3), keepdims=True)
+    return Normalizer(mean, _safe_std(variance, constant), (None, images_train.shape[1], None, None))

@@ -31,7 +31,7 @@ import numpy as np
 import scratch.deep_net as deep_net
 from scratch.activations import relu, relu_derivative, sigmoid, tanh, tanh_derivative
 from scratch.logistic_regression import cost_from_logits
-from scratch.validation import check_in_range, check_nonnegative, check_positive_int
+from scratch.validation import check_in_range, check_nonnegative, check_positive_int, check_shape
 
 HIDDEN: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
     "relu": (relu, relu_derivative),
@@ -52,6 +52,7 @@ def l2_cost(params: dict[str, np.ndarray], lambd: float, m: int) -> float:
 
 def l2_grads(params: dict[str, np.ndarray], lambd: float, m: int) -> dict[str, np.ndarray]:
     """``{"dW1": lambda / m * W1, ...}``: the gradient of :func:`l2_cost`."""
+    check_nonnegative("lambd", lambd)
     return {f"d{k}": (lambd / m) * params[k] for k in _weights(params)}
 
 
@@ -64,6 +65,7 @@ def l1_cost(params: dict[str, np.ndarray], lambd: float, m: int) -> float:
 
 def l1_grads(params: dict[str, np.ndarray], lambd: float, m: int) -> dict[str, np.ndarray]:
     """``{"dW1": lambda / m * sign(W1), ...}``, the subgradient with ``sign(0) = 0`` as torch."""
+    check_nonnegative("lambd", lambd)
     return {f"d{k}": (lambd / m) * np.sign(params[k]) for k in _weights(params)}
 
 
@@ -115,14 +117,21 @@ def dropout_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.n
                            ) -> tuple[float, dict[str, np.ndarray]]:
     """Forward with inverted dropout after every hidden activation, sigmoid/BCE output, and backward.
 
-    ``masks["D{l}"]`` is ``(n_l, m)`` for each hidden layer; the output layer is never dropped.
+    ``masks["D{l}"]`` is ``(n_l, m)`` for each hidden layer; the output layer is never dropped. Inputs are
+    validated as :func:`deep_net.loss_and_grads` validates them, plus the masks' names and shapes.
     Composes ``deep_net.linear_forward`` / ``linear_backward`` (which averages ``dW``, ``db`` over ``m``).
     """
     check_in_range("keep_prob", keep_prob, 0.0, 1.0, low_open=True)
     if hidden_activation not in HIDDEN:
         raise ValueError(f"hidden_activation must be one of {sorted(HIDDEN)}, got {hidden_activation!r}")
-    g, g_prime = HIDDEN[hidden_activation]
+    deep_net.check_inputs(X, params, hidden_activation, Y)
     L = len(_weights(params))
+    for layer in range(1, L):
+        name = f"D{layer}"
+        if name not in masks:
+            raise ValueError(f"masks is missing {name!r} (one mask per hidden layer, D1 .. D{L - 1})")
+        check_shape(f"masks[{name!r}]", masks[name], (params[f"W{layer}"].shape[0], X.shape[1]))
+    g, g_prime = HIDDEN[hidden_activation]
     A, caches = X, []
     for layer in range(1, L):
         Z, linear_cache = deep_net.linear_forward(A, params[f"W{layer}"], params[f"b{layer}"])

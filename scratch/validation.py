@@ -49,7 +49,8 @@ def check_shape(name: str, array: np.ndarray, expected: Sequence[int | None]) ->
         want is None or got == want for got, want in zip(array.shape, expected, strict=True)
     )
     if not ok:
-        shown = "(" + ", ".join("*" if d is None else str(d) for d in expected) + ")"
+        sizes = ", ".join("*" if d is None else str(d) for d in expected)
+        shown = f"({sizes},)" if len(expected) == 1 else f"({sizes})"  # as Python writes a 1-tuple
         raise ValueError(f"{name} must have shape {shown}, got {array.shape}")
 
 

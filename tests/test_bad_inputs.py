@@ -3,7 +3,8 @@ must appear in the message (the argument's name, and where useful what was expec
 
 A row is ``Bad(id, call, error, names)``. CLI rows run ``compare.cli.main`` in-process and turn its exit
 status 2 and its stderr into :class:`CliError`, after checking that stderr is exactly one ``error:`` line.
-Rows for concepts that have not landed yet are added by :func:`_optional_rows` when their module exists.
+``CONCEPT_ROWS`` cover the modules built on the deep net: deep_net, initialization, optim, minibatch,
+regularization, normalization, augmentation, and their torch_ref twins where those validate.
 """
 
 from __future__ import annotations
@@ -19,9 +20,20 @@ import numpy as np
 import pytest
 import torch
 
+import scratch.augmentation as aug
+import scratch.deep_net as dn
 import scratch.logistic_regression as lr
+import scratch.minibatch as smb
+import scratch.normalization as norm
+import scratch.optim as so
+import scratch.regularization as reg
+import scratch.softmax as sm
+import torch_ref.deep_net as tdn
+import torch_ref.optim as to
+import torch_ref.regularization as treg
 from compare import datasets
 from compare.adapters import ParamMap, load_parameters
+from compare.cases.deep_net import deep_problem
 from compare.cli import main
 from compare.devices import numpy_dtype, resolve_device
 from compare.gradcheck import gradient_check, relative_error
@@ -30,6 +42,7 @@ from compare.problem import Observation
 from compare.record import Trajectory
 from compare.registry import register, select
 from compare.runner import run_case
+from scratch.initialization import initialize_parameters
 
 
 class CliError(Exception):
@@ -199,12 +212,253 @@ ROWS = [
 ]
 
 
-def _optional_rows() -> list[Bad]:
-    """Rows for concepts that landed from other branches (skipped while their modules are absent)."""
-    return []
+# --- the concepts built on the deep net ----------------------------------------------------------------
+
+DIMS = [2, 3, 1]
+DEEP = initialize_parameters(DIMS, method="he", rng=np.random.default_rng(0))
+RNG = np.random.default_rng(0)
 
 
-ALL_ROWS = ROWS + _optional_rows()
+def deep_with(**changes: object) -> dict[str, object]:
+    """The [2, 3, 1] parameters with entries replaced (``None`` removes one)."""
+    params = {name: value.copy() for name, value in DEEP.items()}
+    for name, value in changes.items():
+        if value is None:
+            del params[name]
+        else:
+            params[name] = value
+    return params
+
+
+def deep(params: dict | None = None, x: np.ndarray = X, y: np.ndarray = Y, activation: str = "relu") -> object:
+    return dn.loss_and_grads(DEEP if params is None else params, x, y, hidden_activation=activation)
+
+
+def optimizer(name: str, params: dict | None = None, **hyper: object) -> so.Optimizer:
+    return getattr(so, name)({"W": np.zeros((2, 2))} if params is None else params, **hyper)
+
+
+def step(grads: dict) -> None:
+    opt = so.SGD({"W": np.zeros((2, 2))}, lr=0.1)
+    opt.step({"W": np.zeros((2, 2))}, grads)
+
+
+def set_lr(value: float) -> None:
+    optimizer("Adam").lr = value
+
+
+MASKS = {"D1": np.ones((3, 3))}
+
+
+def dropout(params: dict | None = None, masks: dict = MASKS, keep_prob: float = 0.8, activation: str = "relu",
+            x: np.ndarray = X) -> object:
+    return reg.dropout_loss_and_grads(DEEP if params is None else params, x, Y, masks, keep_prob=keep_prob,
+                                      hidden_activation=activation)
+
+
+IMAGES = np.ones((4, 1, 3, 3))
+FLIP, OFFSETS = np.zeros(4, dtype=bool), np.zeros(4, dtype=int)
+
+
+def decisions(flip: np.ndarray = FLIP, top: np.ndarray = OFFSETS, padding: int = 1) -> aug.AugmentationDecisions:
+    return aug.AugmentationDecisions(flip, top, OFFSETS, padding)
+
+
+SM_Z = np.array([[1.0, -2.0, 0.5], [0.3, 0.0, -1.0], [2.0, 1.0, 0.0]])
+SM_LABELS = np.array([[0, 2, 1]])
+SM_PARAMS = initialize_parameters([2, 3, 3], method="xavier", rng=np.random.default_rng(0))
+TORCH_PARAMS = [torch.nn.Parameter(torch.zeros(2))]
+NOT_NEGATIVE = "must be a finite number >= 0"
+
+CONCEPT_ROWS = [
+    # scratch.deep_net: data, parameters, activation
+    Bad("deep-X-empty", lambda: deep(x=X[:, :0], y=Y[:, :0]), VE, "X is empty"),
+    Bad("deep-X-nan", lambda: deep(x=_with(X, (1, 1), np.nan)), VE, "X contains 1 NaN"),
+    Bad("deep-Y-labels", lambda: deep(y=Y * 2), VE, Y01),
+    Bad("deep-Y-shape", lambda: deep(y=Y[:, :2]), VE, "Y must have shape (1, 3)"),
+    Bad("deep-Y-dtype", lambda: deep(y=Y.astype(np.float32)), VE, "Y must have X's dtype"),
+    Bad("deep-W1-nan", lambda: deep(deep_with(W1=_with(DEEP["W1"], (0, 0), np.nan))), VE, "W1 contains 1 NaN"),
+    Bad("deep-b2-inf", lambda: deep(deep_with(b2=np.full((1, 1), np.inf))), VE, "b2 contains 1 NaN"),
+    Bad("deep-W1-dtype", lambda: deep(deep_with(W1=DEEP["W1"].astype(np.float32))), VE, "W1 must have X's dtype"),
+    Bad("deep-W2-fan-in", lambda: deep(deep_with(W2=np.zeros((1, 4)))), VE, "W2 must have shape (*, 3)"),
+    Bad("deep-b1-vector", lambda: deep(deep_with(b1=np.zeros(3))), VE, "b1 must have 2 dimensions"),
+    Bad("deep-b1-rows", lambda: deep(deep_with(b1=np.zeros((2, 1)))), VE, "b1 must have shape (3, 1)"),
+    Bad("deep-b2-missing", lambda: deep(deep_with(b2=None)), VE, "params must hold W1, b1, ..., WL, bL"),
+    Bad("deep-two-outputs", lambda: deep(deep_with(W2=np.zeros((2, 3)), b2=np.zeros((2, 1)))), VE,
+        "W2 must have 1 output row(s)"),
+    Bad("deep-activation", lambda: deep(activation="softplus"), VE, "hidden_activation must be one of"),
+    Bad("deep-forward-activation", lambda: dn.L_model_forward(X, DEEP, hidden_activation="gelu"), VE,
+        "hidden_activation must be one of"),
+    Bad("deep-update-lr-zero", lambda: dn.update_parameters(deep_with(), deep()[1], 0.0), VE, "learning_rate"),
+    Bad("deep-update-lr-negative", lambda: dn.update_parameters(deep_with(), deep()[1], -0.1), VE,
+        "learning_rate"),
+    Bad("deep-cost-probabilities", lambda: dn.compute_cost(np.array([[0.5, 1.5, 0.2]]), Y), VE,
+        "AL must hold probabilities in [0, 1]"),
+    Bad("deep-cost-Y-shape", lambda: dn.compute_cost(np.array([[0.5, 0.5]]), Y), VE, "Y must have shape (1, 2)"),
+    Bad("deep-predict-nan", lambda: dn.predict(_with(X, (0, 2), np.nan), DEEP), VE, "X contains 1 NaN"),
+    Bad("deep-accuracy-shape", lambda: dn.accuracy(np.zeros((1, 2)), Y), VE, "predictions must have shape (1, 3)"),
+    # initialization, deep problems, the torch network
+    Bad("init-method", lambda: initialize_parameters(DIMS, method="glorot", rng=RNG), VE, "method must be one of"),
+    Bad("init-rng", lambda: initialize_parameters(DIMS, method="he", rng=0), TypeError,
+        "rng must be a numpy.random.Generator"),
+    Bad("init-layer_dims-one", lambda: initialize_parameters([3], method="he", rng=RNG), VE,
+        "layer_dims must list at least 2 sizes"),
+    Bad("init-layer_dims-zero", lambda: initialize_parameters([2, 0, 1], method="he", rng=RNG), VE,
+        "layer_dims[1] must be a positive integer"),
+    Bad("init-layer_dims-float", lambda: initialize_parameters([2, 2.5, 1], method="he", rng=RNG), VE,
+        "layer_dims[1] must be a positive integer"),
+    Bad("init-dtype", lambda: initialize_parameters(DIMS, method="he", rng=RNG, dtype=np.int64), VE,
+        "dtype must be float32 or float64"),
+    Bad("deep-problem-n_x", lambda: deep_problem(0, np.float64, layer_dims=[3, 2, 1], n_x=2, m=4), VE,
+        "n_x (2) must equal layer_dims[0] (3)"),
+    Bad("deep-problem-dataset", lambda: deep_problem(0, np.float64, layer_dims=[3, 2, 1], dataset=TINY), VE,
+        "layer_dims[0] must equal the dataset's 2 features"),
+    Bad("deep-problem-no-data", lambda: deep_problem(0, np.float64, layer_dims=[3, 2, 1]), VE,
+        "deep_problem needs either dataset or m"),
+    Bad("deep-problem-activation", lambda: deep_problem(0, np.float64, layer_dims=[2, 1], m=4,
+                                                        hidden_activation="elu"), VE, "hidden_activation"),
+    Bad("torch-deepnet-activation", lambda: tdn.DeepNet([2, 3, 1], "swish"), VE, "hidden_activation must be one of"),
+    Bad("torch-deepnet-dims", lambda: tdn.DeepNet([2]), VE, "layer_dims must list at least 2"),
+    Bad("torch-deepnet-init", lambda: tdn.init_parameters(tdn.DeepNet([2, 1]), "glorot"), VE,
+        "method must be one of"),
+    # scratch.optim: hyperparameters (torch's names and ranges), parameters, steps
+    Bad("sgd-lr-negative", lambda: optimizer("SGD", lr=-0.1), VE, "lr " + NOT_NEGATIVE),
+    Bad("sgd-lr-nan", lambda: optimizer("SGD", lr=np.nan), VE, "lr " + NOT_NEGATIVE),
+    Bad("sgd-lr-str", lambda: optimizer("SGD", lr="0.1"), VE, "lr " + NOT_NEGATIVE),
+    Bad("adam-lr-negative", lambda: optimizer("Adam", lr=-1e-3), VE, "lr " + NOT_NEGATIVE),
+    Bad("rmsprop-lr-inf", lambda: optimizer("RMSprop", lr=np.inf), VE, "lr " + NOT_NEGATIVE),
+    Bad("adagrad-lr-negative", lambda: optimizer("Adagrad", lr=-0.01), VE, "lr " + NOT_NEGATIVE),
+    Bad("optim-lr-setter", lambda: set_lr(-0.5), VE, "lr " + NOT_NEGATIVE),
+    Bad("sgd-momentum-negative", lambda: optimizer("SGD", lr=0.1, momentum=-0.9), VE, "momentum"),
+    Bad("sgd-dampening", lambda: optimizer("SGD", lr=0.1, momentum=0.9, dampening=1.5), VE,
+        "dampening must be in [0.0, 1.0]"),
+    Bad("sgd-weight-decay", lambda: optimizer("SGD", lr=0.1, weight_decay=-1e-4), VE, "weight_decay"),
+    Bad("sgd-nesterov-no-momentum", lambda: optimizer("SGD", lr=0.1, nesterov=True), VE,
+        "nesterov=True requires momentum > 0"),
+    Bad("sgd-nesterov-flag", lambda: optimizer("SGD", lr=0.1, momentum=0.9, nesterov="yes"), VE,
+        "nesterov must be True or False"),
+    Bad("adam-beta1-one", lambda: optimizer("Adam", betas=(1.0, 0.999)), VE, "betas[0] must be in [0.0, 1.0)"),
+    Bad("adam-beta2-negative", lambda: optimizer("Adam", betas=(0.9, -0.1)), VE, "betas[1] must be in [0.0, 1.0)"),
+    Bad("adam-betas-scalar", lambda: optimizer("Adam", betas=0.9), VE, "betas must be a pair"),
+    Bad("adam-betas-three", lambda: optimizer("Adam", betas=(0.9, 0.99, 0.999)), VE, "betas must be a pair"),
+    Bad("adamw-beta2-one", lambda: optimizer("AdamW", betas=(0.9, 1.0)), VE, "betas[1] must be in [0.0, 1.0)"),
+    Bad("adam-eps-negative", lambda: optimizer("Adam", eps=-1e-8), VE, "eps " + NOT_NEGATIVE),
+    Bad("adamw-weight-decay", lambda: optimizer("AdamW", weight_decay=-0.01), VE, "weight_decay"),
+    Bad("adam-amsgrad-flag", lambda: optimizer("Adam", amsgrad=1), VE, "amsgrad must be True or False"),
+    Bad("rmsprop-alpha", lambda: optimizer("RMSprop", alpha=1.5), VE, "alpha must be in [0.0, 1.0]"),
+    Bad("rmsprop-centered-flag", lambda: optimizer("RMSprop", centered="no"), VE, "centered must be True or False"),
+    Bad("adagrad-lr-decay", lambda: optimizer("Adagrad", lr_decay=-0.1), VE, "lr_decay"),
+    Bad("adagrad-accumulator", lambda: optimizer("Adagrad", initial_accumulator_value=-1.0), VE,
+        "initial_accumulator_value"),
+    Bad("course-momentum-beta", lambda: optimizer("MomentumCourse", beta=1.0), VE, "beta must be in [0.0, 1.0)"),
+    Bad("course-adam-beta2", lambda: optimizer("AdamCourse", beta2=1.0), VE, "beta2 must be in [0.0, 1.0)"),
+    Bad("course-rmsprop-epsilon", lambda: optimizer("RMSpropCourse", epsilon=-1.0), VE, "epsilon"),
+    Bad("optim-params-empty", lambda: optimizer("SGD", {}, lr=0.1), VE, "params must be a non-empty dict"),
+    Bad("optim-params-int", lambda: optimizer("SGD", {"W": np.zeros((2, 2), dtype=int)}, lr=0.1), VE,
+        "params['W'] must be float32 or float64"),
+    Bad("optim-params-list", lambda: optimizer("SGD", {"W": [[0.0]]}, lr=0.1), TypeError,
+        "params['W'] must be a numpy.ndarray"),
+    Bad("optim-params-mixed", lambda: optimizer("SGD", {"W": np.zeros(2), "b": np.zeros(2, np.float32)}, lr=0.1),
+        VE, "params must share one dtype"),
+    Bad("optim-step-missing-grad", lambda: step({}), VE, "grads is missing 'dW'"),
+    Bad("optim-step-grad-shape", lambda: step({"dW": np.zeros((2, 1))}), VE, "grads['dW'] has shape (2, 1)"),
+    Bad("update-lr-decay-rate", lambda: so.update_lr(0.1, 3, -0.5), VE, "decay_rate " + NOT_NEGATIVE),
+    Bad("update-lr-lr0", lambda: so.update_lr(-0.1, 3, 0.5), VE, "learning_rate0 " + NOT_NEGATIVE),
+    Bad("schedule-time-interval", lambda: so.schedule_lr_decay(0.1, 3, 0.5, time_interval=0), VE,
+        "time_interval must be a positive integer"),
+    Bad("torch-optimizer-unknown", lambda: to.make_optimizer("Adamax2", TORCH_PARAMS), VE,
+        "unknown optimizer 'Adamax2'"),
+    Bad("torch-reg-optimizer-unknown", lambda: treg.make_optimizer("lbfgs", TORCH_PARAMS, lr=0.1), VE,
+        "optimizer must be one of"),
+    # scratch.minibatch
+    Bad("minibatch-size-zero", lambda: smb.random_mini_batches(X, Y, 0, rng=RNG), VE,
+        "mini_batch_size must be a positive integer"),
+    Bad("minibatch-rng", lambda: smb.random_mini_batches(X, Y, 2, rng=None), TypeError, "rng must be"),
+    Bad("minibatch-Y-columns", lambda: smb.partition_mini_batches(X, Y[:, :2], 2, np.arange(3)), VE,
+        "Y must have shape (*, 3)"),
+    Bad("minibatch-permutation", lambda: smb.partition_mini_batches(X, Y, 2, np.array([0, 1])), VE,
+        "permutation must be a permutation of range(3)"),
+    # scratch.regularization
+    Bad("dropout-mask-keep-zero", lambda: reg.dropout_mask(RNG, (2, 3), 0.0, np.float64), VE,
+        "keep_prob must be in (0.0, 1.0]"),
+    Bad("dropout-mask-keep-above-one", lambda: reg.dropout_mask(RNG, (2, 3), 1.5, np.float64), VE,
+        "keep_prob must be in (0.0, 1.0]"),
+    Bad("dropout-masks-keep-nan", lambda: reg.draw_dropout_masks(RNG, DIMS, 3, np.nan, np.float64), VE,
+        "keep_prob must be in (0.0, 1.0]"),
+    Bad("dropout-keep-negative", lambda: dropout(keep_prob=-0.5), VE, "keep_prob must be in (0.0, 1.0]"),
+    Bad("dropout-activation", lambda: dropout(activation="sigmoid"), VE, "hidden_activation must be one of"),
+    Bad("dropout-X-nan", lambda: dropout(x=_with(X, (0, 0), np.nan)), VE, "X contains 1 NaN"),
+    Bad("dropout-W1-nan", lambda: dropout(deep_with(W1=_with(DEEP["W1"], (1, 1), np.nan))), VE,
+        "W1 contains 1 NaN"),
+    Bad("dropout-mask-missing", lambda: dropout(masks={}), VE, "masks is missing 'D1'"),
+    Bad("dropout-mask-shape", lambda: dropout(masks={"D1": np.ones((3, 2))}), VE,
+        "masks['D1'] must have shape (3, 3)"),
+    Bad("torch-dropout-keep-zero", lambda: treg.DropoutNet(DIMS, keep_prob=0.0), VE, "keep_prob must be in (0, 1]"),
+    Bad("l2-cost-lambda", lambda: reg.l2_cost(DEEP, -0.1, 3), VE, "lambd " + NOT_NEGATIVE),
+    Bad("l2-grads-lambda", lambda: reg.l2_grads(DEEP, -0.1, 3), VE, "lambd " + NOT_NEGATIVE),
+    Bad("l1-cost-lambda", lambda: reg.l1_cost(DEEP, -1.0, 3), VE, "lambd " + NOT_NEGATIVE),
+    Bad("l1-grads-lambda", lambda: reg.l1_grads(DEEP, np.nan, 3), VE, "lambd " + NOT_NEGATIVE),
+    Bad("l2-cost-m", lambda: reg.l2_cost(DEEP, 0.1, 0), VE, "m must be a positive integer"),
+    Bad("regularized-l2", lambda: reg.regularized_loss_and_grads(DEEP, X, Y, l2=-0.7), VE, "l2 " + NOT_NEGATIVE),
+    Bad("regularized-l1", lambda: reg.regularized_loss_and_grads(DEEP, X, Y, l1=np.inf), VE, "l1 " + NOT_NEGATIVE),
+    Bad("early-stopping-patience", lambda: reg.EarlyStopping(patience=0), VE, "patience must be a positive integer"),
+    Bad("early-stopping-min-delta", lambda: reg.EarlyStopping(patience=3, min_delta=-1e-3), VE, "min_delta"),
+    Bad("early-stopping-dev-loss", lambda: reg.EarlyStopping(patience=3).update(0, np.nan, DEEP), VE,
+        "dev_loss must be finite"),
+    # scratch.normalization
+    Bad("normalize-empty", lambda: norm.fit_normalizer(X[:, :0]), VE, "X_train is empty"),
+    Bad("normalize-nan", lambda: norm.fit_normalizer(_with(X, (0, 0), np.nan)), VE, "X_train contains 1 NaN"),
+    Bad("normalize-1d", lambda: norm.fit_normalizer(X[0]), VE, "X_train must have 2 dimensions"),
+    Bad("normalize-int", lambda: norm.fit_normalizer(X.astype(int)), VE, "X_train must be float32 or float64"),
+    Bad("normalize-apply-features", lambda: norm.fit_normalizer(X).apply(np.zeros((3, 3))), VE,
+        "X must have shape (2, *)"),
+    Bad("normalize-apply-nan", lambda: norm.fit_normalizer(X).apply(_with(X, (1, 0), np.inf)), VE,
+        "X contains 1 NaN"),
+    Bad("normalize-images-3d", lambda: norm.fit_image_normalizer(IMAGES[0]), VE,
+        "images_train must have 4 dimensions"),
+    Bad("normalize-images-empty", lambda: norm.fit_image_normalizer(IMAGES[:0]), VE, "images_train is empty"),
+    Bad("normalize-images-channels", lambda: norm.fit_image_normalizer(IMAGES).apply(np.ones((4, 2, 3, 3))), VE,
+        "X must have shape (*, 1, *, *)"),
+    # scratch.augmentation
+    Bad("augment-padding-negative", lambda: aug.draw_decisions(RNG, 4, padding=-1), VE,
+        "padding must be an integer >= 0"),
+    Bad("augment-padding-float", lambda: aug.draw_decisions(RNG, 4, padding=1.5), VE,
+        "padding must be an integer >= 0"),
+    Bad("augment-flip-prob", lambda: aug.draw_decisions(RNG, 4, padding=1, flip_prob=1.5), VE,
+        "flip_prob must be in [0.0, 1.0]"),
+    Bad("augment-flip-prob-nan", lambda: aug.draw_decisions(RNG, 4, padding=1, flip_prob=np.nan), VE,
+        "flip_prob must be in [0.0, 1.0]"),
+    Bad("augment-offset-range", lambda: decisions(top=np.full(4, 3)), VE, "top offsets must lie in 0..2"),
+    Bad("augment-offset-negative", lambda: decisions(top=np.full(4, -1)), VE, "top offsets must lie in 0..2"),
+    Bad("augment-decisions-lengths", lambda: decisions(top=np.zeros(3, dtype=int)), VE, "top must have shape (4,)"),
+    Bad("augment-images-3d", lambda: aug.augment(IMAGES[0], decisions()), VE, "images must have 4 dimensions"),
+    Bad("augment-images-empty", lambda: aug.augment(IMAGES[:0], decisions()), VE, "images is empty"),
+    Bad("augment-decisions-m", lambda: aug.augment(IMAGES[:2], decisions()), VE,
+        "decisions.flip must have shape (2,)"),
+    # scratch.softmax
+    Bad("softmax-1d", lambda: sm.softmax(np.zeros(3)), VE, "Z must have 2 dimensions"),
+    Bad("softmax-cost-nan", lambda: sm.cross_entropy_from_logits(_with(SM_Z, (0, 0), np.nan), SM_LABELS), VE,
+        "Z contains 1 NaN"),
+    Bad("softmax-cost-empty", lambda: sm.cross_entropy_from_logits(SM_Z[:, :0], SM_LABELS[:, :0]), VE, "Z is empty"),
+    Bad("softmax-label-range", lambda: sm.cross_entropy_from_logits(SM_Z, np.array([[0, 3, 1]])), VE,
+        "Y must hold labels in 0..2"),
+    Bad("softmax-label-float", lambda: sm.cross_entropy_from_logits(SM_Z, np.array([[0.0, 1.0, 1.0]])), VE,
+        "Y must hold integer class labels"),
+    Bad("softmax-label-count", lambda: sm.cross_entropy_from_logits(SM_Z, np.array([[0, 1]])), VE,
+        "Y must hold one label per example (3)"),
+    Bad("softmax-one-hot", lambda: sm.cross_entropy_from_logits(SM_Z, np.ones((3, 3))), VE,
+        "Y of shape (3, 3) must be one-hot"),
+    Bad("softmax-one-hot-classes", lambda: sm.one_hot(SM_LABELS, 0), VE, "n_classes must be a positive integer"),
+    Bad("softmax-one-class", lambda: sm.loss_and_grads(DEEP, X, np.zeros((1, 3), dtype=int)), VE,
+        "a softmax output needs at least 2 classes"),
+    Bad("softmax-labels-vs-K", lambda: sm.loss_and_grads(SM_PARAMS, X, np.array([[0, 1, 3]])), VE,
+        "labels must hold labels in 0..2"),
+    Bad("select-unknown-variant", lambda: select(["optim/nope"]), VE, "optim/nope"),
+    Bad("cli-unknown-variant", lambda: cli("run", "deep_net/nope"), CliError, "deep_net/nope"),
+]
+
+
+ALL_ROWS = ROWS + CONCEPT_ROWS
 
 
 def _id(row: object) -> str:
@@ -222,3 +476,4 @@ def test_the_table_is_large_and_its_ids_distinct() -> None:
     ids = [_id(r) for r in ALL_ROWS]
     assert len(set(ids)) == len(ids)
     assert len(ids) >= 40
+    assert len(CONCEPT_ROWS) >= 100

@@ -1,9 +1,14 @@
 """Mutation tests: the harness must catch bugs. Each mutant injects one known, realistic bug into the
-scratch side (monkeypatching one function) and the parity run of the case it touches must FAIL.
+scratch side (monkeypatching one function) and the parity run of the case it touches must FAIL, for the
+right reason.
 
-A mutant is ``Mutant(name, case, patch)``: ``patch(monkeypatch)`` installs the bug, ``case`` is the
-``concept/variant`` run afterwards (few steps, float64, CPU, no timing). Mutants of concepts that have
-not landed are listed with the module they need and skipped while it is absent.
+A mutant is ``Mutant(name, case, patch, expect, step)``: ``patch(monkeypatch)`` installs the bug, ``case``
+is the registered ``concept/variant`` run afterwards (few steps, float64, CPU, no timing). The run must
+fail, and its *first* divergence (see :func:`first_divergence`) must come at ``step`` and include an
+entry whose name starts with ``expect`` (for ``DIVERGED``: the run must stop there on NaN/Inf). So an
+optimizer bug must show in ``param.*`` or ``state.*`` after step 0's update while step 0's gradients
+still agree, a backward-pass bug in ``grad.*`` at step 0, a forward bug in ``loss``. Mutants of concepts
+that have not landed are listed with the module they need and skipped while it is absent.
 """
 
 from __future__ import annotations
@@ -15,9 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+import scratch.activations as act
+import scratch.augmentation as aug
+import scratch.deep_net as dn
 import scratch.logistic_regression as lr
+import scratch.normalization as norm
+import scratch.optim as so
+import scratch.regularization as reg
+import scratch.softmax as sm
 from compare.registry import all_cases, select
-from compare.runner import run_case
+from compare.runner import CaseRun, run_case
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,9 @@ class Mutant:
     name: str
     case: str
     patch: Callable[[pytest.MonkeyPatch], None]
+    expect: str
+    step: int = 0
+    clean: str = ""  # when set, nothing starting with it may be out of tolerance at that first step
     needs: str = "scratch.logistic_regression"
     steps: int = 20
 
@@ -120,18 +135,290 @@ def loop_skips_the_last_example(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(lr, "propagate_loop", propagate_loop)
 
 
+# --- deep net -----------------------------------------------------------------------------------------
+
+def deep_dw_not_divided_by_m(mp: pytest.MonkeyPatch) -> None:
+    """dW = dZ A_prev^T, the /m forgotten (db still averaged)."""
+    correct = dn._weight_gradients
+
+    def weight_gradients(dZ, A_prev):
+        dW, db = correct(dZ, A_prev)
+        return dW * A_prev.shape[1], db
+
+    mp.setattr(dn, "_weight_gradients", weight_gradients)
+
+
+def deep_one_over_m_twice(mp: pytest.MonkeyPatch) -> None:
+    """dZ[L] = (A - Y) / m (autograd's convention) *and* dW = dZ A^T / m (the course's): 1/m applied twice."""
+    correct = dn.L_model_backward
+
+    def L_model_backward(AL, Y, caches, **options):
+        return {name: grad / AL.shape[1] for name, grad in correct(AL, Y, caches, **options).items()}
+
+    mp.setattr(dn, "L_model_backward", L_model_backward)
+
+
+def deep_cache_index_off_by_one(mp: pytest.MonkeyPatch) -> None:
+    """dZ[l-1] = dA[l-1] * g'(Z[l]): the loop reads Z from ``caches[l - 1]`` (layer l) instead of
+    ``caches[l - 2]`` (layer l-1). On [8, 16, 16, 16, 1] the shapes still broadcast, so nothing crashes."""
+
+    def L_model_backward(AL, Y, caches, *, hidden_activation="relu", with_activation_grads=False):
+        grads = {}
+        dZ = AL - Y
+        for l in range(len(caches), 0, -1):  # noqa: E741
+            (A_prev, W, _), _ = caches[l - 1]
+            grads[f"dW{l}"], grads[f"db{l}"] = dn._weight_gradients(dZ, A_prev)
+            if l > 1:
+                dZ = dn.activation_backward(W.T @ dZ, caches[l - 1][1], hidden_activation)
+        return grads
+
+    mp.setattr(dn, "L_model_backward", L_model_backward)
+
+
+def relu_derivative_ge(mp: pytest.MonkeyPatch) -> None:
+    """ReLU'(z) = 1 for z >= 0: torch passes the gradient only where z > 0."""
+    mp.setitem(dn._DERIVATIVE, "relu", lambda z: z >= 0)
+
+
+def tanh_derivative_of_z(mp: pytest.MonkeyPatch) -> None:
+    """tanh'(z) = 1 - z^2: the course's ``1 - A^2`` written with Z instead of A = tanh(Z)."""
+    mp.setitem(dn._DERIVATIVE, "tanh", lambda z: 1 - z * z)
+
+
+def leaky_relu_derivative_without_slope(mp: pytest.MonkeyPatch) -> None:
+    """Leaky ReLU backward copied from ReLU: 0 instead of 0.01 for z <= 0."""
+    mp.setitem(dn._DERIVATIVE, "leaky_relu", act.relu_derivative)
+
+
+# --- optimizers -----------------------------------------------------------------------------------------
+# Each is a faithful copy of the scratch.optim core with one deliberate change (``bug``).
+
+def _sgd(bug: str) -> Callable:
+    def sgd_step(param, grad, state, *, lr, momentum, dampening, weight_decay, nesterov):
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None and bug == "zero seed":
+                # v = 0, then the recursion: the first buffer is (1 - dampening) g instead of g. With
+                # dampening 0 this equals torch's seed, so only a dampened case can tell (sgd_momentum_dampening).
+                buf = state["momentum_buffer"] = np.zeros_like(grad)
+                buf += (1 - dampening) * grad
+            elif buf is None:
+                buf = state["momentum_buffer"] = grad.copy()
+            else:
+                buf *= momentum
+                buf += grad if bug == "dampening ignored" else (1 - dampening) * grad
+            if nesterov:
+                grad = buf if bug == "nesterov uses the buffer" else grad + momentum * buf
+            else:
+                grad = buf
+        param -= lr * grad
+
+    return sgd_step
+
+
+def _adam(bug: str) -> Callable:
+    def adam_step(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay):
+        beta1, beta2 = betas
+        state["step"] += 1
+        t = state["step"]
+        decay = weight_decay != 0 and decoupled_weight_decay
+        if decay and bug != "decay after the step":
+            param *= 1 - lr * weight_decay
+        elif weight_decay != 0 and not decoupled_weight_decay:
+            grad = grad + weight_decay * param
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg *= beta1
+        exp_avg += (1 - beta1) * grad
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        second = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"]) if amsgrad \
+            else exp_avg_sq
+        bc1, bc2 = (1.0, 1.0) if bug == "no bias correction" else (1 - beta1**t, 1 - beta2**t)
+        denom = np.sqrt(second / bc2 + eps) if bug == "eps inside the square root" else np.sqrt(second / bc2) + eps
+        param -= lr / bc1 * exp_avg / denom
+        if decay and bug == "decay after the step":
+            param *= 1 - lr * weight_decay
+
+    return adam_step
+
+
+def _patch_core(name: str, make: Callable[[str], Callable], bug: str) -> Callable[[pytest.MonkeyPatch], None]:
+    def patch(mp: pytest.MonkeyPatch) -> None:
+        mp.setattr(so, name, make(bug))
+    return patch
+
+
+def rmsprop_eps_inside_the_square_root(mp: pytest.MonkeyPatch) -> None:
+    """param -= lr g / sqrt(v + eps), the form of some papers; torch adds eps after the root."""
+
+    def rmsprop_step(param, grad, state, *, lr, alpha, eps, weight_decay, momentum, centered):
+        assert weight_decay == 0 and momentum == 0 and not centered, "written for the plain variant"
+        state["step"] += 1
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        param -= lr * grad / np.sqrt(square_avg + eps)
+
+    mp.setattr(so, "rmsprop_step", rmsprop_step)
+
+
+def adagrad_decay_counts_from_one(mp: pytest.MonkeyPatch) -> None:
+    """clr = lr / (1 + t lr_decay) with t after the increment: torch uses (t - 1), so step 1 uses lr."""
+
+    def adagrad_step(param, grad, state, *, lr, lr_decay, weight_decay, eps):
+        assert weight_decay == 0, "written for the plain variant"
+        state["step"] += 1
+        clr = lr / (1 + state["step"] * lr_decay)
+        state["sum"] += grad * grad
+        param -= clr * grad / (np.sqrt(state["sum"]) + eps)
+
+    mp.setattr(so, "adagrad_step", adagrad_step)
+
+
+# --- regularization ----------------------------------------------------------------------------------
+
+def dropout_not_inverted(mp: pytest.MonkeyPatch) -> None:
+    """A = A * D without the 1/keep_prob (and the same on the way back)."""
+    mp.setattr(reg, "dropout_forward", lambda A, D, keep_prob: A * D)
+    mp.setattr(reg, "dropout_backward", lambda dA, D, keep_prob: dA * D)
+
+
+def dropout_mask_missing_in_backward(mp: pytest.MonkeyPatch) -> None:
+    """The backward pass scales by 1/keep_prob but forgets to zero the dropped units."""
+    mp.setattr(reg, "dropout_backward", lambda dA, D, keep_prob: dA / keep_prob)
+
+
+def l2_gradient_missing(mp: pytest.MonkeyPatch) -> None:
+    """The penalty is added to the cost, but dW never gets its lambda/m W."""
+    mp.setattr(reg, "l2_grads", lambda params, lambd, m: {})
+
+
+def l2_gradient_halved(mp: pytest.MonkeyPatch) -> None:
+    """dW += lambda/(2m) W: the cost's 1/2 copied into the gradient (it cancels against the square's 2)."""
+    correct = reg.l2_grads
+    mp.setattr(reg, "l2_grads", lambda params, lambd, m: correct(params, lambd / 2, m))
+
+
+# --- softmax --------------------------------------------------------------------------------------------
+
+def softmax_without_max_shift(mp: pytest.MonkeyPatch) -> None:
+    """exp(Z) / sum exp(Z) and Z - log sum exp(Z) as written on the slide: exp overflows at logits > 709."""
+
+    def softmax(Z):
+        e = np.exp(Z)
+        return e / e.sum(axis=0, keepdims=True)
+
+    mp.setattr(sm, "softmax", softmax)
+    mp.setattr(sm, "log_softmax", lambda Z: Z - np.log(np.exp(Z).sum(axis=0, keepdims=True)))
+
+
+def softmax_over_the_examples(mp: pytest.MonkeyPatch) -> None:
+    """Normalized along axis 1 (the m examples) instead of axis 0 (the K classes): a batch-first habit."""
+    correct = sm.softmax
+    mp.setattr(sm, "softmax", lambda Z: correct(Z.T).T)
+
+
+# --- normalization and augmentation -------------------------------------------------------------------
+
+def sample_std(mp: pytest.MonkeyPatch) -> None:
+    """sigma from the sample variance (divide by m - 1, ``np.std(ddof=1)`` / torch.std's default)."""
+
+    def fit_normalizer(X_train):
+        std = X_train.std(axis=1, ddof=1, keepdims=True)
+        return norm.Normalizer(X_train.mean(axis=1, keepdims=True), np.where(std == 0, 1.0, std))
+
+    mp.setattr(norm, "fit_normalizer", fit_normalizer)
+
+
+def fitted_on_the_set_it_normalizes(mp: pytest.MonkeyPatch) -> None:
+    """Every set normalized with its own statistics (``fit_transform`` on the dev/test set): apply refits."""
+    correct = norm.Normalizer.apply
+    mp.setattr(norm.Normalizer, "apply", lambda self, X: correct(norm.fit_normalizer(X), X))
+
+
+def vertical_flip(mp: pytest.MonkeyPatch) -> None:
+    """Mirrors rows (axis H) instead of columns (axis W)."""
+    mp.setattr(aug, "horizontal_flip",
+               lambda images, flip: np.where(flip[:, None, None, None], images[..., ::-1, :], images))
+
+
+def crop_offsets_swapped(mp: pytest.MonkeyPatch) -> None:
+    """random_crop(images, left, top): torchvision's params are (top, left, height, width)."""
+    correct = aug.random_crop
+    mp.setattr(aug, "random_crop", lambda images, top, left, padding: correct(images, left, top, padding))
+
+
+LR, LR_LOOP = "logistic_regression/vectorized", "logistic_regression/loop"
+DIVERGED = "numpy diverged"  # expect: the run stops with "numpy diverged at step <step>" instead of comparing
+DEEP = dict(needs="scratch.deep_net", steps=5)
+OPTIM = dict(needs="scratch.optim", steps=5, clean="grad.")  # the update is wrong, step 0's gradient is not
+REG = dict(needs="scratch.regularization", steps=5)
+
 MUTANTS = [
-    Mutant("lr: dW not divided by m", "logistic_regression/vectorized", dw_not_divided_by_m),
-    Mutant("lr: db not divided by m", "logistic_regression/vectorized", db_not_divided_by_m),
-    Mutant("lr: dZ = Y - A (sign)", "logistic_regression/vectorized", dz_sign_flipped),
-    Mutant("lr: sigmoid derivative applied twice", "logistic_regression/vectorized",
-           sigmoid_derivative_applied_twice),
-    Mutant("lr: sigmoid 1/(1+e^z)", "logistic_regression/vectorized", sigmoid_sign_error),
-    Mutant("lr: epsilon inside the log", "logistic_regression/vectorized", epsilon_inside_the_log),
-    Mutant("lr: cost summed, not averaged", "logistic_regression/vectorized", cost_summed_not_averaged),
-    Mutant("lr: bias never updated", "logistic_regression/vectorized", bias_never_updated),
-    Mutant("lr: float32 inside a float64 run", "logistic_regression/vectorized", computed_in_float32),
-    Mutant("lr loop: range(m - 1)", "logistic_regression/loop", loop_skips_the_last_example),
+    Mutant("lr: dW not divided by m", LR, dw_not_divided_by_m, "grad.w"),
+    Mutant("lr: db not divided by m", LR, db_not_divided_by_m, "grad.b"),
+    Mutant("lr: dZ = Y - A (sign)", LR, dz_sign_flipped, "grad."),
+    Mutant("lr: sigmoid derivative applied twice", LR, sigmoid_derivative_applied_twice, "grad."),
+    Mutant("lr: sigmoid 1/(1+e^z)", LR, sigmoid_sign_error, "grad."),
+    Mutant("lr: epsilon inside the log", LR, epsilon_inside_the_log, "loss"),
+    Mutant("lr: cost summed, not averaged", LR, cost_summed_not_averaged, "loss"),
+    Mutant("lr: bias never updated", LR, bias_never_updated, "param.b"),
+    Mutant("lr: float32 inside a float64 run", LR, computed_in_float32, "grad."),
+    Mutant("lr loop: range(m - 1)", LR_LOOP, loop_skips_the_last_example, "grad."),
+    # deep net: backward-pass bugs show in step 0's gradients
+    Mutant("deep: dW not divided by m", "deep_net/relu_depth4", deep_dw_not_divided_by_m, "grad.W", **DEEP),
+    Mutant("deep: 1/m applied twice", "deep_net/relu_depth4", deep_one_over_m_twice, "grad.", **DEEP),
+    Mutant("deep: cache index off by one", "deep_net/relu_depth4", deep_cache_index_off_by_one, "grad.", **DEEP),
+    # Only deep_net/relu_kinks hits Z = 0 exactly (blank examples, zero biases: see its problem); the
+    # difference is in db alone, since a blank example contributes nothing to dW = dZ A_prev^T.
+    Mutant("deep: ReLU'(z) uses z >= 0", "deep_net/relu_kinks", relu_derivative_ge, "grad.b", clean="grad.W",
+           **DEEP),
+    Mutant("deep: tanh'(z) = 1 - z^2", "deep_net/tanh_depth4", tanh_derivative_of_z, "grad.", **DEEP),
+    Mutant("deep: leaky ReLU' without slope", "deep_net/leaky_relu_depth4", leaky_relu_derivative_without_slope,
+           "grad.", **DEEP),
+    # optimizers: step 0's gradients agree, step 0's update does not
+    Mutant("optim: Adam without bias correction", "optim/adam", _patch_core("adam_step", _adam,
+           "no bias correction"), "param.", **OPTIM),
+    Mutant("optim: Adam eps inside the square root", "optim/adam", _patch_core("adam_step", _adam,
+           "eps inside the square root"), "param.", **OPTIM),
+    Mutant("optim: AdamW decays after the step", "optim/adamw", _patch_core("adam_step", _adam,
+           "decay after the step"), "param.", **OPTIM),
+    Mutant("optim: RMSprop eps inside the square root", "optim/rmsprop", rmsprop_eps_inside_the_square_root,
+           "param.", **OPTIM),
+    Mutant("optim: momentum buffer seeded with zeros", "optim/sgd_momentum_dampening",
+           _patch_core("sgd_step", _sgd, "zero seed"), "state.", **OPTIM),
+    # the seed is right, so the buffers part at step 1's recursion
+    Mutant("optim: momentum dampening ignored", "optim/sgd_momentum_dampening",
+           _patch_core("sgd_step", _sgd, "dampening ignored"), "state.", step=1, **OPTIM),
+    Mutant("optim: Nesterov steps along the buffer", "optim/sgd_nesterov",
+           _patch_core("sgd_step", _sgd, "nesterov uses the buffer"), "param.", **OPTIM),
+    Mutant("optim: Adagrad lr_decay counts t from 1", "optim/adagrad_lr_decay", adagrad_decay_counts_from_one,
+           "param.", **OPTIM),
+    # regularization
+    Mutant("reg: dropout not inverted", "regularization/dropout", dropout_not_inverted, "loss", **REG),
+    Mutant("reg: dropout mask missing in backward", "regularization/dropout", dropout_mask_missing_in_backward,
+           "grad.", clean="loss", **REG),
+    Mutant("reg: L2 gradient term missing", "regularization/l2_penalty", l2_gradient_missing, "grad.W", clean="loss",
+           **REG),
+    Mutant("reg: L2 gradient lambda/(2m) W", "regularization/l2_penalty", l2_gradient_halved, "grad.W", clean="loss",
+           **REG),
+    # softmax: the unshifted exp overflows to inf, inf / inf = NaN, and the harness names the divergence
+    Mutant("softmax: no max shift (large logits)", "softmax/large_logits", softmax_without_max_shift, DIVERGED,
+           needs="scratch.softmax", steps=5),
+    Mutant("softmax: normalized over the examples", "softmax/digits", softmax_over_the_examples, "grad.",
+           needs="scratch.softmax", steps=5),
+    # normalization, augmentation
+    Mutant("norm: sample std (ddof=1)", "normalization/features", sample_std, "state.input.std",
+           needs="scratch.normalization", steps=5),
+    # the training inputs come out the same; only the held-out set's normalized mean (exactly 0) tells
+    Mutant("norm: statistics fitted on the dev set", "normalization/features", fitted_on_the_set_it_normalizes,
+           "state.input.dev_mean", clean="grad.", needs="scratch.normalization", steps=5),
+    Mutant("aug: vertical instead of horizontal flip", "augmentation/flip_crop", vertical_flip, "grad.",
+           needs="scratch.augmentation", steps=5),
+    Mutant("aug: crop offsets swapped", "augmentation/flip_crop", crop_offsets_swapped, "grad.",
+           needs="scratch.augmentation", steps=5),
 ]
 
 
@@ -148,12 +435,46 @@ def _params() -> list:
             for m in MUTANTS]
 
 
+def first_divergence(run: CaseRun) -> tuple[int, set[str]] | None:
+    """The first step at which anything is out of tolerance, and what: ``"loss"`` and/or observation keys
+    (non-finite values count as out of tolerance). Each array is scaled as the parity measure scales it,
+    by ``max|torch|`` over the whole run, so a key named here is one the parity verdict counts."""
+    tol = run.parity.tolerance
+    ours, theirs = run.numpy, run.torch
+    steps = min(len(ours.losses), len(theirs.losses))
+    loss_scale = max(abs(v) for v in theirs.losses[:steps]) or 1.0
+    keys = set().union(*(arrays.keys() for arrays in theirs.snapshots.values()))
+    scale = {k: float(max(np.max(np.abs(a[k])) for a in theirs.snapshots.values())) or 1.0 for k in keys}
+    for step in range(steps):
+        failing = set()
+        if not abs(ours.losses[step] - theirs.losses[step]) <= tol * loss_scale:
+            failing.add("loss")
+        if step in ours.snapshots and step in theirs.snapshots:
+            failing |= {k for k in keys
+                        if not np.max(np.abs(ours.snapshots[step][k] - theirs.snapshots[step][k])) <= tol * scale[k]}
+        if failing:
+            return step, failing
+    return None
+
+
 @pytest.mark.parametrize("mutant", _params())
 def test_the_harness_catches_the_mutant(mutant: Mutant, monkeypatch: pytest.MonkeyPatch) -> None:
     (case,) = select([mutant.case])
     mutant.patch(monkeypatch)
     run = run_case(case, seed=0, steps=mutant.steps, timed=False)
     assert not run.parity.passed, f"mutant survived: {run.parity.summary()}"
+    if mutant.expect == DIVERGED:
+        assert run.parity.problems == [f"numpy diverged at step {mutant.step}"], run.parity.summary()
+        return
+    divergence = first_divergence(run)
+    assert divergence is not None, f"the verdict failed but no step is out of tolerance: {run.parity.summary()}"
+    step, keys = divergence
+    assert step == mutant.step and any(key.startswith(mutant.expect) for key in keys), (
+        f"caught for another reason: first divergence at step {step} in {sorted(keys)}, expected step "
+        f"{mutant.step} in {mutant.expect}*")
+    if mutant.clean:
+        assert not any(key.startswith(mutant.clean) for key in keys), (
+            f"{mutant.clean}* should still agree at step {step}, but {sorted(keys)} diverged")
 
 
 @pytest.mark.parametrize("case_name", sorted({m.case for m in MUTANTS if _landed(m)}))
@@ -162,7 +483,18 @@ def test_the_unmutated_cases_pass(case_name: str) -> None:
     (case,) = select([case_name])
     run = run_case(case, seed=0, steps=max(m.steps for m in MUTANTS if m.case == case_name), timed=False)
     assert run.parity.passed, run.parity.summary()
+    assert first_divergence(run) is None
+
+
+def test_relu_kinks_case_hits_exact_zeros() -> None:
+    """The ReLU >= mutant is only catchable where some Z is exactly 0; this keeps its case honest."""
+    (case,) = select(["deep_net/relu_kinks"])
+    problem = case.make_problem(0, np.dtype("float64"))
+    _, caches = dn.L_model_logits(problem.data["X"], problem.params, hidden_activation="relu")
+    assert all((Z == 0).any() for _, Z in caches[:-1])
 
 
 def test_at_least_ten_mutants_are_live() -> None:
-    assert sum(_landed(m) for m in MUTANTS) >= 10
+    live = sum(_landed(m) for m in MUTANTS)
+    print(f"\n{live} of {len(MUTANTS)} mutants live")
+    assert live >= 34

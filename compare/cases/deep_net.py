@@ -229,6 +229,27 @@ def _flower_problem(seed: int, dtype: np.dtype) -> Problem:
                         hidden_activation="tanh", init="xavier", learning_rate=0.5)
 
 
+def _kinks_problem(seed: int, dtype: np.dtype) -> Problem:
+    """Blobs in which every other class-0 example is blank (all features 0, like a row of sparse data with
+    no active feature), ReLU [8, 16, 16, 1], He weights and the initialization's zero biases.
+
+    A blank example gives ``Z = W 0 + 0 = 0`` exactly in every hidden layer on the first step, so ReLU's
+    derivative *at its kink* decides ``dZ`` there (and so ``db``). The other variants never hit ``Z = 0``
+    exactly (continuous data, continuous weights); this one checks ReLU'(0) = 0 against torch and is what
+    catches a ``z >= 0`` derivative (tests/test_mutants.py). The blanks share one label on purpose: all
+    blanks have the same activations and output 1/2, so their ``dZ[L] = 1/2 - y`` would cancel in ``db``
+    if the labels were balanced. After the first update the biases move and the kinks are left behind.
+    """
+    blobs = datasets.make_blobs(m=128, n_x=8, seed=seed)
+    X = blobs.X.copy()
+    negatives = np.flatnonzero(blobs.Y[0] == 0)
+    X[:, negatives[::2]] = 0.0
+    return deep_problem(seed, dtype, layer_dims=[8, 16, 16, 1], dataset=datasets.Dataset("blobs, blank rows", X,
+                        blobs.Y), hidden_activation="relu", init="he", learning_rate=0.1)
+
+
+_register("relu_kinks", "L=3 [8, 16, 16, 1] relu on blobs with blank examples: Z = 0 exactly (ReLU'(0) = 0), SGD",
+          _kinks_problem)
 _register("breast_cancer", "L=3 [30, 16, 8, 1] relu, he init, SGD on breast cancer (455 x 30, standardized)",
           _breast_cancer_problem)
 _register("planar_flower", "L=3 [2, 8, 8, 1] tanh, xavier init, SGD on the planar flower (400 x 2)",

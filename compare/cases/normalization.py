@@ -5,7 +5,10 @@ ops) and ``images`` (8x8 digits "3 vs rest", per-channel statistics; torch with
 ``torchvision.transforms.v2.Normalize``). The model is the logistic regression of
 ``compare/cases/logistic_regression.py``; the fitted statistics are compared as ``state.input.mean`` and
 ``state.input.std`` and the normalized data drive every gradient, so any difference shows in the
-trajectories. The raw (unnormalized) data and initial weights are shared.
+trajectories. The raw (unnormalized) data and initial weights are shared. Each side also normalizes the
+raw dev inputs ``X_dev`` with its *training* statistics and reports their mean as
+``state.input.dev_mean``: statistics fitted on the dev (or test) set itself would make that exactly 0,
+which no gradient on the training set could reveal.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from compare.studies import Study, StudyOutput, register_study
 def features_problem(seed: int, dtype: np.dtype) -> Problem:
     split = train_dev_test_split(datasets.breast_cancer(), seed=seed, stratified=True)
     problem = _problem(split.train, seed, dtype)
+    problem.data["X_dev"] = split.dev.X.astype(dtype)
     problem.hyper["kind"] = "features"
     return problem
 
@@ -35,6 +39,7 @@ def features_problem(seed: int, dtype: np.dtype) -> Problem:
 def images_problem(seed: int, dtype: np.dtype) -> Problem:
     split = train_dev_test_split(datasets.digits(one_vs_rest=3), seed=seed, stratified=True)
     problem = _problem(split.train.subset(np.arange(256)), seed, dtype)
+    problem.data["X_dev"] = split.dev.X.astype(dtype)
     problem.hyper["kind"] = "images"
     return problem
 
@@ -43,14 +48,16 @@ class ScratchNormalized(ScratchLogisticRegression):
     """Fit :mod:`scratch.normalization` on the raw training inputs, then logistic regression on them."""
 
     def __init__(self, problem: Problem):
-        X = problem.data["X"]
+        X, X_dev = problem.data["X"], problem.data["X_dev"]
         if problem.hyper["kind"] == "images":
-            images = X.T.reshape(X.shape[1], 1, 8, 8)
+            images, dev_images = (A.T.reshape(A.shape[1], 1, 8, 8) for A in (X, X_dev))
             self.normalizer = norm.fit_image_normalizer(images)
             X_norm = self.normalizer.apply(images).reshape(X.shape[1], -1).T
+            self.dev_mean = self.normalizer.apply(dev_images).mean(axis=(0, 2, 3))
         else:
             self.normalizer = norm.fit_normalizer(X)
             X_norm = self.normalizer.apply(X)
+            self.dev_mean = self.normalizer.apply(X_dev).mean(axis=1)
         super().__init__(Problem(problem.seed, problem.dtype, {"X": X_norm, "Y": problem.data["Y"]},
                                  problem.params, problem.hyper))
 
@@ -58,6 +65,7 @@ class ScratchNormalized(ScratchLogisticRegression):
         observation = super().observe()
         observation.arrays["state.input.mean"] = self.normalizer.mean.reshape(-1)
         observation.arrays["state.input.std"] = self.normalizer.std.reshape(-1)
+        observation.arrays["state.input.dev_mean"] = self.dev_mean
         return observation
 
 
@@ -65,15 +73,17 @@ class TorchNormalized:
     """Fit :mod:`torch_ref.normalization` on the raw batch-first inputs, then the torch logistic regression."""
 
     def __init__(self, problem: Problem, device: torch.device):
-        x = to_torch(problem.data["X"], device, transpose=True)
+        x, x_dev = (to_torch(problem.data[k], device, transpose=True) for k in ("X", "X_dev"))
         if problem.hyper["kind"] == "images":
             images = x.reshape(-1, 1, 8, 8)
             normalize = tnorm.fit_image_normalize(images)
             self.mean, self.std = (torch.tensor(v, dtype=x.dtype) for v in (normalize.mean, normalize.std))
             x_norm = normalize(images).reshape(x.shape)
+            self.dev_mean = normalize(x_dev.reshape(-1, 1, 8, 8)).mean(dim=(0, 2, 3))
         else:
             self.mean, self.std = tnorm.fit_feature_normalization(x)
             x_norm = tnorm.normalize_features(x, self.mean, self.std)
+            self.dev_mean = tnorm.normalize_features(x_dev, self.mean, self.std).mean(dim=0)
         inner = torch_trainer(problem, device)
         self.trainer = TorchTrainer(inner.model, inner.loss_fn, inner.optimizer, x_norm, inner.y, inner.mapping)
 
@@ -84,6 +94,7 @@ class TorchNormalized:
         observation = self.trainer.observe()
         observation.arrays["state.input.mean"] = to_numpy(self.mean)
         observation.arrays["state.input.std"] = to_numpy(self.std)
+        observation.arrays["state.input.dev_mean"] = to_numpy(self.dev_mean)
         return observation
 
 

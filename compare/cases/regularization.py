@@ -158,21 +158,38 @@ class TorchDropout(TorchTrainer):
         torch.manual_seed(problem.seed)
         inner = torch_penalized(problem, device)
         super().__init__(inner.model, inner.loss_fn, inner.optimizer, inner.x, inner.y, inner.mapping)
-        self.kept: dict[str, torch.Tensor] = {}
+        self.nonzero_out: dict[str, torch.Tensor] = {}
+        self.nonzero_grad: dict[str, torch.Tensor] = {}
         for index, dropout in enumerate(self.model.dropouts, start=1):
             dropout.register_forward_hook(self._recorder(f"D{index}"))
+            dropout.register_full_backward_hook(self._grad_recorder(f"D{index}"))
 
+    # nn.Dropout computes out = input * mask / keep_prob and grad_input = grad_output * mask / keep_prob, and
+    # shows its mask in neither. A unit was kept if its output is non-zero, or if a non-zero gradient passed
+    # back through it. Where both are zero the mask is irrelevant: the forward value is 0 either way and so
+    # is the gradient through the unit. The forward alone is not enough: an input of exactly 0 (tanh(0) when
+    # the layer below was all dropped and b = 0) hides the mask while tanh'(0) = 1 still passes a gradient.
     def _recorder(self, name: str):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
-            # nn.Dropout returns input * mask / keep_prob: a unit was kept iff its output is non-zero. Where
-            # the input itself is 0 (a ReLU at z <= 0) the mask is invisible, and irrelevant: the forward
-            # value is 0 either way and ReLU's derivative (0 at z <= 0) zeroes the gradient through it.
-            self.kept[name] = output.detach() != 0
+            self.nonzero_out[name] = output.detach() != 0
+            self.nonzero_grad.pop(name, None)  # the backward of this forward pass has not run yet
+        return hook
+
+    def _grad_recorder(self, name: str):
+        def hook(module: nn.Module, grad_input: tuple[torch.Tensor | None, ...],
+                 grad_output: tuple[torch.Tensor | None, ...]) -> None:
+            if grad_input[0] is not None:
+                self.nonzero_grad[name] = grad_input[0].detach() != 0
         return hook
 
     def masks(self, dtype: np.dtype) -> dict[str, np.ndarray]:
-        """The masks of the last forward pass in scratch's layout ``(n_l, m)``."""
-        return {name: to_numpy(kept).T.astype(dtype) for name, kept in self.kept.items()}
+        """The masks of the last training step in scratch's layout ``(n_l, m)``."""
+        masks = {}
+        for name, kept in self.nonzero_out.items():
+            if name in self.nonzero_grad:
+                kept = kept | self.nonzero_grad[name]
+            masks[name] = to_numpy(kept).T.astype(dtype)
+        return masks
 
 
 def hand_masks_to_scratch(scratch_side: ScratchRegularized, torch_side: TorchDropout) -> None:
@@ -309,7 +326,7 @@ register(Case(
     equations=(r"D^{[l]} \sim \text{Bernoulli}(p_{\text{keep}}), \quad A^{[l]} = g(Z^{[l]}) \odot D^{[l]} / "
                r"p_{\text{keep}}, \quad dA^{[l]} = dA^{[l]} \odot D^{[l]} / p_{\text{keep}}",),
     scratch_source=(reg.dropout_mask, reg.dropout_forward, reg.dropout_backward, reg.dropout_loss_and_grads),
-    torch_source=(treg.DropoutNet, TorchDropout._recorder), **COMMON,
+    torch_source=(treg.DropoutNet, TorchDropout._recorder, TorchDropout._grad_recorder), **COMMON,
 ))
 register(Case(
     variant="early_stopping",
