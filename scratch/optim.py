@@ -280,6 +280,10 @@ class Optimizer:
         """This parameter's state arrays under torch's keys and conventions (used for the comparison)."""
         return {key: value for key, value in self.state.get(name, {}).items() if key in self.array_keys}
 
+    def step_count(self, name: str) -> int | None:
+        """Updates this parameter has had, where torch keeps that count (its ``state["step"]``), else None."""
+        return self.state.get(name, {}).get("step")
+
     def __repr__(self) -> str:
         settings = ", ".join(f"{key}={value!r}" for key, value in self.hyper.items())
         return f"{type(self).__name__}({settings})"
@@ -447,13 +451,17 @@ class RMSpropCourse(Optimizer):
         super().__init__(params, dict(lr=lr, beta=beta, epsilon=epsilon))
 
     def _init_state(self, param: np.ndarray) -> State:
-        return {"s": np.zeros_like(param)}
+        return {"s": np.zeros_like(param), "t": 0}
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        state["t"] += 1  # not used by the update; kept to line up with torch's state["step"]
         rmsprop_course_step(param, grad, state, **self.hyper)
 
     def torch_state(self, name: str) -> dict[str, np.ndarray]:
         return {"square_avg": self.state[name]["s"]} if name in self.state else {}
+
+    def step_count(self, name: str) -> int | None:
+        return self.state.get(name, {}).get("t")
 
 
 class AdamCourse(Optimizer):
@@ -484,6 +492,9 @@ class AdamCourse(Optimizer):
         if name not in self.state:
             return {}
         return {"exp_avg": self.state[name]["v"], "exp_avg_sq": self.state[name]["s"]}
+
+    def step_count(self, name: str) -> int | None:
+        return self.state.get(name, {}).get("t")
 
 
 # --------------------------------------------------------------------------------------------------
