@@ -430,7 +430,7 @@ class MomentumCourse(Optimizer):
         momentum_course_step(param, grad, state, **self.hyper)
 
     def torch_state(self, name: str) -> dict[str, np.ndarray]:
-        if name not in self.state:
+        if name not in self.state or self.hyper["beta"] == 0:  # SGD(momentum=0) keeps no buffer
             return {}
         return {"momentum_buffer": self.state[name]["v"] / (1 - self.hyper["beta"])}
 
