@@ -191,10 +191,15 @@ EQUATIONS = {
 }
 NOTES = {
     "SGD": "torch seeds the momentum buffer with the first gradient (not zeros, no 1 - dampening factor).",
-    "RMSprop": "eps is added after the square root; the momentum buffer accumulates g / avg.",
+    "RMSprop": "eps is added after the square root; the momentum buffer accumulates g / avg. Centered RMSprop "
+               "divides by sqrt(E[g^2] - E[g]^2), a cancellation when the gradient barely changes between steps "
+               "(full batch), which float32 cannot resolve; the centered + momentum + weight decay variant runs "
+               "on mini-batches for that reason (docs/optimizers.md).",
     "Adagrad": "The step count starts at 1, so the first step uses lr itself: clr = lr / (1 + (t - 1) lr_decay).",
     "Adam": "Bias corrections use t after the increment (t = 1 on the first step); AMSGrad divides by the "
-            "running max of exp_avg_sq, still bias-corrected with t. weight_decay is L2 added to the gradient.",
+            "running max of exp_avg_sq, still bias-corrected with t. weight_decay is L2 added to the gradient. "
+            "Learning rates stay below the phase where full-batch Adam oscillates around the minimum and "
+            "amplifies rounding (a float32-sized start perturbation grows to 1e-3 at lr 0.01; docs/optimizers.md).",
     "AdamW": "Decoupled weight decay: the parameter shrinks by 1 - lr * weight_decay before the Adam step.",
     "MomentumCourse": "Equal to SGD(lr * (1 - beta), momentum=beta) exactly; SGD(lr, momentum=beta, "
                       "dampening=beta) is not: its first buffer is dW_1, not (1 - beta) dW_1, a gap of "
