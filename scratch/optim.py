@@ -8,7 +8,9 @@ Every optimizer has one interface, modelled on ``torch.optim``:
   course's gradient names);
 - per-parameter state is created lazily on the first step (Adagrad: on construction, as torch does) under
   torch's keys (``momentum_buffer``, ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``,
-  ``square_avg``, ``grad_avg``, ``sum``) and is inspected with ``state_dict()``.
+  ``square_avg``, ``grad_avg``, ``sum``) and is inspected with ``state_dict()``; ``torch_state(name)`` and
+  ``step_count(name)`` give one parameter's arrays and update count in torch's terms (also for the course
+  formulations), which is what the harness compares.
 
 The arithmetic lives in plain functions (``sgd_step``, ``adam_step``, ...) that read like the math in
 torch's docstrings, in the same operation order as torch's ``_single_tensor_*`` functions. The details
