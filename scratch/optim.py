@@ -8,7 +8,9 @@ Every optimizer has one interface, modelled on ``torch.optim``:
   course's gradient names);
 - per-parameter state is created lazily on the first step (Adagrad: on construction, as torch does) under
   torch's keys (``momentum_buffer``, ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``,
-  ``square_avg``, ``grad_avg``, ``sum``) and is inspected with ``state_dict()``.
+  ``square_avg``, ``grad_avg``, ``sum``) and is inspected with ``state_dict()``; ``torch_state(name)`` and
+  ``step_count(name)`` give one parameter's arrays and update count in torch's terms (also for the course
+  formulations), which is what the harness compares.
 
 The arithmetic lives in plain functions (``sgd_step``, ``adam_step``, ...) that read like the math in
 torch's docstrings, in the same operation order as torch's ``_single_tensor_*`` functions. The details
@@ -280,6 +282,10 @@ class Optimizer:
         """This parameter's state arrays under torch's keys and conventions (used for the comparison)."""
         return {key: value for key, value in self.state.get(name, {}).items() if key in self.array_keys}
 
+    def step_count(self, name: str) -> int | None:
+        """Updates this parameter has had, where torch keeps that count (its ``state["step"]``), else None."""
+        return self.state.get(name, {}).get("step")
+
     def __repr__(self) -> str:
         settings = ", ".join(f"{key}={value!r}" for key, value in self.hyper.items())
         return f"{type(self).__name__}({settings})"
@@ -426,7 +432,7 @@ class MomentumCourse(Optimizer):
         momentum_course_step(param, grad, state, **self.hyper)
 
     def torch_state(self, name: str) -> dict[str, np.ndarray]:
-        if name not in self.state:
+        if name not in self.state or self.hyper["beta"] == 0:  # SGD(momentum=0) keeps no buffer
             return {}
         return {"momentum_buffer": self.state[name]["v"] / (1 - self.hyper["beta"])}
 
@@ -447,13 +453,17 @@ class RMSpropCourse(Optimizer):
         super().__init__(params, dict(lr=lr, beta=beta, epsilon=epsilon))
 
     def _init_state(self, param: np.ndarray) -> State:
-        return {"s": np.zeros_like(param)}
+        return {"s": np.zeros_like(param), "t": 0}
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        state["t"] += 1  # not used by the update; kept to line up with torch's state["step"]
         rmsprop_course_step(param, grad, state, **self.hyper)
 
     def torch_state(self, name: str) -> dict[str, np.ndarray]:
         return {"square_avg": self.state[name]["s"]} if name in self.state else {}
+
+    def step_count(self, name: str) -> int | None:
+        return self.state.get(name, {}).get("t")
 
 
 class AdamCourse(Optimizer):
@@ -484,6 +494,9 @@ class AdamCourse(Optimizer):
         if name not in self.state:
             return {}
         return {"exp_avg": self.state[name]["v"], "exp_avg_sq": self.state[name]["s"]}
+
+    def step_count(self, name: str) -> int | None:
+        return self.state.get(name, {}).get("t")
 
 
 # --------------------------------------------------------------------------------------------------
