@@ -53,13 +53,17 @@ def _with_spread(frame: pd.DataFrame) -> pd.Series:
 
 
 def base_point(frame: pd.DataFrame) -> tuple[int, int, int] | None:
-    """The dense point every sweep passes through: the most frequent ``(m, width, depth)``."""
+    """The dense point every sweep passes through: the point that the most other sweep points differ from
+    in at most one factor (the bench measures each point once, so counting rows cannot find it)."""
     dense = frame[(frame["section"] == "dense") & (frame["name"] == "sweep")]
     if dense.empty:
         return None
-    counts = dense.groupby(["m", "width", "depth"]).size()
-    m, width, depth = counts.idxmax()
-    return int(m), int(width), int(depth)
+    points = {(int(m), int(w), int(d)) for m, w, d in zip(dense["m"], dense["width"], dense["depth"], strict=True)}
+
+    def neighbours(point: tuple[int, int, int]) -> int:
+        return sum(sum(a != b for a, b in zip(point, other, strict=True)) <= 1 for other in points)
+
+    return max(sorted(points), key=neighbours)
 
 
 def sweep(frame: pd.DataFrame, factor: str) -> pd.DataFrame:

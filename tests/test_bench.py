@@ -22,7 +22,7 @@ from compare.bench import (
     target_verdicts,
 )
 from compare.cli import main
-from compare.speed_report import crossover, seconds_text
+from compare.speed_report import base_point, crossover, seconds_text, sweep
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +210,14 @@ def test_interleaved_timings_take_one_block_of_each_step_per_round() -> None:
 def test_numpy_blas_reports_the_library_numpy_loads() -> None:
     found = numpy_blas()
     assert found and all(isinstance(entry["threads"], int) and entry["threads"] >= 1 for entry in found)
+
+
+def test_sweeps_are_found_around_the_base_point_when_each_point_is_measured_once() -> None:
+    full = plan(quick=False, dtypes=["float32"], devices=["cpu"])
+    rows = [dict(section="dense", name="sweep", backend="numpy", device="cpu", dtype="float32", m=p.m,
+                 width=p.width, depth=p.depth, seconds=1.0) for p in full.dense_points() if p != full.target]
+    frame = _frame(rows)
+    assert base_point(frame) == (full.base.m, full.base.width, full.base.depth)
+    assert list(sweep(frame, "width")["width"]) == sorted(full.width_sweep)
+    assert list(sweep(frame, "depth")["depth"]) == sorted(full.depth_sweep)
+    assert list(sweep(frame, "m")["m"]) == sorted(full.m_sweep)
