@@ -110,8 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     frame = records_frame(runs)
     frame["torch/numpy time"] = frame["torch_seconds_per_step"] / frame["numpy_seconds_per_step"]
     columns = ["concept", "variant", "device", "dtype", "max_rel_diff_loss", "max_rel_diff_grad",
-               "max_rel_diff_params", "passed", "numpy_seconds_per_step", "torch_seconds_per_step",
-               "torch/numpy time"]
+               "max_rel_diff_params", "max_rel_diff_state", "passed", "numpy_seconds_per_step",
+               "torch_seconds_per_step", "torch/numpy time"]
     print(_markdown_table(frame[columns]))
     failed = [run for run in runs if not run.parity.passed]
     for run in failed:

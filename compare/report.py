@@ -6,6 +6,7 @@ Files: ``parity.csv`` (one row per case, dtype, device and seed), ``report.md``,
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import defaultdict
@@ -57,7 +58,7 @@ def records_frame(runs: Sequence[CaseRun]) -> pd.DataFrame:
 def _markdown_table(frame: pd.DataFrame) -> str:
     def fmt(value: object) -> str:
         if isinstance(value, float):
-            return f"{value:.2e}"
+            return "—" if math.isnan(value) else f"{value:.2e}"
         return "" if value is None else str(value)
 
     header = "| " + " | ".join(frame.columns) + " |"
@@ -74,6 +75,7 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
                         max_rel_diff_loss=("max_rel_diff_loss", "max"),
                         max_rel_diff_grad=("max_rel_diff_grad", "max"),
                         max_rel_diff_params=("max_rel_diff_params", "max"),
+                        max_rel_diff_state=("max_rel_diff_state", "max"),
                         numpy_s_per_step=("numpy_seconds_per_step", "max"),
                         torch_s_per_step=("torch_seconds_per_step", "max")).reset_index()
     table["torch/numpy time"] = table["torch_s_per_step"] / table["numpy_s_per_step"]
