@@ -221,3 +221,9 @@ def test_sweeps_are_found_around_the_base_point_when_each_point_is_measured_once
     assert list(sweep(frame, "width")["width"]) == sorted(full.width_sweep)
     assert list(sweep(frame, "depth")["depth"]) == sorted(full.depth_sweep)
     assert list(sweep(frame, "m")["m"]) == sorted(full.m_sweep)
+
+
+def test_target_verdicts_say_when_the_target_point_was_not_measured() -> None:
+    fraction, ratio, threads, _ = target_verdicts(_frame([]), ENV)
+    assert fraction["verdict"] == ratio["verdict"] == "n/a" and "not measured" in fraction["shown"]
+    assert threads["verdict"] == "PASS"
