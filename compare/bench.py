@@ -15,6 +15,10 @@ Sections (each a ``section`` value in ``speed.csv``; method and reading guide in
 - ``vectorization``: the lectures' loop-vs-vectorized logistic regression and dot product.
 - ``dispatch``: the fixed cost of one tiny op in NumPy and torch (what dominates at ``m = 64``).
 - ``parity_suite``: wall time of every parity comparison (``python -m compare run``), full mode only.
+- ``targets``: the issue's targets at the target point, float32 CPU: the target-shaped matmul and the
+  training step of both backends timed in interleaved rounds, so that the fraction of peak and the
+  numpy/torch ratio compare measurements taken under the same load; :func:`target_verdicts` turns them
+  (and the thread settings and the parity-suite time) into PASS/MISS lines.
 
 Every timing is :func:`compare.timing.time_step`: warm-up, then the median and quartiles of repeated
 blocks, CUDA synchronised, NumPy's BLAS and torch pinned to the same thread count.
@@ -31,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from threadpoolctl import threadpool_info
 
 from compare.devices import numpy_dtype, resolve_device, torch_dtype
 from compare.environment import environment
@@ -87,8 +92,15 @@ class Plan:
         points += [self.target] if self.target else []
         return list(dict.fromkeys(points))
 
+    def brief(self) -> Plan:
+        """Shorter timing for the ~200 small rows of the concept section (steps of 0.1-2 ms): 0.02 s blocks
+        still hold 10-200 steps, and 7 blocks of 0.2 s each would make that section alone take minutes."""
+        return replace(self, block_seconds=min(self.block_seconds, 0.02), samples=min(self.samples, 5))
+
 
 TARGET = DensePoint(m=4096, width=1024, depth=4)
+#: ``--quick``'s stand-in for :data:`TARGET` (a smoke test of the targets machinery; its verdicts prove nothing).
+QUICK_TARGET = DensePoint(m=512, width=256, depth=4)
 
 
 def plan(*, quick: bool, dtypes: Sequence[str], devices: Sequence[str], clock: str = "wall") -> Plan:
@@ -99,7 +111,7 @@ def plan(*, quick: bool, dtypes: Sequence[str], devices: Sequence[str], clock: s
         raise ValueError("clock 'cpu' counts host CPU seconds and cannot time CUDA work; use --device cpu")
     if quick:
         return Plan(True, tuple(dtypes), tuple(devices), DensePoint(256, 16, 2), (64, 256), (16, 64), (2,),
-                    None, (256,), (64, 256), 10_000, 0.02, 3, 0.3, clock)
+                    QUICK_TARGET, (256,), (64, 256), 10_000, 0.02, 3, 0.3, clock)
     return Plan(False, tuple(dtypes), tuple(devices), DensePoint(1024, 128, 4), (64, 256, 1024, 4096, 16384),
                 (16, 128, 512, 2048), (2, 4, 8), TARGET, (1024, 2048), (64, 256, 1024, 4096), 1_000_000,
                 0.2, 7, 8.0, clock)
@@ -170,9 +182,18 @@ def matmul_rows(plan_: Plan) -> list[dict[str, object]]:
     return rows
 
 
+def peak_candidates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The matmul rows a peak is taken from: the square sizes and the targets section's own matmul shape."""
+    return frame[(frame["section"] == "matmul_peak")
+                 | ((frame["section"] == "targets") & frame["name"].str.startswith("matmul"))]
+
+
 def peaks(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
-    """Best matmul GFLOP/s per ``(backend, device, dtype)``."""
-    matmul = frame[frame["section"] == "matmul_peak"]
+    """Best matmul GFLOP/s per ``(backend, device, dtype)`` over :func:`peak_candidates`.
+
+    Taking the highest makes every ``fraction_of_peak`` the conservative (lower) one.
+    """
+    matmul = peak_candidates(frame)
     return {key: float(group["gflops"].max()) for key, group in matmul.groupby(["backend", "device", "dtype"])}
 
 
@@ -281,6 +302,135 @@ def _variant_parity(case: Case, problem, factory, device: str, steps: int):
     return compare_trajectories(ours, theirs, tolerance(str(problem.dtype), device, case.tolerance_factor))
 
 
+# --- the issue's targets -----------------------------------------------------------------------------------
+
+#: The issue's goals for the scratch float32 step at the target point.
+MIN_FRACTION_OF_PEAK = 0.60
+MAX_NUMPY_OVER_TORCH = 1.10
+MAX_PARITY_SUITE_SECONDS = 60.0
+FRACTION_GOAL = f">= {MIN_FRACTION_OF_PEAK:.0%}"
+RATIO_GOAL = f"numpy / torch time <= {MAX_NUMPY_OVER_TORCH}"
+
+
+def numpy_blas() -> list[dict[str, object]]:
+    """The BLAS NumPy itself uses (the library inside NumPy's install, e.g. a wheel's ``numpy.libs``) and
+    its thread count; every loaded BLAS when none lies there (a system or conda NumPy).
+
+    Other BLAS copies may be loaded too (SciPy's, pulled in by scikit-learn) and keep their own thread
+    counts; the timed NumPy code never calls them, so they must not decide the thread-equality check.
+    """
+    blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    own = [info for info in blas if str(info.get("filepath", "")).startswith(str(Path(np.__file__).parent))]
+    return [{"library": info.get("internal_api"), "version": info.get("version"), "threads": info.get("num_threads"),
+             "filepath": info.get("filepath")} for info in own or blas]
+
+
+def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, block_seconds: float,
+                        clock: Callable[[], float] = time.perf_counter, warmup: int = 2) -> dict[str, Timing]:
+    """Time several steps in interleaved rounds (one block of each per round), median and quartiles per step.
+
+    On a shared machine the load drifts; timing ``a`` for a minute and then ``b`` for a minute compares two
+    different machines. Interleaving exposes every step to the same drift, so ratios of the medians (a
+    fraction of peak, numpy/torch) stay meaningful even when the absolute times do not.
+    """
+    per_block = {}
+    for name, step in steps.items():
+        for _ in range(warmup):
+            step()
+        start = clock()
+        step()
+        per_block[name] = max(1, int(block_seconds / max(clock() - start, 1e-9)))
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = clock()
+            for _ in range(per_block[name]):
+                step()
+            samples[name].append((clock() - start) / per_block[name])
+    timings = {}
+    for name, values in samples.items():
+        q25, median, q75 = np.percentile(values, [25, 50, 75])
+        timings[name] = Timing(float(median), float(q25), float(q75), rounds, per_block[name])
+    return timings
+
+
+def target_rows(plan_: Plan, dtype: str = "float32") -> list[dict[str, object]]:
+    """The target point on the CPU: ``W @ A`` of the target's hidden-layer shape (``(n, n) @ (n, m)``, the
+    bulk of the step's work) and one training step, NumPy and torch, interleaved (:func:`interleaved_timings`).
+    """
+    point = plan_.target
+    n, m = point.width, point.m
+    deep_net = _deep_net()
+    problem = dense_problem(point, dtype)
+    rng = np.random.default_rng(0)
+    W, A = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, m)).astype(dtype)
+    out = np.empty((n, m), dtype=dtype)
+    tW, tA = torch.from_numpy(W), torch.from_numpy(A)
+    tout = torch.empty_like(tA)
+    steps = {
+        ("matmul", "numpy"): lambda: np.matmul(W, A, out=out),
+        ("matmul", "torch"): lambda: torch.matmul(tW, tA, out=tout),
+        ("step", "numpy"): deep_net.ScratchDeepNet(problem).step,
+        ("step", "torch"): torch_dense_trainer(problem, torch.device("cpu")).step,
+    }
+    timings = interleaved_timings(steps, rounds=plan_.samples, block_seconds=plan_.block_seconds,
+                                  clock=CLOCKS[plan_.clock])
+    flops = {"matmul": 2 * n * n * m, "step": dense_flops(point.layer_dims, m)}
+    names = {"matmul": f"matmul ({n}x{n}) @ ({n}x{m})", "step": "dense training step"}
+    return [_row("targets", names[kind], backend, "cpu", dtype, timing, m=m, width=n, depth=point.depth,
+                 flops=flops[kind], note="interleaved rounds")
+            for (kind, backend), timing in timings.items()]
+
+
+def _verdict(target: str, measured: float | None, goal: str, passed: bool | None, text: str) -> dict[str, object]:
+    verdict = "n/a" if passed is None else ("PASS" if passed else "MISS")
+    return {"target": target, "measured": measured, "shown": text, "goal": goal, "verdict": verdict}
+
+
+def target_verdicts(frame: pd.DataFrame, env: dict[str, object]) -> list[dict[str, object]]:
+    """The issue's targets as ``{target, measured, shown, goal, verdict}``, all computed from ``frame``/``env``.
+
+    ``verdict`` is PASS or MISS (``n/a`` when the run did not measure it, e.g. no parity suite in
+    ``--quick``). The fraction of peak uses :func:`peaks` (the higher of the square and target-shaped
+    matmul), the numpy/torch ratio the interleaved medians of the ``targets`` section.
+    """
+    verdicts = []
+    rows = frame[frame["section"] == "targets"]
+    step = rows[rows["name"] == "dense training step"].set_index("backend")
+    if {"numpy", "torch"} <= set(step.index):
+        numpy_row, torch_row = step.loc["numpy"], step.loc["torch"]
+        point = f"{numpy_row['dtype']}, m={numpy_row['m']}, width={numpy_row['width']}, depth={numpy_row['depth']}"
+        fraction = float(numpy_row["fraction_of_peak"])
+        verdicts.append(_verdict(
+            f"scratch NumPy step ({point}) vs NumPy's matmul peak", fraction,
+            FRACTION_GOAL, fraction >= MIN_FRACTION_OF_PEAK,
+            f"{fraction:.1%} ({numpy_row['gflops']:.1f} of {numpy_row['peak_gflops']:.1f} GFLOP/s)"))
+        ratio = float(numpy_row["seconds"] / torch_row["seconds"])
+        shown = (f"{ratio:.3f} ({numpy_row['seconds'] * 1e3:.1f} ms vs {torch_row['seconds'] * 1e3:.1f} ms; "
+                 f"torch at {float(torch_row['fraction_of_peak']):.1%} of its peak)")
+        verdicts.append(_verdict(f"scratch NumPy step vs torch CPU eager ({point})", ratio, RATIO_GOAL,
+                                 ratio <= MAX_NUMPY_OVER_TORCH, shown))
+    else:
+        for target, goal in (("scratch NumPy step vs NumPy's matmul peak", FRACTION_GOAL),
+                             ("scratch NumPy step vs torch CPU eager", RATIO_GOAL)):
+            verdicts.append(_verdict(target, None, goal, None, "not measured (deep_net not benchmarked)"))
+    blas = {entry["threads"] for entry in env.get("numpy_blas", [])}
+    torch_threads = env.get("threads", {}).get("torch_threads")
+    verdicts.append(_verdict("NumPy's BLAS and torch use the same thread count", None, "equal",
+                             blas == {torch_threads},
+                             f"NumPy's BLAS {', '.join(map(str, sorted(blas)))}, torch {torch_threads}"))
+    suite = frame[frame["section"] == "parity_suite"]
+    if suite.empty:
+        verdicts.append(_verdict("`python -m compare run` (parity suite) time", None,
+                                 f"< {MAX_PARITY_SUITE_SECONDS:.0f} s", None, "not measured (--quick)"))
+    else:
+        seconds = float(suite["seconds"].iloc[0])
+        verdicts.append(_verdict("`python -m compare run` (parity suite) time", seconds,
+                                 f"< {MAX_PARITY_SUITE_SECONDS:.0f} s", seconds < MAX_PARITY_SUITE_SECONDS,
+                                 f"{seconds:.1f} s ({suite['note'].iloc[0]})"))
+    return verdicts
+
+
 # --- every registered concept at its default size --------------------------------------------------------------
 
 def concept_rows(plan_: Plan, cases: Sequence[Case]) -> list[dict[str, object]]:
@@ -288,6 +438,7 @@ def concept_rows(plan_: Plan, cases: Sequence[Case]) -> list[dict[str, object]]:
     if plan_.quick:
         cases = list({case.concept: case for case in reversed(cases)}.values())
     rows = []
+    timing_plan = plan_.brief()
     for case in cases:
         for dtype in plan_.dtypes[:1] if plan_.quick else plan_.dtypes:
             problem = case.make_problem(0, numpy_dtype(dtype))
@@ -296,8 +447,8 @@ def concept_rows(plan_: Plan, cases: Sequence[Case]) -> list[dict[str, object]]:
                 if device not in case.devices:
                     continue
                 trainer = case.scratch(problem) if backend == "numpy" else case.torch(problem, torch.device(device))
-                rows.append(_row("concept", case.name, backend, device, dtype, _time(plan_, trainer.step, device),
-                                 m=m))
+                rows.append(_row("concept", case.name, backend, device, dtype,
+                                 _time(timing_plan, trainer.step, device), m=m))
     return rows
 
 
@@ -401,7 +552,8 @@ def run_bench(out_dir: Path, *, concepts: Sequence[str] = (), device: str = "aut
         sections.append(("loop vs vectorized", lambda: vectorization_rows(plan_)))
     if "deep_net" in names:
         sections += [("dense-net sweeps", lambda: dense_rows(plan_)),
-                     ("optimizer implementations", lambda: optimizer_rows(plan_))]
+                     ("optimizer implementations", lambda: optimizer_rows(plan_)),
+                     ("targets (interleaved)", lambda: target_rows(plan_))]
     if not quick:
         sections.append(("parity suite", lambda: [parity_suite_row(cases)]))
     rows: list[dict[str, object]] = []
@@ -416,9 +568,14 @@ def run_bench(out_dir: Path, *, concepts: Sequence[str] = (), device: str = "aut
     env["bench_seconds"] = time.perf_counter() - started
     env["quick"] = quick
     env["clock"] = clock
+    env["numpy_blas"] = numpy_blas()
+    verdicts = target_verdicts(frame, env)
+    for verdict in verdicts:
+        progress(f"target: {verdict['target']}: {verdict['shown']} (goal {verdict['goal']}): {verdict['verdict']}")
     with StagedResults(Path(out_dir)) as stage:
         frame.to_csv(stage / "speed.csv", index=False, float_format="%.6g")
         images = speed_plots(frame, stage / "plots")
-        atomic_write_text(stage / "speed.md", speed_markdown(frame, env, plan_, images))
-        atomic_write_json(stage / "speed.json", {"environment": env, "threads": thread_settings()})
+        atomic_write_text(stage / "speed.md", speed_markdown(frame, env, plan_, images, verdicts))
+        atomic_write_json(stage / "speed.json", {"environment": env, "threads": thread_settings(),
+                                                 "targets": verdicts})
     return frame

@@ -242,10 +242,15 @@ def loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarra
 
 def update_parameters(params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray], learning_rate: float
                       ) -> dict[str, np.ndarray]:
-    """Gradient descent in place, ``P -= learning_rate * dP`` for every parameter; returns ``params``."""
+    """Gradient descent in place, ``P -= learning_rate * dP`` for every parameter; returns ``params``.
+
+    The step is computed in the parameter's dtype, as torch's ``SGD`` casts ``lr`` to it: an ``np.float64``
+    rate would otherwise turn a float32 step into a float64 temporary (NumPy 2 promotes with NumPy scalars).
+    ``grads`` are left untouched: callers still observe this step's gradients after the update.
+    """
     check_positive("learning_rate", learning_rate)
     for name, value in params.items():
-        value -= learning_rate * grads[f"d{name}"]
+        value -= np.multiply(grads[f"d{name}"], learning_rate, dtype=value.dtype)
     return params
 
 

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
 import pytest
 
-from compare.bench import COLUMNS, DensePoint, dense_flops, plan
+from compare.bench import (
+    COLUMNS,
+    MAX_NUMPY_OVER_TORCH,
+    MIN_FRACTION_OF_PEAK,
+    DensePoint,
+    add_fractions,
+    dense_flops,
+    interleaved_timings,
+    numpy_blas,
+    peak_candidates,
+    plan,
+    target_verdicts,
+)
 from compare.cli import main
-from compare.speed_report import crossover, seconds_text
+from compare.speed_report import base_point, crossover, seconds_text, sweep
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +50,9 @@ def test_quick_bench_csv_has_sane_timings(quick_bench) -> None:
     assert {"matmul_peak", "dispatch", "concept", "vectorization"} <= set(frame["section"])
     matmul = frame[frame["section"] == "matmul_peak"]
     assert set(matmul["backend"]) == {"numpy", "torch"} and set(matmul["dtype"]) == {"float32", "float64"}
-    # each backend's best matmul defines its own peak, so the peak row is exactly at fraction 1
-    best = matmul.loc[matmul.groupby(["backend", "dtype"])["gflops"].idxmax()]
+    # each backend's best matmul (square or the targets' shape) defines its own peak: that row is at fraction 1
+    candidates = peak_candidates(frame)
+    best = candidates.loc[candidates.groupby(["backend", "dtype"])["gflops"].idxmax()]
     assert best["fraction_of_peak"].to_numpy() == pytest.approx(1.0)
 
 
@@ -111,3 +125,105 @@ def test_cpu_clock_refuses_cuda() -> None:
         plan(quick=True, dtypes=["float32"], devices=["cpu", "cuda"], clock="cpu")
     with pytest.raises(ValueError, match="clock must be"):
         plan(quick=True, dtypes=["float32"], devices=["cpu"], clock="sundial")
+
+
+def test_quick_bench_states_its_targets(quick_bench) -> None:
+    _, out = quick_bench
+    frame = pd.read_csv(out / "speed.csv")
+    targets = frame[frame["section"] == "targets"]
+    assert sorted(zip(targets["name"].str.split().str[0], targets["backend"], strict=True)) == [
+        ("dense", "numpy"), ("dense", "torch"), ("matmul", "numpy"), ("matmul", "torch")]
+    verdicts = json.loads((out / "speed.json").read_text())["targets"]
+    fraction = verdicts[0]
+    step = targets[(targets["name"] == "dense training step") & (targets["backend"] == "numpy")].iloc[0]
+    assert fraction["measured"] == pytest.approx(step["fraction_of_peak"], rel=1e-5)
+    assert fraction["verdict"] == ("PASS" if step["fraction_of_peak"] >= MIN_FRACTION_OF_PEAK else "MISS")
+    text = (out / "speed.md").read_text()
+    assert "### Targets" in text and f"| {fraction['verdict']} |" in text
+
+
+def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    full = [dict(dict.fromkeys(COLUMNS), **row) for row in rows]
+    return add_fractions(pd.DataFrame(full, columns=COLUMNS))
+
+
+def _target_frame(numpy_step: float, torch_step: float, square_gflops: float) -> pd.DataFrame:
+    """A 1 GFLOP step and a 1 GFLOP target-shaped matmul taking 10 ms (100 GFLOP/s) on both backends."""
+    rows = []
+    for backend, step_seconds in (("numpy", numpy_step), ("torch", torch_step)):
+        common = dict(backend=backend, device="cpu", dtype="float32", m=4096, width=1024, depth=4, flops=1e9)
+        rows.append(dict(common, section="matmul_peak", name="matmul 1024x1024", seconds=1e9 / square_gflops / 1e9,
+                         gflops=square_gflops))
+        rows.append(dict(common, section="targets", name="matmul (1024x1024) @ (1024x4096)", seconds=0.01,
+                         gflops=100.0))
+        rows.append(dict(common, section="targets", name="dense training step", seconds=step_seconds,
+                         gflops=1.0 / step_seconds))
+    return _frame(rows)
+
+
+ENV = {"threads": {"torch_threads": 2}, "numpy_blas": [{"threads": 2}]}
+
+
+@pytest.mark.parametrize(("numpy_step", "torch_step", "square", "verdicts"), [
+    (0.0125, 0.0125, 90.0, ("PASS", "PASS")),    # 80% of the 100 GFLOP/s target-shaped peak, ratio 1
+    (0.0125, 0.0100, 90.0, ("PASS", "MISS")),    # ratio 1.25
+    (0.0125, 0.0125, 200.0, ("MISS", "PASS")),   # the square peak is higher: 40% of it
+    (0.0200, 0.0190, 90.0, ("MISS", "PASS")),    # 50% of peak, ratio 1.05
+])
+def test_target_verdicts_are_computed_from_the_rows(numpy_step, torch_step, square, verdicts) -> None:
+    found = target_verdicts(_target_frame(numpy_step, torch_step, square), ENV)
+    fraction, ratio, threads, suite = found
+    assert fraction["measured"] == pytest.approx(1.0 / numpy_step / max(100.0, square))
+    assert ratio["measured"] == pytest.approx(numpy_step / torch_step)
+    assert (fraction["verdict"], ratio["verdict"]) == verdicts
+    assert threads["verdict"] == "PASS" and suite["verdict"] == "n/a"
+    assert ratio["goal"].endswith(str(MAX_NUMPY_OVER_TORCH))
+
+
+def test_target_verdicts_flag_unequal_threads_and_a_slow_parity_suite() -> None:
+    frame = pd.concat([_target_frame(0.0125, 0.0125, 90.0),
+                       _frame([dict(section="parity_suite", name="suite", backend="both", seconds=75.0,
+                                    note="54/54 passed")])])
+    env = {"threads": {"torch_threads": 2}, "numpy_blas": [{"threads": 1}]}
+    _, _, threads, suite = target_verdicts(frame, env)
+    assert threads["verdict"] == "MISS" and suite["verdict"] == "MISS" and suite["measured"] == 75.0
+
+
+def test_interleaved_timings_take_one_block_of_each_step_per_round() -> None:
+    now, order = [0.0], []
+
+    def step(name: str, cost: float):
+        def run() -> None:
+            now[0] += cost
+            order.append(name)
+        return run
+
+    timings = interleaved_timings({"a": step("a", 0.01), "b": step("b", 0.03)}, rounds=4, block_seconds=0.06,
+                                  clock=lambda: now[0], warmup=1)
+    assert timings["a"].median == pytest.approx(0.01) and timings["b"].median == pytest.approx(0.03)
+    assert (timings["a"].per_block, timings["b"].per_block) == (6, 2)
+    assert timings["a"].samples == 4
+    measured = order[4:]  # after warm-up and sizing (2 calls each)
+    assert measured == (["a"] * 6 + ["b"] * 2) * 4
+
+
+def test_numpy_blas_reports_the_library_numpy_loads() -> None:
+    found = numpy_blas()
+    assert found and all(isinstance(entry["threads"], int) and entry["threads"] >= 1 for entry in found)
+
+
+def test_sweeps_are_found_around_the_base_point_when_each_point_is_measured_once() -> None:
+    full = plan(quick=False, dtypes=["float32"], devices=["cpu"])
+    rows = [dict(section="dense", name="sweep", backend="numpy", device="cpu", dtype="float32", m=p.m,
+                 width=p.width, depth=p.depth, seconds=1.0) for p in full.dense_points() if p != full.target]
+    frame = _frame(rows)
+    assert base_point(frame) == (full.base.m, full.base.width, full.base.depth)
+    assert list(sweep(frame, "width")["width"]) == sorted(full.width_sweep)
+    assert list(sweep(frame, "depth")["depth"]) == sorted(full.depth_sweep)
+    assert list(sweep(frame, "m")["m"]) == sorted(full.m_sweep)
+
+
+def test_target_verdicts_say_when_the_target_point_was_not_measured() -> None:
+    fraction, ratio, threads, _ = target_verdicts(_frame([]), ENV)
+    assert fraction["verdict"] == ratio["verdict"] == "n/a" and "not measured" in fraction["shown"]
+    assert threads["verdict"] == "PASS"
