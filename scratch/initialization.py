@@ -7,7 +7,7 @@ Biases always start at zero; the weights follow ``method``:
 ==========  =========================================  ==========================================
 method      W{l} ~                                     torch.nn.init counterpart
 ==========  =========================================  ==========================================
-``zeros``   0                                          ``zeros_`` (fails: see :mod:`shallow_net`)
+``zeros``   0                                          ``zeros_`` (fails: zero_initialization study)
 ``small``   N(0, 0.01^2)   (the course's ``* 0.01``)   ``normal_(std=0.01)``
 ``he``      N(0, 2 / n_{l-1})   (fan-in, for ReLU)     ``kaiming_normal_(nonlinearity="relu")``
 ``xavier``  N(0, 2 / (n_{l-1} + n_l))   (Glorot)       ``xavier_normal_()``
