@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from compare.devices import to_numpy
+from compare.kinks import Preactivation, torch_preactivations
 from compare.problem import Observation
 from torch_ref.training import train_step
 
@@ -75,6 +76,9 @@ class TorchTrainer:
 
     def step(self) -> None:
         self.loss = train_step(self.model, self.loss_fn, self.optimizer, self.x, self.y)
+
+    def hidden_preactivations(self) -> list[Preactivation] | None:
+        return torch_preactivations(self.model, self.x)
 
     def observe(self) -> Observation:
         if self.loss is None:

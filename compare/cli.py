@@ -116,6 +116,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     failed = [run for run in runs if not run.parity.passed]
     for run in failed:
         print(f"FAIL {run.case.name} {run.dtype} {run.device}: {run.parity.summary()}")
+    for run in runs:
+        for note in run.parity.notes:
+            print(f"note {run.case.name} {run.dtype} {run.device}: {note}")
     if args.json:
         atomic_write_json(args.json, [run.record() for run in runs])
     print(f"{len(runs) - len(failed)} passed, {len(failed)} failed")

@@ -24,6 +24,11 @@ still caught when it dominates its array. Tolerances, as relative differences:
   run the scratch side makes, and TF32 is disabled for parity runs so float32 means IEEE float32.
 
 A case may multiply its tolerance by ``Case.tolerance_factor`` and must say why in its notes.
+
+Networks with ReLU units are compared up to their first kink crossing, a pre-activation that rounding
+puts on different sides of 0 in the two implementations (:mod:`compare.kinks`): the crossing is checked
+to be within the tolerance of zero, reported, and the steps before it are compared at the full
+tolerance. A crossing at step 0 leaves nothing to compare and fails.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ class ParityResult:
     max_rel: dict[str, float] = field(default_factory=dict)
     worst_key: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -89,7 +95,7 @@ class ParityResult:
         if self.problems:
             return "; ".join(self.problems)
         parts = [f"{cat} {self.max_rel[cat]:.1e}" for cat in self.max_rel]
-        return ", ".join(parts) + f" (tol {self.tolerance:.0e})"
+        return ", ".join(parts) + f" (tol {self.tolerance:.0e})" + "".join(f"; {note}" for note in self.notes)
 
 
 def _update(result: ParityResult, category: str, key: str, abs_diff: float, rel_diff: float) -> None:
@@ -107,6 +113,11 @@ def compare_trajectories(scratch: Trajectory, reference: Trajectory, tol: float)
             result.problems.append(f"{side} diverged at step {traj.diverged_at}")
     if result.problems:
         return result
+    crossing = scratch.kink_crossing or reference.kink_crossing
+    if crossing is not None:
+        (result.notes if crossing.step > 0 else result.problems).append(crossing.describe())
+        if crossing.step == 0:
+            return result
     if len(scratch.losses) != len(reference.losses):
         result.problems.append(f"step counts differ: numpy {len(scratch.losses)}, torch {len(reference.losses)}")
         return result

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from compare.kinks import KinkCrossing
 from compare.problem import Observation
 
 SNAPSHOT_BUDGET = 20_000_000
@@ -28,12 +29,14 @@ def snapshot_steps(steps: int, n_param_elements: int, *, budget: int = SNAPSHOT_
 class Trajectory:
     """What one side did: ``losses[k]`` for every step, ``snapshots[k][key]`` at snapshot steps.
 
-    ``diverged_at`` is the first step whose loss or arrays were NaN/Inf (then the run stopped there).
+    ``diverged_at`` is the first step whose loss or arrays were NaN/Inf (then the run stopped there);
+    ``kink_crossing`` the crossing that stopped the run before its step (:mod:`compare.kinks`).
     """
 
     losses: list[float] = field(default_factory=list)
     snapshots: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     diverged_at: int | None = None
+    kink_crossing: KinkCrossing | None = None
 
     def record(self, step: int, observe: Callable[[], Observation], keep_arrays: bool) -> None:
         observation = observe()

@@ -72,6 +72,7 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ["concept", "variant", "device", "dtype"]
     grouped = frame.groupby(keys, sort=True)
     table = grouped.agg(passed=("passed", "all"), seeds=("seed", "nunique"),
+                        min_steps_compared=("steps_compared", "min"),
                         max_rel_diff_loss=("max_rel_diff_loss", "max"),
                         max_rel_diff_grad=("max_rel_diff_grad", "max"),
                         max_rel_diff_params=("max_rel_diff_params", "max"),
@@ -80,6 +81,18 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
                         torch_s_per_step=("torch_seconds_per_step", "max")).reset_index()
     table["torch/numpy time"] = table["torch_s_per_step"] / table["numpy_s_per_step"]
     return table
+
+
+def _kink_crossing_lines(frame: pd.DataFrame) -> list[str]:
+    """A list of the runs that stopped at a kink crossing (see docs/parity.md), or nothing."""
+    crossed = frame[frame["kink_crossing"].notna()]
+    if crossed.empty:
+        return []
+    lines = ["Kink crossings (ReLU pre-activations that rounding put on different sides of 0; the runs are "
+             "compared up to them, see `docs/parity.md`):", ""]
+    lines += [f"- {r.concept}/{r.variant} {r.device} {r.dtype} seed {r.seed}: {r.kink_crossing}"
+              for r in crossed.itertuples()]
+    return [*lines, ""]
 
 
 def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, str, StudyOutput]],
@@ -100,6 +113,7 @@ def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, st
         "",
         _markdown_table(summary_table(frame)),
         "",
+        *_kink_crossing_lines(frame),
     ]
     by_concept: dict[str, list[tuple[str, StudyOutput]]] = defaultdict(list)
     for concept, title, output in studies:

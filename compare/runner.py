@@ -2,7 +2,9 @@
 
 The two trainers advance in lock step: torch step k, then (after ``Case.couple`` if any) scratch step k,
 each observed at the shared snapshot steps. A side whose loss or arrays turn NaN/Inf stops the run and
-is reported as "diverged at step k" instead of comparing NaNs.
+is reported as "diverged at step k" instead of comparing NaNs. Before each step of a network with ReLU
+units, both sides' hidden pre-activations are checked for a kink crossing (:mod:`compare.kinks`); one
+within rounding ends the comparison there and is reported.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import torch
 
 from compare.devices import numpy_dtype, resolve_device
+from compare.kinks import watch_kinks
 from compare.parity import ParityResult, compare_trajectories, tolerance
 from compare.record import Trajectory, snapshot_steps
 from compare.registry import Case
@@ -53,6 +56,8 @@ class CaseRun:
             "max_abs_diff_loss": self.parity.max_abs.get("loss"),
             "max_abs_diff_grad": self.parity.max_abs.get("grad"),
             "max_abs_diff_params": self.parity.max_abs.get("param"),
+            "steps_compared": len(self.numpy.losses),
+            "kink_crossing": self.numpy.kink_crossing.describe() if self.numpy.kink_crossing else None,
             "problems": list(self.parity.problems),
             "final_loss_numpy": self.numpy.losses[-1] if self.numpy.losses else None,
             "final_loss_torch": self.torch.losses[-1] if self.torch.losses else None,
@@ -63,13 +68,21 @@ class CaseRun:
 
 def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, steps: int
                      ) -> tuple[Trajectory, Trajectory]:
-    """Train both sides from the same problem for ``steps`` steps; returns ``(numpy, torch)``."""
+    """Train both sides from the same problem for ``steps`` steps; returns ``(numpy, torch)``.
+
+    A kink crossing at step k stops both before step k and is kept in both trajectories.
+    """
     problem = case.make_problem(seed, numpy_dtype(dtype))
     scratch_side = case.scratch(problem)
     torch_side = case.torch(problem, device)
     keep = snapshot_steps(steps, problem.n_param_elements)
+    tol = tolerance(dtype, device.type, case.tolerance_factor)
     ours, theirs = Trajectory(), Trajectory()
     for step in range(steps):
+        crossing = watch_kinks(step, scratch_side, torch_side, tol)
+        if crossing is not None:
+            ours.kink_crossing = theirs.kink_crossing = crossing
+            break
         torch_side.step()
         theirs.record(step, torch_side.observe, step in keep)
         if case.couple is not None:

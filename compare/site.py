@@ -190,14 +190,25 @@ def parity_table(records: Sequence[dict]) -> str:
     for (variant, device, dtype), group in _groups(records).items():
         diffs = [_fmt(_worst(r[column] for r in group)) for column in DIFF_COLUMNS.values()]
         seeds = ", ".join(str(r["seed"]) for r in group)
-        rows.append([html.escape(variant), device, dtype, seeds, str(group[0].get("steps", "")), *diffs,
+        rows.append([html.escape(variant), device, dtype, seeds, _steps(group), *diffs,
                      _fmt(group[0].get("tolerance")), _badge(all(r["passed"] for r in group))])
     problems = sorted({f"{r['variant']} {r['device']} {r['dtype']} seed {r['seed']}: {p}"
                        for r in records for p in r.get("problems") or ()})
-    notes = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+    crossings = sorted(f"{r['variant']} {r['device']} {r['dtype']} seed {r['seed']}: {r['kink_crossing']}"
+                       for r in records if r.get("kink_crossing"))
     header = ["variant", "device", "dtype", "seeds", "steps", *(f"max rel diff {k}" for k in DIFF_COLUMNS),
               "tolerance", "verdict"]
-    return _table(header, rows, "numbers") + (f'<ul class="problems">{notes}</ul>' if notes else "")
+    lists = "".join(f'<ul class="{css}">' + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
+                    for css, items in (("problems", problems), ("kinks", crossings)) if items)
+    return _table(header, rows, "numbers") + lists
+
+
+def _steps(group: Sequence[dict]) -> str:
+    """``200``, or ``129-200 of 200`` when a kink crossing ended some seeds' comparison early."""
+    steps = group[0].get("steps", "")
+    compared = [r.get("steps_compared", steps) for r in group]
+    low = min(compared)
+    return str(steps) if low == steps else f"{low}-{max(compared)} of {steps}"
 
 
 def speed_table(records: Sequence[dict]) -> str:

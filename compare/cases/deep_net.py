@@ -24,6 +24,7 @@ from compare import datasets
 from compare.adapters import ParamMap, TorchTrainer, load_parameters
 from compare.devices import to_torch, torch_dtype
 from compare.gradcheck import gradient_check
+from compare.kinks import Preactivation, scratch_preactivations
 from compare.problem import Observation, Problem
 from compare.registry import Case, register
 from scratch.initialization import check_layer_dims, initialize_parameters
@@ -103,6 +104,9 @@ class ScratchDeepNet:
 
     def observe(self) -> Observation:
         return observe_scratch(self.cost, self.params, self.grads)
+
+    def hidden_preactivations(self) -> list[Preactivation] | None:
+        return scratch_preactivations(self.params, self.X, self.hidden_activation)
 
 
 def build_torch_model(problem: Problem, device: torch.device) -> tuple[tdn.DeepNet, list[ParamMap]]:

@@ -29,6 +29,7 @@ from compare.adapters import ParamMap, TorchTrainer, load_parameters, observe_pa
 from compare.cases.deep_net import deep_param_map
 from compare.devices import to_numpy, to_torch, torch_dtype
 from compare.gradcheck import gradient_check
+from compare.kinks import Preactivation, scratch_preactivations
 from compare.problem import Observation, Problem
 from compare.registry import Case, register
 from compare.splits import train_dev_test_split
@@ -106,6 +107,11 @@ class ScratchRegularized:
             self.grads = total
         for name in self.params:
             self.params[name] -= self.hyper["learning_rate"] * total[f"d{name}"]
+
+    def hidden_preactivations(self) -> list[Preactivation] | None:
+        if self.hyper.get("keep_prob") is not None:
+            return None  # the step's later layers see dropout masks that are not drawn yet
+        return scratch_preactivations(self.params, self.X, self.hyper["hidden_activation"])
 
     def observe(self) -> Observation:
         arrays = {f"grad.{k[1:]}": v for k, v in self.grads.items()}
