@@ -25,6 +25,9 @@ that break naive ports, all taken from the installed ``torch/optim/*.py``:
 
 The course's formulations (momentum as an exponential average ``v = beta v + (1 - beta) dW``, RMSprop and
 Adam as written in the lectures) are the ``*Course`` classes; each states its exact torch equivalent.
+
+One deliberate difference in validation: ``lr`` must be > 0. torch accepts ``lr = 0`` (a run in which the
+parameters never move); here it is rejected as the mistake it always is in this suite.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from scratch.validation import check_array, check_float_dtype, check_in_range, check_nonnegative
+from scratch.validation import check_array, check_float_dtype, check_in_range, check_nonnegative, check_positive
 
 Params = dict[str, np.ndarray]
 State = dict[str, Any]
@@ -246,7 +249,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        check_nonnegative("lr", value)
+        check_positive("lr", value)
         self.hyper["lr"] = value
 
     def _init_state(self, param: np.ndarray) -> State:
@@ -298,7 +301,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Params, *, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
-        check_nonnegative("lr", lr)
+        check_positive("lr", lr)
         check_nonnegative("momentum", momentum)
         check_in_range("dampening", dampening, 0.0, 1.0)
         check_nonnegative("weight_decay", weight_decay)
@@ -323,7 +326,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, params: Params, *, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
-        check_nonnegative("lr", lr)
+        check_positive("lr", lr)
         check_in_range("alpha", alpha, 0.0, 1.0)
         check_nonnegative("eps", eps)
         check_nonnegative("weight_decay", weight_decay)
@@ -352,7 +355,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Params, *, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10):
-        check_nonnegative("lr", lr)
+        check_positive("lr", lr)
         check_nonnegative("lr_decay", lr_decay)
         check_nonnegative("weight_decay", weight_decay)
         check_nonnegative("initial_accumulator_value", initial_accumulator_value)
@@ -377,7 +380,7 @@ class Adam(Optimizer):
 
     def __init__(self, params: Params, *, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
-        check_nonnegative("lr", lr)
+        check_positive("lr", lr)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         check_in_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
@@ -421,7 +424,7 @@ class MomentumCourse(Optimizer):
     array_keys = ("v",)
 
     def __init__(self, params: Params, *, lr: float = 0.0007, beta: float = 0.9):
-        check_nonnegative("lr", lr)
+        check_positive("lr", lr)
         check_in_range("beta", beta, 0.0, 1.0, high_open=True)
         super().__init__(params, dict(lr=lr, beta=beta))
 
@@ -447,7 +450,7 @@ class RMSpropCourse(Optimizer):
     array_keys = ("s",)
 
     def __init__(self, params: Params, *, lr: float = 0.0007, beta: float = 0.999, epsilon: float = 1e-8):
-        check_nonnegative("lr", lr)
+        check_positive("lr", lr)
         check_in_range("beta", beta, 0.0, 1.0, high_open=True)
         check_nonnegative("epsilon", epsilon)
         super().__init__(params, dict(lr=lr, beta=beta, epsilon=epsilon))
@@ -478,7 +481,7 @@ class AdamCourse(Optimizer):
 
     def __init__(self, params: Params, *, lr: float = 0.0007, beta1: float = 0.9, beta2: float = 0.999,
                  epsilon: float = 1e-8):
-        check_nonnegative("lr", lr)
+        check_positive("lr", lr)
         check_in_range("beta1", beta1, 0.0, 1.0, high_open=True)
         check_in_range("beta2", beta2, 0.0, 1.0, high_open=True)
         check_nonnegative("epsilon", epsilon)

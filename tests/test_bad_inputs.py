@@ -269,6 +269,7 @@ SM_LABELS = np.array([[0, 2, 1]])
 SM_PARAMS = initialize_parameters([2, 3, 3], method="xavier", rng=np.random.default_rng(0))
 TORCH_PARAMS = [torch.nn.Parameter(torch.zeros(2))]
 NOT_NEGATIVE = "must be a finite number >= 0"
+POSITIVE = "must be a finite number > 0"
 
 CONCEPT_ROWS = [
     # scratch.deep_net: data, parameters, activation
@@ -322,13 +323,16 @@ CONCEPT_ROWS = [
     Bad("torch-deepnet-init", lambda: tdn.init_parameters(tdn.DeepNet([2, 1]), "glorot"), VE,
         "method must be one of"),
     # scratch.optim: hyperparameters (torch's names and ranges), parameters, steps
-    Bad("sgd-lr-negative", lambda: optimizer("SGD", lr=-0.1), VE, "lr " + NOT_NEGATIVE),
-    Bad("sgd-lr-nan", lambda: optimizer("SGD", lr=np.nan), VE, "lr " + NOT_NEGATIVE),
-    Bad("sgd-lr-str", lambda: optimizer("SGD", lr="0.1"), VE, "lr " + NOT_NEGATIVE),
-    Bad("adam-lr-negative", lambda: optimizer("Adam", lr=-1e-3), VE, "lr " + NOT_NEGATIVE),
-    Bad("rmsprop-lr-inf", lambda: optimizer("RMSprop", lr=np.inf), VE, "lr " + NOT_NEGATIVE),
-    Bad("adagrad-lr-negative", lambda: optimizer("Adagrad", lr=-0.01), VE, "lr " + NOT_NEGATIVE),
-    Bad("optim-lr-setter", lambda: set_lr(-0.5), VE, "lr " + NOT_NEGATIVE),
+    Bad("sgd-lr-negative", lambda: optimizer("SGD", lr=-0.1), VE, "lr " + POSITIVE),
+    Bad("sgd-lr-zero", lambda: optimizer("SGD", lr=0.0), VE, "lr " + POSITIVE),
+    Bad("sgd-lr-nan", lambda: optimizer("SGD", lr=np.nan), VE, "lr " + POSITIVE),
+    Bad("sgd-lr-str", lambda: optimizer("SGD", lr="0.1"), VE, "lr " + POSITIVE),
+    Bad("adam-lr-negative", lambda: optimizer("Adam", lr=-1e-3), VE, "lr " + POSITIVE),
+    Bad("adam-lr-zero", lambda: optimizer("Adam", lr=0), VE, "lr " + POSITIVE),
+    Bad("rmsprop-lr-inf", lambda: optimizer("RMSprop", lr=np.inf), VE, "lr " + POSITIVE),
+    Bad("adagrad-lr-negative", lambda: optimizer("Adagrad", lr=-0.01), VE, "lr " + POSITIVE),
+    Bad("optim-lr-setter", lambda: set_lr(-0.5), VE, "lr " + POSITIVE),
+    Bad("optim-lr-setter-zero", lambda: set_lr(0.0), VE, "lr " + POSITIVE),
     Bad("sgd-momentum-negative", lambda: optimizer("SGD", lr=0.1, momentum=-0.9), VE, "momentum"),
     Bad("sgd-dampening", lambda: optimizer("SGD", lr=0.1, momentum=0.9, dampening=1.5), VE,
         "dampening must be in [0.0, 1.0]"),
