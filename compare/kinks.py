@@ -71,7 +71,7 @@ class KinkCrossing:
         return (f"kink crossing at step {self.step}: layer {self.layer} unit {self.unit} example {self.example} "
                 f"z = {self.numpy_z:.2e} (numpy) vs {self.torch_z:.2e} (torch), |z| <= {self.bound:.1e} "
                 f"(tol * scale); {self.count} entr{'y' if self.count == 1 else 'ies'}; "
-                f"compared steps 0..{self.step - 1}")
+                + (f"compared steps 0..{self.step - 1}" if self.step else "nothing to compare"))
 
 
 def preactivation(z: np.ndarray, W: np.ndarray, A_prev: np.ndarray, b: np.ndarray) -> Preactivation:

@@ -113,11 +113,12 @@ def compare_trajectories(scratch: Trajectory, reference: Trajectory, tol: float)
             result.problems.append(f"{side} diverged at step {traj.diverged_at}")
     if result.problems:
         return result
-    crossing = scratch.kink_crossing or reference.kink_crossing
+    crossing = scratch.kink_crossing
+    if crossing is not None and crossing.step == 0:
+        result.problems.append(crossing.describe())
+        return result
     if crossing is not None:
-        (result.notes if crossing.step > 0 else result.problems).append(crossing.describe())
-        if crossing.step == 0:
-            return result
+        result.notes.append(crossing.describe())
     if len(scratch.losses) != len(reference.losses):
         result.problems.append(f"step counts differ: numpy {len(scratch.losses)}, torch {len(reference.losses)}")
         return result

@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 import compare.runner as runner
 from compare.kinks import Preactivation, find_kink_crossing, preactivation, scratch_preactivations, torch_preactivations
 from compare.parity import compare_trajectories, tolerance
+from compare.record import Trajectory
 from compare.registry import select
 from compare.runner import run_case
 
@@ -124,3 +125,13 @@ def test_float64_relu_runs_never_cross(seed: int) -> None:
     run = run_case(case, seed=seed, dtype="float64", timed=False)
     assert run.numpy.kink_crossing is None and run.parity.passed
     assert len(run.numpy.losses) == case.steps
+
+
+def test_a_crossing_at_step_zero_leaves_nothing_to_compare_and_fails() -> None:
+    ours, theirs = [_layer([[-1e-9]])], [_layer([[1e-9]])]
+    crossing = find_kink_crossing(0, ours, theirs, tol=1e-4)
+    assert crossing is not None
+    empty = [Trajectory(kink_crossing=crossing), Trajectory(kink_crossing=crossing)]
+    result = compare_trajectories(*empty, tol=1e-4)
+    assert not result.passed
+    assert result.problems == [crossing.describe()] and "nothing to compare" in result.problems[0]
