@@ -17,10 +17,13 @@ terms summed::
     |z_ij| <= tol * s_ij,    s_ij = sum_k |W_jk| |A_ki| + |b_j|      (on each side, its own W, A, b)
 
 ``s`` is the condition scale of the dot product: two computations of ``z`` that agree to ``tol`` in
-their inputs can disagree by about ``tol * s``. A crossing that passes is reported ("kink crossing at step
-k") and the comparison covers the steps before it; one that fails the bound is a real difference in the
-forward pass and is left for the trajectory comparison to flag. ``float64`` runs have the same check; at
-a tolerance of 1e-10 a crossing there is vanishingly rare.
+their inputs can disagree by about ``tol * s``. An accepted crossing at step k is reported, step k is left
+out of the comparison, and after it the scratch side adopts torch's parameters (``adopt_parameters``) so
+the two continue from the same point: every other step is still compared at the full tolerance. More than
+:data:`MAX_CROSSINGS_PER_100_STEPS` crossings per 100 steps is more than rounding explains and fails the
+run. A flip that fails the bound is a real difference in the forward pass and is left for the trajectory
+comparison to flag. ``float64`` runs have the same check; at a tolerance of 1e-10 a crossing there is
+vanishingly rare.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from compare.devices import to_numpy
 from torch_ref.deep_net import DeepNet
 
 PIECEWISE_LINEAR = ("relu", "leaky_relu")
+#: Measured: 9 crossings in 176 float32 runs of 200 steps (22 network cases x seeds 2..9), never two in a run.
+MAX_CROSSINGS_PER_100_STEPS = 5
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,13 @@ class WatchesKinks(Protocol):
     """A trainer that can show the hidden pre-activations its next step will use (or ``None``)."""
 
     def hidden_preactivations(self) -> list[Preactivation] | None: ...
+
+
+@runtime_checkable
+class AdoptsParameters(WatchesKinks, Protocol):
+    """A scratch trainer that can continue from given parameters (scratch names and layout)."""
+
+    def adopt_parameters(self, params: dict[str, np.ndarray]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -70,8 +82,8 @@ class KinkCrossing:
     def describe(self) -> str:
         return (f"kink crossing at step {self.step}: layer {self.layer} unit {self.unit} example {self.example} "
                 f"z = {self.numpy_z:.2e} (numpy) vs {self.torch_z:.2e} (torch), |z| <= {self.bound:.1e} "
-                f"(tol * scale); {self.count} entr{'y' if self.count == 1 else 'ies'}; "
-                + (f"compared steps 0..{self.step - 1}" if self.step else "nothing to compare"))
+                f"(tol * scale); {self.count} entr{'y' if self.count == 1 else 'ies'}; step {self.step} not compared, "
+                f"numpy continued from torch's parameters")
 
 
 def preactivation(z: np.ndarray, W: np.ndarray, A_prev: np.ndarray, b: np.ndarray) -> Preactivation:
@@ -106,6 +118,11 @@ def torch_preactivations(model: nn.Module, x: torch.Tensor) -> list[Preactivatio
     return layers
 
 
+def too_many_crossings(crossings: int, steps: int) -> bool:
+    """Whether ``crossings`` in ``steps`` steps exceed :data:`MAX_CROSSINGS_PER_100_STEPS` (at least 1 allowed)."""
+    return crossings > max(1, MAX_CROSSINGS_PER_100_STEPS * steps // 100)
+
+
 def find_kink_crossing(step: int, numpy_side: list[Preactivation], torch_side: list[Preactivation],
                        tol: float) -> KinkCrossing | None:
     """The crossing at ``step`` if the two sides' kink patterns differ only within the bound, else ``None``.
@@ -138,8 +155,8 @@ def find_kink_crossing(step: int, numpy_side: list[Preactivation], torch_side: l
 
 
 def watch_kinks(step: int, scratch_side: object, torch_side: object, tol: float) -> KinkCrossing | None:
-    """:func:`find_kink_crossing` for two trainers that both show their pre-activations, else ``None``."""
-    if not (isinstance(scratch_side, WatchesKinks) and isinstance(torch_side, WatchesKinks)):
+    """:func:`find_kink_crossing` for trainers that show their pre-activations (and scratch adopts), else ``None``."""
+    if not (isinstance(scratch_side, AdoptsParameters) and isinstance(torch_side, WatchesKinks)):
         return None
     ours = scratch_side.hidden_preactivations()
     theirs = torch_side.hidden_preactivations()

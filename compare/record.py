@@ -30,13 +30,13 @@ class Trajectory:
     """What one side did: ``losses[k]`` for every step, ``snapshots[k][key]`` at snapshot steps.
 
     ``diverged_at`` is the first step whose loss or arrays were NaN/Inf (then the run stopped there);
-    ``kink_crossing`` the crossing that stopped the run before its step (:mod:`compare.kinks`).
+    ``kink_crossings`` the steps left out of the comparison (:mod:`compare.kinks`).
     """
 
     losses: list[float] = field(default_factory=list)
     snapshots: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     diverged_at: int | None = None
-    kink_crossing: KinkCrossing | None = None
+    kink_crossings: list[KinkCrossing] = field(default_factory=list)
 
     def record(self, step: int, observe: Callable[[], Observation], keep_arrays: bool) -> None:
         observation = observe()

@@ -84,15 +84,13 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _kink_crossing_lines(frame: pd.DataFrame) -> list[str]:
-    """A list of the runs that stopped at a kink crossing (see docs/parity.md), or nothing."""
-    crossed = frame[frame["kink_crossing"].notna()]
-    if crossed.empty:
+    """A list of the steps left out at kink crossings (see docs/parity.md), or nothing."""
+    lines = [f"- {r.concept}/{r.variant} {r.device} {r.dtype} seed {r.seed}: {crossing}"
+             for r in frame.itertuples() for crossing in r.kink_crossings]
+    if not lines:
         return []
-    lines = ["Kink crossings (ReLU pre-activations that rounding put on different sides of 0; the runs are "
-             "compared up to them, see `docs/parity.md`):", ""]
-    lines += [f"- {r.concept}/{r.variant} {r.device} {r.dtype} seed {r.seed}: {r.kink_crossing}"
-              for r in crossed.itertuples()]
-    return [*lines, ""]
+    return ["Kink crossings (a ReLU pre-activation that rounding put on different sides of 0; the step is left "
+            "out and NumPy continues from torch's parameters, see `docs/parity.md`):", "", *lines, ""]
 
 
 def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, str, StudyOutput]],

@@ -3,8 +3,9 @@
 The two trainers advance in lock step: torch step k, then (after ``Case.couple`` if any) scratch step k,
 each observed at the shared snapshot steps. A side whose loss or arrays turn NaN/Inf stops the run and
 is reported as "diverged at step k" instead of comparing NaNs. Before each step of a network with ReLU
-units, both sides' hidden pre-activations are checked for a kink crossing (:mod:`compare.kinks`); one
-within rounding ends the comparison there and is reported.
+units, both sides' hidden pre-activations are checked for a kink crossing (:mod:`compare.kinks`); a step
+with one within rounding is recorded, left out of the comparison, and followed by the scratch side
+adopting torch's parameters.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from compare.devices import numpy_dtype, resolve_device
 from compare.kinks import watch_kinks
 from compare.parity import ParityResult, compare_trajectories, tolerance
+from compare.problem import Trainer
 from compare.record import Trajectory, snapshot_steps
 from compare.registry import Case
 from compare.timing import Timing, cuda_sync, time_step
@@ -56,8 +58,8 @@ class CaseRun:
             "max_abs_diff_loss": self.parity.max_abs.get("loss"),
             "max_abs_diff_grad": self.parity.max_abs.get("grad"),
             "max_abs_diff_params": self.parity.max_abs.get("param"),
-            "steps_compared": len(self.numpy.losses),
-            "kink_crossing": self.numpy.kink_crossing.describe() if self.numpy.kink_crossing else None,
+            "steps_compared": len(self.numpy.losses) - len(self.numpy.kink_crossings),
+            "kink_crossings": [crossing.describe() for crossing in self.numpy.kink_crossings],
             "problems": list(self.parity.problems),
             "final_loss_numpy": self.numpy.losses[-1] if self.numpy.losses else None,
             "final_loss_torch": self.torch.losses[-1] if self.torch.losses else None,
@@ -70,7 +72,7 @@ def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, st
                      ) -> tuple[Trajectory, Trajectory]:
     """Train both sides from the same problem for ``steps`` steps; returns ``(numpy, torch)``.
 
-    A kink crossing at step k stops both before step k and is kept in both trajectories.
+    Kink crossings are listed in both trajectories' ``kink_crossings``.
     """
     problem = case.make_problem(seed, numpy_dtype(dtype))
     scratch_side = case.scratch(problem)
@@ -80,9 +82,6 @@ def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, st
     ours, theirs = Trajectory(), Trajectory()
     for step in range(steps):
         crossing = watch_kinks(step, scratch_side, torch_side, tol)
-        if crossing is not None:
-            ours.kink_crossing = theirs.kink_crossing = crossing
-            break
         torch_side.step()
         theirs.record(step, torch_side.observe, step in keep)
         if case.couple is not None:
@@ -91,7 +90,17 @@ def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, st
         ours.record(step, scratch_side.observe, step in keep)
         if ours.diverged_at is not None or theirs.diverged_at is not None:
             break
+        if crossing is not None:
+            ours.kink_crossings.append(crossing)
+            theirs.kink_crossings.append(crossing)
+            scratch_side.adopt_parameters(torch_parameters(torch_side))
     return ours, theirs
+
+
+def torch_parameters(torch_side: Trainer) -> dict[str, np.ndarray]:
+    """The torch side's current parameters under scratch's names, in scratch's layout."""
+    return {key.removeprefix("param."): value for key, value in torch_side.observe().arrays.items()
+            if key.startswith("param.")}
 
 
 def time_sides(case: Case, seed: int, dtype: str, device: torch.device, *, block_seconds: float = 0.02,

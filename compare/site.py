@@ -194,8 +194,8 @@ def parity_table(records: Sequence[dict]) -> str:
                      _fmt(group[0].get("tolerance")), _badge(all(r["passed"] for r in group))])
     problems = sorted({f"{r['variant']} {r['device']} {r['dtype']} seed {r['seed']}: {p}"
                        for r in records for p in r.get("problems") or ()})
-    crossings = sorted(f"{r['variant']} {r['device']} {r['dtype']} seed {r['seed']}: {r['kink_crossing']}"
-                       for r in records if r.get("kink_crossing"))
+    crossings = sorted(f"{r['variant']} {r['device']} {r['dtype']} seed {r['seed']}: {c}"
+                       for r in records for c in r.get("kink_crossings") or ())
     header = ["variant", "device", "dtype", "seeds", "steps", *(f"max rel diff {k}" for k in DIFF_COLUMNS),
               "tolerance", "verdict"]
     lists = "".join(f'<ul class="{css}">' + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
@@ -204,7 +204,7 @@ def parity_table(records: Sequence[dict]) -> str:
 
 
 def _steps(group: Sequence[dict]) -> str:
-    """``200``, or ``129-200 of 200`` when a kink crossing ended some seeds' comparison early."""
+    """``200``, or ``199-200 of 200`` when kink crossings (or a divergence) left steps uncompared."""
     steps = group[0].get("steps", "")
     compared = [r.get("steps_compared", steps) for r in group]
     low = min(compared)

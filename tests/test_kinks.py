@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import compare.runner as runner
-from compare.kinks import Preactivation, find_kink_crossing, preactivation, scratch_preactivations, torch_preactivations
+from compare.kinks import (
+    MAX_CROSSINGS_PER_100_STEPS,
+    Preactivation,
+    find_kink_crossing,
+    preactivation,
+    scratch_preactivations,
+    torch_preactivations,
+)
 from compare.parity import compare_trajectories, tolerance
+from compare.problem import Observation
 from compare.record import Trajectory
 from compare.registry import select
 from compare.runner import run_case
@@ -38,7 +46,7 @@ def test_a_flip_within_tolerance_of_zero_is_a_crossing_naming_the_entry() -> Non
     assert (crossing.step, crossing.layer, crossing.unit, crossing.example, crossing.count) == (7, 2, 0, 1, 1)
     assert (crossing.numpy_z, crossing.torch_z) == (-1e-7, 2e-8)
     assert crossing.bound == pytest.approx(3e-4)
-    assert "compared steps 0..6" in crossing.describe()
+    assert "step 7 not compared" in crossing.describe()
 
 
 def test_a_flip_beyond_the_bound_is_a_real_difference_not_a_crossing() -> None:
@@ -103,35 +111,56 @@ def test_smooth_units_are_not_watched() -> None:
     assert torch_preactivations(case.torch(problem, torch.device("cpu")).model, torch.zeros(1)) is None
 
 
-def test_float32_relu_run_stops_at_a_verified_crossing_that_is_real(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_float32_relu_run_leaves_out_only_the_crossing_step_which_is_real(monkeypatch: pytest.MonkeyPatch) -> None:
     (case,) = select([CROSSING_CASE])
     run = run_case(case, seed=CROSSING_SEED, dtype="float32", timed=False)
-    crossing = run.numpy.kink_crossing
-    assert crossing is not None and 0 < crossing.step < case.steps
+    assert len(run.numpy.kink_crossings) == 1
+    (crossing,) = run.numpy.kink_crossings
+    assert 0 < crossing.step < case.steps
     assert max(abs(crossing.numpy_z), abs(crossing.torch_z)) <= crossing.bound
     assert (crossing.numpy_z > 0) != (crossing.torch_z > 0)
     assert run.parity.passed and run.parity.notes == [crossing.describe()]
-    assert len(run.numpy.losses) == len(run.torch.losses) == crossing.step
-    assert run.record()["steps_compared"] == crossing.step
+    assert len(run.numpy.losses) == len(run.torch.losses) == case.steps
+    assert run.record()["steps_compared"] == case.steps - 1
+    # The step after the crossing is compared, from the parameters both sides now share.
+    after = run.numpy.snapshots[crossing.step + 1], run.torch.snapshots[crossing.step + 1]
+    assert all(np.allclose(after[0][key], after[1][key], rtol=0, atol=1e-6) for key in after[1])
     # Without the watch the two correct implementations part beyond the float32 tolerance after the crossing.
     monkeypatch.setattr(runner, "watch_kinks", lambda *args: None)
     ours, theirs = runner.run_trajectories(case, CROSSING_SEED, "float32", torch.device("cpu"), case.steps)
     assert not compare_trajectories(ours, theirs, tolerance("float32", "cpu")).passed
 
 
+def test_the_crossing_step_is_excluded_from_the_comparison_and_only_it() -> None:
+    crossing = find_kink_crossing(1, [_layer([[-1e-9]])], [_layer([[1e-9]])], tol=1e-4)
+    assert crossing is not None
+    ours, theirs = Trajectory(kink_crossings=[crossing]), Trajectory(kink_crossings=[crossing])
+    for step, (mine, reference) in enumerate([(1.0, 1.0), (5.0, 1.0), (2.0, 2.0)]):
+        ours.record(step, lambda v=mine: Observation(v, {"grad.W": np.array([v])}), keep_arrays=True)
+        theirs.record(step, lambda v=reference: Observation(v, {"grad.W": np.array([v])}), keep_arrays=True)
+    result = compare_trajectories(ours, theirs, tol=1e-10)
+    assert result.passed and result.max_rel == {"loss": 0.0, "grad": 0.0}
+    ours.losses[2] = 2.5
+    assert not compare_trajectories(ours, theirs, tol=1e-10).passed
+
+
+def test_more_crossings_than_rounding_explains_fail_the_run() -> None:
+    steps = 100
+    crossings = [find_kink_crossing(k, [_layer([[-1e-9]])], [_layer([[1e-9]])], tol=1e-4)
+                 for k in range(MAX_CROSSINGS_PER_100_STEPS + 1)]
+    ours, theirs = Trajectory(kink_crossings=crossings), Trajectory(kink_crossings=crossings)
+    for step in range(steps):
+        ours.record(step, lambda: Observation(1.0, {}), keep_arrays=False)
+        theirs.record(step, lambda: Observation(1.0, {}), keep_arrays=False)
+    result = compare_trajectories(ours, theirs, tol=1e-4)
+    assert not result.passed and "more than rounding explains" in result.problems[0]
+    ours.kink_crossings.pop()
+    assert compare_trajectories(ours, theirs, tol=1e-4).passed
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_float64_relu_runs_never_cross(seed: int) -> None:
     (case,) = select([CROSSING_CASE])
     run = run_case(case, seed=seed, dtype="float64", timed=False)
-    assert run.numpy.kink_crossing is None and run.parity.passed
-    assert len(run.numpy.losses) == case.steps
-
-
-def test_a_crossing_at_step_zero_leaves_nothing_to_compare_and_fails() -> None:
-    ours, theirs = [_layer([[-1e-9]])], [_layer([[1e-9]])]
-    crossing = find_kink_crossing(0, ours, theirs, tol=1e-4)
-    assert crossing is not None
-    empty = [Trajectory(kink_crossing=crossing), Trajectory(kink_crossing=crossing)]
-    result = compare_trajectories(*empty, tol=1e-4)
-    assert not result.passed
-    assert result.problems == [crossing.describe()] and "nothing to compare" in result.problems[0]
+    assert run.numpy.kink_crossings == [] and run.parity.passed
+    assert run.record()["steps_compared"] == case.steps

@@ -108,6 +108,10 @@ class ScratchDeepNet:
     def hidden_preactivations(self) -> list[Preactivation] | None:
         return scratch_preactivations(self.params, self.X, self.hidden_activation)
 
+    def adopt_parameters(self, params: dict[str, np.ndarray]) -> None:
+        for name, value in self.params.items():
+            value[...] = params[name]
+
 
 def build_torch_model(problem: Problem, device: torch.device) -> tuple[tdn.DeepNet, list[ParamMap]]:
     """A ``DeepNet`` on ``device`` holding the problem's initial parameters, and its parameter map."""

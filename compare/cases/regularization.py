@@ -113,6 +113,10 @@ class ScratchRegularized:
             return None  # the step's later layers see dropout masks that are not drawn yet
         return scratch_preactivations(self.params, self.X, self.hyper["hidden_activation"])
 
+    def adopt_parameters(self, params: dict[str, np.ndarray]) -> None:
+        for name, value in self.params.items():
+            value[...] = params[name]
+
     def observe(self) -> Observation:
         arrays = {f"grad.{k[1:]}": v for k, v in self.grads.items()}
         arrays.update({f"param.{k}": v for k, v in self.params.items()})
