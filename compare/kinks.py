@@ -68,7 +68,7 @@ class AdoptsParameters(WatchesKinks, Protocol):
 
 @dataclass(frozen=True)
 class KinkCrossing:
-    """The entry of the first crossing with the largest ``|z|`` relative to its bound."""
+    """A step's crossing: ``count`` entries flipped; the one named has the largest ``|z|`` relative to its bound."""
 
     step: int
     layer: int
