@@ -154,12 +154,18 @@ def find_kink_crossing(step: int, numpy_side: list[Preactivation], torch_side: l
     return KinkCrossing(step, layer, unit, example, count, z_numpy_worst, z_torch_worst, bound_worst)
 
 
-def watch_kinks(step: int, scratch_side: object, torch_side: object, tol: float) -> KinkCrossing | None:
-    """:func:`find_kink_crossing` for trainers that show their pre-activations (and scratch adopts), else ``None``."""
-    if not (isinstance(scratch_side, AdoptsParameters) and isinstance(torch_side, WatchesKinks)):
-        return None
+def watches_kinks(scratch_side: object, torch_side: object) -> bool:
+    """Whether the two trainers can be watched: both show pre-activations and scratch adopts parameters."""
+    return isinstance(scratch_side, AdoptsParameters) and isinstance(torch_side, WatchesKinks)
+
+
+def watch_kinks(step: int, scratch_side: AdoptsParameters, torch_side: WatchesKinks, tol: float
+                ) -> KinkCrossing | None:
+    """:func:`find_kink_crossing` on the two trainers' pre-activations; ``None`` for smooth units."""
     ours = scratch_side.hidden_preactivations()
+    if ours is None:
+        return None
     theirs = torch_side.hidden_preactivations()
-    if ours is None or theirs is None:
+    if theirs is None:
         return None
     return find_kink_crossing(step, ours, theirs, tol)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from compare.devices import numpy_dtype, resolve_device
-from compare.kinks import watch_kinks
+from compare.kinks import watch_kinks, watches_kinks
 from compare.parity import ParityResult, compare_trajectories, tolerance
 from compare.problem import Trainer
 from compare.record import Trajectory, snapshot_steps
@@ -79,9 +79,10 @@ def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, st
     torch_side = case.torch(problem, device)
     keep = snapshot_steps(steps, problem.n_param_elements)
     tol = tolerance(dtype, device.type, case.tolerance_factor)
+    watched = watches_kinks(scratch_side, torch_side)  # a runtime Protocol check is slow: once per run
     ours, theirs = Trajectory(), Trajectory()
     for step in range(steps):
-        crossing = watch_kinks(step, scratch_side, torch_side, tol)
+        crossing = watch_kinks(step, scratch_side, torch_side, tol) if watched else None
         torch_side.step()
         theirs.record(step, torch_side.observe, step in keep)
         if case.couple is not None:
