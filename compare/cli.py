@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from compare.devices import DEVICE_CHOICES, DTYPE_CHOICES
-from compare.io import atomic_write_json
+from compare.core.devices import DEVICE_CHOICES, DTYPE_CHOICES
+from compare.report.io import atomic_write_json
 
 
 def _positive_int(text: str) -> int:
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_list() -> int:
-    from compare.registry import all_cases
+    from compare.core.registry import all_cases
 
     for case in all_cases():
         print(f"{case.name:45s} {case.summary}")
@@ -97,10 +97,10 @@ def _check_output_paths(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from compare.devices import resolve_device
-    from compare.registry import select
-    from compare.report import _markdown_table, records_frame, run_all
-    from compare.timing import pin_threads
+    from compare.core.devices import resolve_device
+    from compare.core.registry import select
+    from compare.perf.timing import pin_threads
+    from compare.report.build import _markdown_table, records_frame, run_all
 
     cases = select(args.concepts)
     device = resolve_device(args.device).type
@@ -108,10 +108,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     runs = run_all(cases, dtypes=[args.dtype], devices=[device], seeds=[args.seed], steps=args.steps,
                    timed=not args.no_timing)
     frame = records_frame(runs)
-    frame["torch/numpy time"] = frame["torch_seconds_per_step"] / frame["numpy_seconds_per_step"]
+    frame["torch/scratch time"] = frame["torch_seconds_per_step"] / frame["scratch_seconds_per_step"]
     columns = ["concept", "variant", "device", "dtype", "max_rel_diff_loss", "max_rel_diff_grad",
-               "max_rel_diff_params", "max_rel_diff_state", "passed", "numpy_seconds_per_step",
-               "torch_seconds_per_step", "torch/numpy time"]
+               "max_rel_diff_params", "max_rel_diff_state", "passed", "scratch_seconds_per_step",
+               "torch_seconds_per_step", "torch/scratch time"]
     print(_markdown_table(frame[columns]))
     failed = [run for run in runs if not run.parity.passed]
     for run in failed:
@@ -126,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from compare.report import make_report
+    from compare.report.build import make_report
 
     frame = make_report(args.out, names=args.concepts, seeds=range(args.seeds), quick=args.quick)
     failed = int((~frame["passed"]).sum())
@@ -135,8 +135,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from compare.bench import run_bench
-    from compare.report import progress
+    from compare.perf.bench import run_bench
+    from compare.report.build import progress
 
     frame = run_bench(args.out, concepts=args.concepts, device=args.device,
                       dtypes=args.dtype or ("float32", "float64"), quick=args.quick, threads=args.threads,

@@ -15,11 +15,11 @@ from hypothesis.extra import numpy as hnp
 
 import scratch.autodiff as ad
 import torch_ref.autodiff as tad
-from compare import expression_trees as et
 from compare.cases import autodiff as case
-from compare.registry import select
-from compare.runner import run_case
-from compare.studies import StudyContext
+from compare.core.registry import select
+from compare.core.runner import run_case
+from compare.data import expression_trees as et
+from compare.report.studies import StudyContext
 from scratch.autodiff_graph import draw_graph, layout
 
 REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference-vectors" / "micrograd.json"
@@ -376,9 +376,9 @@ def test_micrograd_more_ops():
 # -- the registered cases: engine-trained logistic regression and the lecture graphs -----------------------------
 @pytest.mark.parametrize(("dtype", "seed"), [("float64", 0), ("float32", 1)])
 def test_engine_logistic_regression_matches_torch_along_the_trajectory(dtype, seed):
-    run = run_case(select(["autodiff/logistic_regression"])[0], seed=seed, dtype=dtype, timed=False)
+    run = run_case(select(["autodiff/logistic_regression"])[0], seed=seed, dtype=dtype)
     assert run.parity.passed, run.parity.summary()
-    assert run.steps == 200 and len(run.numpy.losses) == 200
+    assert run.steps == 200 and len(run.scratch.losses) == 200
 
 
 @pytest.mark.parametrize(("dtype", "seed"), [("float64", 0), ("float64", 3), ("float32", 2)])
@@ -398,7 +398,7 @@ def test_engine_logistic_regression_gradient_check():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_lecture_cases_pass_in_the_harness(variant, dtype):
     the_case = select([f"autodiff/{variant}"])[0]
-    run = run_case(the_case, seed=1, dtype=dtype, timed=False)
+    run = run_case(the_case, seed=1, dtype=dtype)
     assert run.parity.passed, run.parity.summary()
     assert the_case.gradient_check(the_case.make_problem(0, np.dtype(np.float64))) < 1e-8
 

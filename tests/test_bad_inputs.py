@@ -31,17 +31,17 @@ import scratch.softmax as sm
 import torch_ref.deep_net as tdn
 import torch_ref.optim as to
 import torch_ref.regularization as treg
-from compare import datasets
-from compare.adapters import ParamMap, load_parameters
 from compare.cases.deep_net import deep_problem
 from compare.cli import main
-from compare.devices import numpy_dtype, resolve_device
-from compare.gradcheck import gradient_check, relative_error
-from compare.parity import compare_trajectories, relative_difference, tolerance
-from compare.problem import Observation
-from compare.record import Trajectory
-from compare.registry import register, select
-from compare.runner import run_case
+from compare.core.devices import numpy_dtype, resolve_device
+from compare.core.gradcheck import gradient_check, relative_error
+from compare.core.parity import compare_trajectories, relative_difference, tolerance
+from compare.core.problem import Observation
+from compare.core.record import Trajectory
+from compare.core.registry import register, select
+from compare.core.runner import run_case
+from compare.core.trainers import ParamMap, load_parameters
+from compare.data import datasets
 from scratch.initialization import initialize_parameters
 
 
@@ -109,7 +109,7 @@ def opt(y: np.ndarray = Y, **hyper: object) -> object:
 
 
 def run(**options: object) -> object:
-    return run_case(_lr_case(), **({"steps": 1, "timed": False} | options))
+    return run_case(_lr_case(), **({"steps": 1} | options))
 
 
 VE = ValueError
@@ -159,7 +159,7 @@ ROWS = [
     Bad("init-dim-bool", lambda: lr.initialize_with_zeros(True), VE, "dim must be a positive integer"),
     Bad("init-dtype-int", lambda: lr.initialize_with_zeros(3, np.int32), VE, FLOATS),
     Bad("init-dtype-unknown", lambda: lr.initialize_with_zeros(3, "nope"), VE, FLOATS),
-    # compare.datasets
+    # compare.data.datasets
     Bad("blobs-m-zero", lambda: datasets.make_blobs(m=0), VE, "m must be a positive integer"),
     Bad("blobs-n_x-negative", lambda: datasets.make_blobs(n_x=-1), VE, "n_x must be a positive integer"),
     Bad("blobs-dtype", lambda: datasets.make_blobs(dtype="int32"), VE, FLOATS),

@@ -8,7 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from compare.bench import (
+from compare.cli import main
+from compare.perf.bench import (
     COLUMNS,
     MAX_NUMPY_OVER_TORCH,
     MIN_FRACTION_OF_PEAK,
@@ -21,8 +22,7 @@ from compare.bench import (
     plan,
     target_verdicts,
 )
-from compare.cli import main
-from compare.speed_report import base_point, crossover, seconds_text, sweep
+from compare.perf.speed_report import base_point, crossover, seconds_text, sweep
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from compare.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_KEYS = {"concept", "variant", "device", "dtype", "passed", "max_rel_diff_loss", "max_rel_diff_grad",
-               "max_rel_diff_params", "steps", "numpy_seconds_per_step", "torch_seconds_per_step"}
+               "max_rel_diff_params", "steps", "scratch_seconds_per_step", "torch_seconds_per_step"}
 
 
 def _one_error_line(text: str) -> str:
@@ -47,7 +47,7 @@ def test_run_prints_a_table_and_writes_the_json_records(tmp_path: Path, capsys: 
     assert record["passed"] is True and record["steps"] == 10 and record["seed"] == 2
     for key in ("max_rel_diff_loss", "max_rel_diff_grad", "max_rel_diff_params"):
         assert isinstance(record[key], float) and 0 <= record[key] <= record["tolerance"]
-    for key in ("numpy_seconds_per_step", "torch_seconds_per_step"):
+    for key in ("scratch_seconds_per_step", "torch_seconds_per_step"):
         assert isinstance(record[key], float) and record[key] > 0
 
 
@@ -57,7 +57,7 @@ def test_run_float32_without_timing_has_null_timings(tmp_path: Path) -> None:
                  "--json", str(path)]) == 0
     records = json.loads(path.read_text())
     assert {r["variant"] for r in records} == {"vectorized", "loop"}
-    assert all(r["dtype"] == "float32" and r["numpy_seconds_per_step"] is None for r in records)
+    assert all(r["dtype"] == "float32" and r["scratch_seconds_per_step"] is None for r in records)
 
 
 def test_parity_failure_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

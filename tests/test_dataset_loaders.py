@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compare import datasets
-from compare.splits import diagnose_bias_variance, train_dev_test_split
+from compare.data import datasets
+from compare.data.splits import diagnose_bias_variance, train_dev_test_split
 
 
 def test_dataset_rejects_bad_input():
@@ -180,7 +180,7 @@ def test_cifar10_cat_vs_noncat_reads_pickled_batches(tmp_path, monkeypatch):
 
 
 def test_cifar10_missing_says_how_to_get_it(tmp_path):
-    with pytest.raises(datasets.DatasetUnavailable, match="compare.datasets cifar10"):
+    with pytest.raises(datasets.DatasetUnavailable, match="compare.data.datasets cifar10"):
         datasets.cifar10_cat_vs_noncat(tmp_path)
 
 

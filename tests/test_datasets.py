@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compare import datasets
-from compare.datasets import Dataset
+from compare.data import datasets
+from compare.data.datasets import Dataset
 
 
 def test_blobs_layout_balance_and_determinism() -> None:

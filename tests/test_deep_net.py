@@ -14,8 +14,8 @@ from compare.cases.deep_net import (
     deep_param_map,
     deep_problem,
 )
-from compare.registry import select
-from compare.runner import run_case
+from compare.core.registry import select
+from compare.core.runner import run_case
 from scratch.initialization import initialize_parameters
 
 DEEP_CASES = [case.variant for case in select(["deep_net"])]
@@ -25,7 +25,7 @@ DEEP_CASES = [case.variant for case in select(["deep_net"])]
 @pytest.mark.parametrize("variant", DEEP_CASES)
 def test_registered_case_matches_torch(variant: str, dtype: str) -> None:
     (case,) = select([f"deep_net/{variant}"])
-    run = run_case(case, seed=0, dtype=dtype, timed=False)
+    run = run_case(case, seed=0, dtype=dtype)
     assert run.steps >= 200
     assert run.parity.passed, run.parity.summary()
     assert {"loss", "grad", "param"} <= run.parity.max_rel.keys()
@@ -35,7 +35,7 @@ def test_registered_case_matches_torch(variant: str, dtype: str) -> None:
 @pytest.mark.parametrize("activation", dn.HIDDEN_ACTIVATIONS)
 def test_other_seeds_match_torch(activation: str, seed: int) -> None:
     (case,) = select([f"deep_net/{activation}_depth4"])
-    run = run_case(case, seed=seed, dtype="float64", steps=200, timed=False)
+    run = run_case(case, seed=seed, dtype="float64", steps=200)
     assert run.parity.passed, run.parity.summary()
 
 

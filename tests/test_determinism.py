@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare.record import Trajectory
-from compare.registry import all_cases
-from compare.runner import run_case
+from compare.core.record import Trajectory
+from compare.core.registry import all_cases
+from compare.core.runner import run_case
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 25
@@ -32,8 +32,8 @@ def _assert_bit_identical(first: Trajectory, second: Trajectory) -> None:
 
 @pytest.mark.parametrize("case", all_cases(), ids=lambda c: c.name)
 def test_two_runs_in_one_process_are_bit_identical(case) -> None:
-    first = run_case(case, seed=1, steps=STEPS, timed=False)
-    second = run_case(case, seed=1, steps=STEPS, timed=False)
+    first = run_case(case, seed=1, steps=STEPS)
+    second = run_case(case, seed=1, steps=STEPS)
     _assert_bit_identical(first.numpy, second.numpy)
     _assert_bit_identical(first.torch, second.torch)
 

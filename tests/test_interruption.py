@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from compare.io import STAGING_PREFIX
+from compare.report.io import STAGING_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS = {
@@ -125,7 +125,7 @@ def test_an_interrupted_report_leaves_the_previous_files_byte_identical(runs: li
 
 
 def test_a_later_run_cleans_up_what_a_killed_run_left(runs: list[Run]) -> None:
-    from compare.io import StagedResults
+    from compare.report.io import StagedResults
 
     (run,) = [r for r in runs if (r.point, r.signal_name) == ("writing", "SIGKILL")]
     assert list(run.out.glob(f"{STAGING_PREFIX}*")), "SIGKILL cannot clean up: a staging folder is expected"

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import compare.runner as runner
-from compare.kinks import (
+import compare.core.runner as runner
+from compare.core.kinks import (
     MAX_CROSSINGS_PER_100_STEPS,
     Preactivation,
     find_kink_crossing,
@@ -18,11 +18,11 @@ from compare.kinks import (
     scratch_preactivations,
     torch_preactivations,
 )
-from compare.parity import compare_trajectories, tolerance
-from compare.problem import Observation
-from compare.record import Trajectory
-from compare.registry import select
-from compare.runner import run_case
+from compare.core.parity import compare_trajectories, tolerance
+from compare.core.problem import Observation
+from compare.core.record import Trajectory
+from compare.core.registry import select
+from compare.core.runner import run_case
 
 #: The float32 run in which the crossing was found (see compare/kinks.py).
 CROSSING_CASE, CROSSING_SEED = "deep_net/leaky_relu_depth4", 2
@@ -113,17 +113,17 @@ def test_smooth_units_are_not_watched() -> None:
 
 def test_float32_relu_run_leaves_out_only_the_crossing_step_which_is_real(monkeypatch: pytest.MonkeyPatch) -> None:
     (case,) = select([CROSSING_CASE])
-    run = run_case(case, seed=CROSSING_SEED, dtype="float32", timed=False)
-    assert len(run.numpy.kink_crossings) == 1
-    (crossing,) = run.numpy.kink_crossings
+    run = run_case(case, seed=CROSSING_SEED, dtype="float32")
+    assert len(run.scratch.kink_crossings) == 1
+    (crossing,) = run.scratch.kink_crossings
     assert 0 < crossing.step < case.steps
     assert max(abs(crossing.numpy_z), abs(crossing.torch_z)) <= crossing.bound
     assert (crossing.numpy_z > 0) != (crossing.torch_z > 0)
     assert run.parity.passed and run.parity.notes == [crossing.describe()]
-    assert len(run.numpy.losses) == len(run.torch.losses) == case.steps
+    assert len(run.scratch.losses) == len(run.torch.losses) == case.steps
     assert run.record()["steps_compared"] == case.steps - 1
     # The step after the crossing is compared, from the parameters both sides now share.
-    after = run.numpy.snapshots[crossing.step + 1], run.torch.snapshots[crossing.step + 1]
+    after = run.scratch.snapshots[crossing.step + 1], run.torch.snapshots[crossing.step + 1]
     assert all(np.allclose(after[0][key], after[1][key], rtol=0, atol=1e-6) for key in after[1])
     # Without the watch the two correct implementations part beyond the float32 tolerance after the crossing.
     monkeypatch.setattr(runner, "watch_kinks", lambda *args: None)
@@ -161,6 +161,6 @@ def test_more_crossings_than_rounding_explains_fail_the_run() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_float64_relu_runs_never_cross(seed: int) -> None:
     (case,) = select([CROSSING_CASE])
-    run = run_case(case, seed=seed, dtype="float64", timed=False)
-    assert run.numpy.kink_crossings == [] and run.parity.passed
+    run = run_case(case, seed=seed, dtype="float64")
+    assert run.scratch.kink_crossings == [] and run.parity.passed
     assert run.record()["steps_compared"] == case.steps

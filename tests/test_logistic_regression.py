@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import scratch.logistic_regression as lr
-from compare import datasets
-from compare.gradcheck import gradient_check
-from compare.parity import relative_difference, tolerance
-from compare.registry import select
-from compare.runner import run_case
+from compare.core.gradcheck import gradient_check
+from compare.core.parity import relative_difference, tolerance
+from compare.core.registry import select
+from compare.core.runner import run_case
+from compare.data import datasets
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference-vectors"
 VARIANTS = ["vectorized", "loop"]
@@ -81,16 +81,16 @@ def test_loop_and_vectorized_training_agree_along_200_steps(dtype: str) -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_registry_parity_along_200_steps(variant: str, seed: int, dtype: str) -> None:
     case = _case(variant)
-    run = run_case(case, seed=seed, dtype=dtype, steps=200, timed=False)
+    run = run_case(case, seed=seed, dtype=dtype, steps=200)
     assert run.parity.passed, run.parity.summary()
-    assert len(run.numpy.losses) == len(run.torch.losses) == 200
+    assert len(run.scratch.losses) == len(run.torch.losses) == 200
     assert set(run.parity.max_rel) == {"loss", "grad", "param"}
     assert run.parity.max_rel_overall <= tolerance(dtype, "cpu")
     # The step-0 gradients are recorded and match too (not only the final ones).
-    first = min(run.numpy.snapshots)
+    first = min(run.scratch.snapshots)
     assert first == 0
     for key in ("grad.w", "grad.b"):
-        assert relative_difference(run.numpy.snapshots[0][key], run.torch.snapshots[0][key])[1] <= run.parity.tolerance
+        assert relative_difference(run.scratch.snapshots[0][key], run.torch.snapshots[0][key])[1] <= run.parity.tolerance
     if dtype == "float64":
         assert run.parity.max_rel_overall < 1e-12  # rounding level, the reference mode
 

@@ -28,8 +28,8 @@ import scratch.normalization as norm
 import scratch.optim as so
 import scratch.regularization as reg
 import scratch.softmax as sm
-from compare.registry import all_cases, select
-from compare.runner import CaseRun, run_case
+from compare.core.registry import all_cases, select
+from compare.core.runner import CaseRun, run_case
 
 
 @dataclass(frozen=True)
@@ -440,7 +440,7 @@ def first_divergence(run: CaseRun) -> tuple[int, set[str]] | None:
     (non-finite values count as out of tolerance). Each array is scaled as the parity measure scales it,
     by ``max|torch|`` over the whole run, so a key named here is one the parity verdict counts."""
     tol = run.parity.tolerance
-    ours, theirs = run.numpy, run.torch
+    ours, theirs = run.scratch, run.torch
     steps = min(len(ours.losses), len(theirs.losses))
     loss_scale = max(abs(v) for v in theirs.losses[:steps]) or 1.0
     keys = set().union(*(arrays.keys() for arrays in theirs.snapshots.values()))
@@ -461,7 +461,7 @@ def first_divergence(run: CaseRun) -> tuple[int, set[str]] | None:
 def test_the_harness_catches_the_mutant(mutant: Mutant, monkeypatch: pytest.MonkeyPatch) -> None:
     (case,) = select([mutant.case])
     mutant.patch(monkeypatch)
-    run = run_case(case, seed=0, steps=mutant.steps, timed=False)
+    run = run_case(case, seed=0, steps=mutant.steps)
     assert not run.parity.passed, f"mutant survived: {run.parity.summary()}"
     if mutant.expect == DIVERGED:
         assert run.parity.problems == [f"numpy diverged at step {mutant.step}"], run.parity.summary()
@@ -481,7 +481,7 @@ def test_the_harness_catches_the_mutant(mutant: Mutant, monkeypatch: pytest.Monk
 def test_the_unmutated_cases_pass(case_name: str) -> None:
     """The control: without a mutant the same runs pass, so a failure above is the bug's doing."""
     (case,) = select([case_name])
-    run = run_case(case, seed=0, steps=max(m.steps for m in MUTANTS if m.case == case_name), timed=False)
+    run = run_case(case, seed=0, steps=max(m.steps for m in MUTANTS if m.case == case_name))
     assert run.parity.passed, run.parity.summary()
     assert first_divergence(run) is None
 

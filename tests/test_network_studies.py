@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare.cases.network_studies import (
+from compare.report.studies import StudyContext, all_studies
+from compare.studies.network_studies import (
     ACCURACY_SETTINGS,
     accuracy_study,
     hidden_unit_spread,
@@ -16,7 +17,6 @@ from compare.cases.network_studies import (
     train_to_convergence,
     zero_init_study,
 )
-from compare.studies import StudyContext, all_studies
 
 STEPS = 100
 

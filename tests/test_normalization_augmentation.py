@@ -12,10 +12,10 @@ import scratch.augmentation as aug
 import scratch.normalization as norm
 import torch_ref.augmentation as taug
 import torch_ref.normalization as tnorm
-from compare import datasets
-from compare.parity import relative_difference
-from compare.registry import select
-from compare.runner import run_case
+from compare.core.parity import relative_difference
+from compare.core.registry import select
+from compare.core.runner import run_case
+from compare.data import datasets
 
 DTYPES = ["float64", "float32"]
 # Transformed data (no trajectory to amplify rounding): a few ulps.
@@ -127,5 +127,5 @@ def test_torch_pipeline_is_the_random_v2_compose():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_registered_cases_pass(name, dtype):
     (case,) = select([name])
-    run = run_case(case, seed=1, dtype=dtype, steps=10, timed=False)
+    run = run_case(case, seed=1, dtype=dtype, steps=10)
     assert run.parity.passed, run.parity.summary()

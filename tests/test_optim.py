@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scratch.optim as so
-from compare.parity import relative_difference
+from compare.core.parity import relative_difference
 from scratch.minibatch import batch_sizes, partition_mini_batches, random_mini_batches
 from torch_ref import optim as to
 

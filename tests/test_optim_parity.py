@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from compare.cases import optim as cases
-from compare.parity import TOLERANCES
-from compare.registry import select
-from compare.runner import run_case, run_trajectories
+from compare.core.parity import TOLERANCES
+from compare.core.registry import select
+from compare.core.runner import run_case, run_trajectories
 
 VARIANTS = sorted(cases.VARIANTS)
 CPU = torch.device("cpu")
@@ -28,8 +28,8 @@ def _case(variant: str):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_matches_torch_for_200_steps(variant: str, dtype: str) -> None:
-    run = run_case(_case(variant), seed=0, dtype=dtype, timed=False)
-    assert run.steps == 200 and len(run.numpy.losses) == 200
+    run = run_case(_case(variant), seed=0, dtype=dtype)
+    assert run.steps == 200 and len(run.scratch.losses) == 200
     assert run.parity.passed, run.parity.summary()
     assert run.case.tolerance_factor == 1.0  # no variant loosens the documented tolerance
     assert run.parity.tolerance == TOLERANCES[(dtype, "cpu")]
@@ -40,14 +40,14 @@ def test_every_variant_matches_torch_for_200_steps(variant: str, dtype: str) -> 
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_matches_torch_on_more_seeds(variant: str, seed: int, dtype: str) -> None:
-    run = run_case(_case(variant), seed=seed, dtype=dtype, timed=False)
+    run = run_case(_case(variant), seed=seed, dtype=dtype)
     assert run.parity.passed, run.parity.summary()
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if cases.VARIANTS[v][1].batch_size is None])
 def test_second_seed_float64_is_rounding_level(variant: str) -> None:
     """A second seed (other data, other initial weights) for every full-batch flag combination, float64."""
-    run = run_case(_case(variant), seed=1, dtype="float64", steps=50, timed=False)
+    run = run_case(_case(variant), seed=1, dtype="float64", steps=50)
     assert run.parity.passed, run.parity.summary()
     assert run.parity.max_rel_overall < 1e-12, run.parity.summary()
 

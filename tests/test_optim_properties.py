@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scratch.optim as so
-from compare.parity import relative_difference
+from compare.core.parity import relative_difference
 from torch_ref import optim as to
 
 STEPS = 10

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare.cases import optim_race as race
-from compare.studies import StudyContext, all_studies
+from compare.report.studies import StudyContext, all_studies
+from compare.studies import optim_race as race
 
 FEW = tuple(r for r in race.RACERS if r[0] in ("mini-batch GD (64)", "Nesterov 0.9", "course Adam"))
 
@@ -24,12 +24,12 @@ def test_short_race_is_a_parity_run_and_the_clock_only_moves_forward() -> None:
     results = race.run_race(12, racers=FEW)
     assert [r.label for r in results] == [label for label, _ in FEW]
     for result in results:
-        for lap in (result.numpy, result.torch):
+        for lap in (result.scratch, result.torch):
             assert len(lap.losses) == len(lap.seconds) == 13
             assert lap.seconds[0] == 0.0 and np.all(np.diff(lap.seconds) >= 0)
-        assert result.numpy.losses[0] == pytest.approx(result.torch.losses[0], rel=1e-15)
+        assert result.scratch.losses[0] == pytest.approx(result.torch.losses[0], rel=1e-15)
         assert result.loss_rel_diff < 1e-13 and result.param_rel_diff < 1e-13
-        assert result.numpy.losses[-1] < result.numpy.losses[0]  # it trained
+        assert result.scratch.losses[-1] < result.scratch.losses[0]  # it trained
 
 
 def test_ulp_perturbed_start_moves_every_parameter_by_one_unit_of_roundoff() -> None:
@@ -49,7 +49,7 @@ def test_table_and_plot_from_a_short_race(tmp_path: Path) -> None:
     rows = race.race_table(results, target)
     assert len(rows) == 2 + len(FEW)
     for row, result in zip(rows[2:], results, strict=True):
-        reached = race.steps_to_target(result.numpy.losses, target)
+        reached = race.steps_to_target(result.scratch.losses, target)
         assert row.startswith(f"| {result.label} |")
         assert (f"| {reached} / {reached} |" if reached is not None else "not reached / not reached") in row
     path = tmp_path / "race.png"

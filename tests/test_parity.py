@@ -10,11 +10,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from compare.parity import TOLERANCES, compare_trajectories, relative_difference, tolerance
-from compare.problem import Observation
-from compare.record import Trajectory, snapshot_steps
-from compare.registry import select
-from compare.runner import run_case
+from compare.core.parity import TOLERANCES, compare_trajectories, relative_difference, tolerance
+from compare.core.problem import Observation
+from compare.core.record import Trajectory, snapshot_steps
+from compare.core.registry import select
+from compare.core.runner import run_case
 
 
 def _trajectory(losses: list[float], arrays: list[dict[str, np.ndarray]]) -> Trajectory:
@@ -149,12 +149,12 @@ def test_divergence_is_reported_for_the_side_that_diverged(side: str) -> None:
         case = dataclasses.replace(case, scratch=lambda p, f=case.scratch: _PoisonAfter(f(p), 7))
     else:
         case = dataclasses.replace(case, torch=lambda p, d, f=case.torch: _PoisonAfter(f(p, d), 7))
-    run = run_case(case, seed=0, steps=30, timed=False)
+    run = run_case(case, seed=0, steps=30)
     assert not run.parity.passed
     assert run.parity.problems == [f"{side} diverged at step 7"]
     assert run.record()["problems"] == [f"{side} diverged at step 7"]
     # The run stopped at the divergence instead of comparing NaN/Inf.
-    assert len(run.numpy.losses) == len(run.torch.losses) == 8
+    assert len(run.scratch.losses) == len(run.torch.losses) == 8
 
 
 def test_a_huge_learning_rate_diverges_without_warnings_and_is_reported() -> None:
@@ -165,10 +165,10 @@ def test_a_huge_learning_rate_diverges_without_warnings_and_is_reported() -> Non
         problem.hyper["learning_rate"] = 1e308
         return problem
 
-    run = run_case(dataclasses.replace(case, make_problem=explosive), seed=0, steps=20, timed=False)
+    run = run_case(dataclasses.replace(case, make_problem=explosive), seed=0, steps=20)
     assert not run.parity.passed
-    k = run.numpy.diverged_at
+    k = run.scratch.diverged_at
     assert k is not None and k < 20
     assert f"numpy diverged at step {k}" in run.parity.problems
-    assert all(np.isfinite(run.numpy.losses[:k]))
+    assert all(np.isfinite(run.scratch.losses[:k]))
     assert all(p.startswith(("numpy diverged at step", "torch diverged at step")) for p in run.parity.problems)

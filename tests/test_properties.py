@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scratch.activations as act
-from compare import datasets
-from compare.problem import Problem
-from compare.registry import all_cases, select
-from compare.runner import run_case
+from compare.core.problem import Problem
+from compare.core.registry import all_cases, select
+from compare.core.runner import run_case
+from compare.data import datasets
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "0"))
 SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -56,10 +56,9 @@ def test_logistic_regression_parity_holds_for_random_problems(variant: str, m: i
         return Problem(seed, np_dtype, {"X": data.X.astype(np_dtype), "Y": data.Y.astype(np_dtype)},
                        {"w": w, "b": b}, {"learning_rate": learning_rate})
 
-    run = run_case(dataclasses.replace(case, make_problem=make_problem), seed=seed, dtype=dtype, steps=steps,
-                   timed=False)
+    run = run_case(dataclasses.replace(case, make_problem=make_problem), seed=seed, dtype=dtype, steps=steps)
     assert run.parity.passed, run.parity.summary()
-    assert len(run.numpy.losses) == steps
+    assert len(run.scratch.losses) == steps
 
 
 # --- building blocks ------------------------------------------------------------------------------------
@@ -98,7 +97,7 @@ def _cases_of(concept: str) -> list:
 @given(seed=seeds, dtype=dtypes, steps=st.integers(1, 8), index=st.integers(0, 100))
 def test_every_deep_net_variant_passes_on_random_seeds(seed: int, dtype: str, steps: int, index: int) -> None:
     cases = _cases_of("deep_net")
-    run = run_case(cases[index % len(cases)], seed=seed, dtype=dtype, steps=steps, timed=False)
+    run = run_case(cases[index % len(cases)], seed=seed, dtype=dtype, steps=steps)
     assert run.parity.passed, run.parity.summary()
 
 
@@ -107,5 +106,5 @@ def test_every_deep_net_variant_passes_on_random_seeds(seed: int, dtype: str, st
 @given(seed=seeds, dtype=dtypes, steps=st.integers(1, 8), index=st.integers(0, 100))
 def test_every_optimizer_variant_passes_on_random_seeds(seed: int, dtype: str, steps: int, index: int) -> None:
     cases = _cases_of("optim")
-    run = run_case(cases[index % len(cases)], seed=seed, dtype=dtype, steps=steps, timed=False)
+    run = run_case(cases[index % len(cases)], seed=seed, dtype=dtype, steps=steps)
     assert run.parity.passed, run.parity.summary()

@@ -1,7 +1,7 @@
 """Property-based parity (hypothesis) for the concepts built on the deep net: random shapes, seeds and
 hyperparameters for the deep net itself, the optimizers, regularization, the softmax output, input
 normalization, data augmentation and the autodiff engine's logistic regression. Every drawn problem runs
-through the real harness (``compare.runner.run_case`` on a registered case whose ``make_problem`` draws the
+through the real harness (``compare.core.runner.run_case`` on a registered case whose ``make_problem`` draws the
 random problem) and must pass the harness's float64 verdict (relative difference <= 1e-10, the project's rounding-level
 bound). Most draws agree to 1e-15..1e-13; the exceptions are arrays that are themselves a cancellation
 (``db`` = mean(a - y) at near-zero weights with balanced labels), whose ulp-level absolute differences
@@ -31,14 +31,14 @@ import scratch.deep_net as dn
 import scratch.normalization as norm
 import torch_ref.augmentation as taug
 import torch_ref.normalization as tnorm
-from compare import datasets
 from compare.cases import optim as optim_case
 from compare.cases.deep_net import deep_problem
 from compare.cases.logistic_regression import _problem as logistic_problem
 from compare.cases.softmax import softmax_problem
-from compare.problem import Problem
-from compare.registry import select
-from compare.runner import CaseRun, run_case
+from compare.core.problem import Problem
+from compare.core.registry import select
+from compare.core.runner import CaseRun, run_case
+from compare.data import datasets
 from scratch.initialization import initialize_parameters
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "0"))
@@ -57,13 +57,12 @@ def run(case_name: str, make_problem: Callable[[int, np.dtype], Problem], seed: 
         **replace: object) -> CaseRun:
     """``run_case`` of a registered case with ``make_problem`` (and any other field) replaced; float64, CPU."""
     (case,) = select([case_name])
-    return run_case(dataclasses.replace(case, make_problem=make_problem, **replace), seed=seed, steps=steps,
-                    timed=False)
+    return run_case(dataclasses.replace(case, make_problem=make_problem, **replace), seed=seed, steps=steps)
 
 
 def assert_parity(result: CaseRun) -> None:
     assert result.parity.passed, result.parity.summary()
-    assert len(result.numpy.losses) == result.steps
+    assert len(result.scratch.losses) == result.steps
 
 
 def layer_dims(n_x: int, hidden: list[int]) -> list[int]:

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 import scratch.deep_net as deep_net
 import scratch.regularization as reg
 import torch_ref.regularization as treg
-from compare.adapters import load_parameters
 from compare.cases.regularization import deep_param_map, moons_problem
-from compare.parity import relative_difference, tolerance
-from compare.registry import select
-from compare.runner import run_case
+from compare.core.parity import relative_difference, tolerance
+from compare.core.registry import select
+from compare.core.runner import run_case
+from compare.core.trainers import load_parameters
 
 DTYPES = ["float64", "float32"]
 SEEDS = [0, 1]
@@ -211,13 +211,13 @@ def test_early_stopping_rejects_bad_settings():
 def test_registered_cases_pass(variant, dtype):
     (case,) = select([f"regularization/{variant}"])
     steps = 40 if variant == "early_stopping" else 15
-    run = run_case(case, seed=3, dtype=dtype, steps=steps, timed=False)
+    run = run_case(case, seed=3, dtype=dtype, steps=steps)
     assert run.parity.passed, run.parity.summary()
 
 
 def test_early_stopping_case_really_stops():
     (case,) = select(["regularization/early_stopping"])
-    run = run_case(case, seed=3, timed=False)
+    run = run_case(case, seed=3)
     final = run.torch.final_arrays
     assert 0 <= final["state.stop.best_epoch"] < final["state.stop.stopped_epoch"] < case.steps
     assert run.parity.max_rel["state"] == 0 and run.parity.passed

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 import scratch.deep_net as dn
 import scratch.shallow_net as sn
-from compare import datasets
 from compare.cases.shallow_net import TorchShallowNet, check_gradients, shallow_problem
-from compare.registry import select
-from compare.runner import run_case
+from compare.core.registry import select
+from compare.core.runner import run_case
+from compare.data import datasets
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference-vectors"
 VARIANTS = [case.variant for case in select(["shallow_net"])]
@@ -26,7 +26,7 @@ VARIANTS = [case.variant for case in select(["shallow_net"])]
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_registered_case_matches_torch(variant: str, dtype: str) -> None:
     (case,) = select([f"shallow_net/{variant}"])
-    run = run_case(case, seed=0, dtype=dtype, timed=False)
+    run = run_case(case, seed=0, dtype=dtype)
     assert run.steps >= 200
     assert run.parity.passed, run.parity.summary()
     assert {"loss", "grad", "param"} <= run.parity.max_rel.keys()
@@ -38,13 +38,13 @@ def test_registered_case_matches_torch(variant: str, dtype: str) -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_other_seeds_match_torch(variant: str, seed: int, dtype: str) -> None:
     (case,) = select([f"shallow_net/{variant}"])
-    run = run_case(case, seed=seed, dtype=dtype, timed=False)
+    run = run_case(case, seed=seed, dtype=dtype)
     assert run.parity.passed, run.parity.summary()
 
 
 def test_float64_seed_1_matches_torch() -> None:
     (case,) = select(["shallow_net/planar_flower"])
-    run = run_case(case, seed=1, dtype="float64", timed=False)
+    run = run_case(case, seed=1, dtype="float64")
     assert run.parity.passed, run.parity.summary()
 
 

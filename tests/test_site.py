@@ -24,11 +24,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compare import studies
-from compare.registry import select as select_cases
-from compare.report import make_report
-from compare.site import equation_html, equation_lines, latex_to_svg, markdown_html, source_html, write_site
-from compare.studies import Study, StudyContext, StudyOutput
+from compare.core.registry import select as select_cases
+from compare.report.build import make_report, studies
+from compare.report.site import equation_html, equation_lines, latex_to_svg, markdown_html, source_html, write_site
+from compare.report.studies import Study, StudyContext, StudyOutput
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CONCEPT = "logistic_regression"
@@ -84,7 +83,7 @@ def test_site_handles_concepts_without_records_cases_or_studies(tmp_path: Path) 
     record = {"concept": "other", "variant": "v", "device": "cpu", "dtype": "float64", "seed": 0, "steps": 3,
               "passed": False, "tolerance": 1e-10, "max_rel_diff_loss": float("nan"), "max_rel_diff_grad": 0.5,
               "max_rel_diff_params": None, "max_rel_diff_state": None, "problems": ["numpy diverged at step 2"],
-              "numpy_seconds_per_step": None, "torch_seconds_per_step": None}
+              "scratch_seconds_per_step": None, "torch_seconds_per_step": None}
     study = StudyOutput("text", ("plots/unlinked.png",))
     index = write_site(tmp_path, [record], [("third", "A study", study)], [case])
     pages = {p.name: p.read_text() for p in index.parent.glob("*.html")}

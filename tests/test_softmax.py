@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratch.softmax as sm
-from compare import datasets
 from compare.cases.softmax import TorchSoftmaxNet, check_gradients, digits_split, softmax_problem
-from compare.registry import select
-from compare.runner import run_case
+from compare.core.registry import select
+from compare.core.runner import run_case
+from compare.data import datasets
 
 VARIANTS = [case.variant for case in select(["softmax"])]
 ROUNDING = {np.float32: 2e-6, np.float64: 1e-14}
@@ -55,7 +55,7 @@ def test_cross_entropy_matches_torch_for_labels_and_one_hot(dtype: type) -> None
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_digits_case_matches_torch(dtype: str) -> None:
     (case,) = select(["softmax/digits"])
-    run = run_case(case, seed=0, dtype=dtype, timed=False)
+    run = run_case(case, seed=0, dtype=dtype)
     assert run.steps >= 200
     assert run.parity.passed, run.parity.summary()
     assert {"loss", "grad", "param"} <= run.parity.max_rel.keys()
@@ -67,7 +67,7 @@ def test_digits_case_matches_torch(dtype: str) -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_registered_cases_match_torch_over_seeds(variant: str, seed: int, dtype: str) -> None:
     (case,) = select([f"softmax/{variant}"])
-    run = run_case(case, seed=seed, dtype=dtype, timed=False)
+    run = run_case(case, seed=seed, dtype=dtype)
     assert run.parity.passed, run.parity.summary()
 
 
@@ -86,7 +86,7 @@ def _small_digits_case(hidden_activation: str, init: str):
 def test_relu_softmax_matches_torch_in_float64() -> None:
     # ReLU is not registered on digits because of float32 kink crossings (see compare/cases/softmax.py);
     # in float64 the two sides agree at rounding level.
-    run = run_case(_small_digits_case("relu", "he"), seed=0, dtype="float64", timed=False)
+    run = run_case(_small_digits_case("relu", "he"), seed=0, dtype="float64")
     assert run.parity.passed, run.parity.summary()
 
 

@@ -14,11 +14,11 @@ import torch
 
 import scratch.augmentation as aug
 import torch_ref.augmentation as taug
-from compare import datasets
 from compare.cases.logistic_regression import ScratchLogisticRegression, _problem, torch_trainer
-from compare.problem import Observation, Problem
-from compare.registry import Case, register
-from compare.studies import Study, StudyOutput, register_study
+from compare.core.problem import Observation, Problem
+from compare.core.registry import Case, register
+from compare.data import datasets
+from compare.report.studies import Study, StudyOutput, register_study
 
 PADDING = 2
 BATCH = 64

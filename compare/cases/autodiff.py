@@ -23,20 +23,20 @@ import torch
 
 import scratch.autodiff as ad
 import torch_ref.autodiff as tad
-from compare import expression_trees
 from compare.cases.logistic_regression import (
     ScratchLogisticRegression,
     breast_cancer_problem,
     torch_trainer,
 )
-from compare.devices import to_numpy, to_torch
-from compare.gradcheck import gradient_check
-from compare.parity import ParityResult, compare_trajectories, tolerance
-from compare.problem import Observation, Problem
-from compare.record import Trajectory
-from compare.registry import Case, register
-from compare.studies import Study, StudyContext, StudyOutput, register_study
-from compare.timing import time_step
+from compare.core.devices import to_numpy, to_torch
+from compare.core.gradcheck import gradient_check
+from compare.core.parity import ParityResult, compare_trajectories, tolerance
+from compare.core.problem import Observation, Problem
+from compare.core.record import Trajectory
+from compare.core.registry import Case, register
+from compare.data import expression_trees
+from compare.perf.timing import time_step
+from compare.report.studies import Study, StudyContext, StudyOutput, register_study
 from scratch.autodiff_graph import draw_graph
 
 #: The slides' points (CS231n 2017, lecture 4, "Backpropagation and Neural Networks").

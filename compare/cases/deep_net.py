@@ -20,13 +20,13 @@ import torch
 
 import scratch.deep_net as dn
 import torch_ref.deep_net as tdn
-from compare import datasets
-from compare.adapters import ParamMap, TorchTrainer, load_parameters
-from compare.devices import to_torch, torch_dtype
-from compare.gradcheck import gradient_check
-from compare.kinks import Preactivation, scratch_preactivations
-from compare.problem import Observation, Problem
-from compare.registry import Case, register
+from compare.core.devices import to_torch, torch_dtype
+from compare.core.gradcheck import gradient_check
+from compare.core.kinks import Preactivation, scratch_preactivations
+from compare.core.problem import Observation, Problem
+from compare.core.registry import Case, register
+from compare.core.trainers import ParamMap, TorchTrainer, load_parameters
+from compare.data import datasets
 from scratch.initialization import check_layer_dims, initialize_parameters
 
 #: Stream of ``np.random.default_rng([seed, INIT_STREAM])``: weights never reuse the data's draws.

@@ -13,12 +13,12 @@ import torch
 
 import scratch.logistic_regression as lr
 import torch_ref.logistic_regression as tlr
-from compare import datasets
-from compare.adapters import ParamMap, TorchTrainer, load_parameters
-from compare.devices import to_torch, torch_dtype
-from compare.gradcheck import gradient_check
-from compare.problem import Observation, Problem
-from compare.registry import Case, register
+from compare.core.devices import to_torch, torch_dtype
+from compare.core.gradcheck import gradient_check
+from compare.core.problem import Observation, Problem
+from compare.core.registry import Case, register
+from compare.core.trainers import ParamMap, TorchTrainer, load_parameters
+from compare.data import datasets
 
 LEARNING_RATE = 0.1
 

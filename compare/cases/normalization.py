@@ -18,14 +18,14 @@ import torch
 
 import scratch.normalization as norm
 import torch_ref.normalization as tnorm
-from compare import datasets
-from compare.adapters import TorchTrainer
 from compare.cases.logistic_regression import ScratchLogisticRegression, _problem, torch_trainer
-from compare.devices import to_numpy, to_torch
-from compare.problem import Observation, Problem
-from compare.registry import Case, register
-from compare.splits import train_dev_test_split
-from compare.studies import Study, StudyOutput, register_study
+from compare.core.devices import to_numpy, to_torch
+from compare.core.problem import Observation, Problem
+from compare.core.registry import Case, register
+from compare.core.trainers import TorchTrainer
+from compare.data import datasets
+from compare.data.splits import train_dev_test_split
+from compare.report.studies import Study, StudyOutput, register_study
 
 
 def features_problem(seed: int, dtype: np.dtype) -> Problem:

@@ -31,12 +31,12 @@ import scratch.deep_net as dn
 import scratch.minibatch as smb
 import scratch.optim as so
 import torch_ref.optim as to
-from compare import datasets
-from compare.adapters import observe_parameters
 from compare.cases.deep_net import build_torch_model, check_gradients, deep_problem
-from compare.devices import to_torch
-from compare.problem import Observation, Problem
-from compare.registry import Case, register
+from compare.core.devices import to_torch
+from compare.core.problem import Observation, Problem
+from compare.core.registry import Case, register
+from compare.core.trainers import observe_parameters
+from compare.data import datasets
 from torch_ref.training import train_step
 
 LAYER_DIMS = [2, 16, 16, 1]

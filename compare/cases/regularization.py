@@ -24,15 +24,15 @@ from torch import nn
 import scratch.deep_net as deep_net
 import scratch.regularization as reg
 import torch_ref.regularization as treg
-from compare import datasets
-from compare.adapters import ParamMap, TorchTrainer, load_parameters, observe_parameters
 from compare.cases.deep_net import deep_param_map
-from compare.devices import to_numpy, to_torch, torch_dtype
-from compare.gradcheck import gradient_check
-from compare.kinks import Preactivation, scratch_preactivations
-from compare.problem import Observation, Problem
-from compare.registry import Case, register
-from compare.splits import train_dev_test_split
+from compare.core.devices import to_numpy, to_torch, torch_dtype
+from compare.core.gradcheck import gradient_check
+from compare.core.kinks import Preactivation, scratch_preactivations
+from compare.core.problem import Observation, Problem
+from compare.core.registry import Case, register
+from compare.core.trainers import ParamMap, TorchTrainer, load_parameters, observe_parameters
+from compare.data import datasets
+from compare.data.splits import train_dev_test_split
 from scratch.initialization import initialize_parameters
 from torch_ref.deep_net import DeepNet
 

@@ -15,8 +15,6 @@ import torch
 
 import scratch.shallow_net as sn
 import torch_ref.shallow_net as tsn
-from compare import datasets
-from compare.adapters import TorchTrainer, load_parameters
 from compare.cases.deep_net import (
     ScratchDeepNet,
     breast_cancer_train,
@@ -24,10 +22,12 @@ from compare.cases.deep_net import (
     deep_problem,
     gradient_check_point,
 )
-from compare.devices import to_torch, torch_dtype
-from compare.gradcheck import gradient_check
-from compare.problem import Problem
-from compare.registry import Case, register
+from compare.core.devices import to_torch, torch_dtype
+from compare.core.gradcheck import gradient_check
+from compare.core.problem import Problem
+from compare.core.registry import Case, register
+from compare.core.trainers import TorchTrainer, load_parameters
+from compare.data import datasets
 
 COURSE_LEARNING_RATE = 1.2
 

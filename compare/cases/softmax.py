@@ -24,13 +24,13 @@ import torch
 import scratch.deep_net as dn
 import scratch.softmax as sm
 import torch_ref.softmax as tsm
-from compare import datasets
-from compare.adapters import TorchTrainer
 from compare.cases.deep_net import build_torch_model, deep_problem, gradient_check_point, observe_scratch
-from compare.devices import to_torch
-from compare.gradcheck import gradient_check
-from compare.problem import Observation, Problem
-from compare.registry import Case, register
+from compare.core.devices import to_torch
+from compare.core.gradcheck import gradient_check
+from compare.core.problem import Observation, Problem
+from compare.core.registry import Case, register
+from compare.core.trainers import TorchTrainer
+from compare.data import datasets
 
 #: Examples used by the gradient check (two cost evaluations per parameter: a subset keeps it fast).
 GRADIENT_CHECK_EXAMPLES = 100

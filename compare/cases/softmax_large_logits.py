@@ -25,8 +25,8 @@ from compare.cases.softmax import (
     digits_split,
     softmax_problem,
 )
-from compare.problem import Problem
-from compare.registry import Case, register
+from compare.core.problem import Problem
+from compare.core.registry import Case, register
 
 LOGIT_SCALE = 500.0
 

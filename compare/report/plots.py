@@ -10,14 +10,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from compare.runner import CaseRun  # noqa: E402
+from compare.core.runner import CaseRun  # noqa: E402
 
 
 def loss_curves(runs: list[CaseRun], path: Path, title: str) -> None:
     """Per variant: both loss curves overlaid (top) and |numpy - torch| on a log scale (bottom)."""
     fig, axes = plt.subplots(2, len(runs), figsize=(4.2 * len(runs), 6), squeeze=False, sharex="col")
     for column, run in enumerate(runs):
-        ours, theirs = np.array(run.numpy.losses), np.array(run.torch.losses)
+        ours, theirs = np.array(run.scratch.losses), np.array(run.torch.losses)
         steps = np.arange(len(ours))
         top, bottom = axes[0, column], axes[1, column]
         top.plot(steps, theirs, lw=3, alpha=0.5, label="torch")

@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
+
+from compare.core.devices import numpy_dtype, resolve_device
+from compare.core.record import Timing
+from compare.core.registry import Case
+from compare.core.runner import CaseRun
 
 _LIMITER: threadpool_limits | None = None
 
@@ -35,17 +39,6 @@ def thread_settings() -> dict[str, object]:
     blas = [{"library": i.get("internal_api"), "threads": i.get("num_threads"), "version": i.get("version")}
             for i in threadpool_info() if i.get("user_api") == "blas"]
     return {"torch_threads": torch.get_num_threads(), "numpy_blas": blas}
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Seconds per step: median and interquartile range over ``samples`` blocks of ``per_block`` calls."""
-
-    median: float
-    q25: float
-    q75: float
-    samples: int
-    per_block: int
 
 
 def time_step(step: Callable[[], None], *, sync: Callable[[], None] = lambda: None, warmup: int = 2,
@@ -82,3 +75,19 @@ def time_step(step: Callable[[], None], *, sync: Callable[[], None] = lambda: No
 
 def cuda_sync(device: torch.device) -> Callable[[], None]:
     return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+
+
+def time_sides(case: Case, seed: int, dtype: str, device: torch.device, *, block_seconds: float = 0.02,
+               samples: int = 5) -> tuple[Timing, Timing]:
+    """Seconds per training step of fresh trainers on each side (no observing, no host syncs)."""
+    problem = case.make_problem(seed, numpy_dtype(dtype))
+    scratch_timing = time_step(case.scratch(problem).step, block_seconds=block_seconds, samples=samples)
+    torch_timing = time_step(case.torch(problem, device).step, sync=cuda_sync(device),
+                             block_seconds=block_seconds, samples=samples)
+    return scratch_timing, torch_timing
+
+
+def time_case(run: CaseRun) -> CaseRun:
+    """Fill ``run``'s seconds per step for each side (fresh trainers, same case, seed, dtype and device)."""
+    run.scratch_timing, run.torch_timing = time_sides(run.case, run.seed, run.dtype, resolve_device(run.device))
+    return run

@@ -15,14 +15,14 @@ import scratch.deep_net as dn
 import scratch.softmax as sm
 import torch_ref.deep_net as tdn
 import torch_ref.softmax as tsm
-from compare import datasets
 from compare.cases.deep_net import ScratchDeepNet, TorchDeepNet, deep_problem
 from compare.cases.shallow_net import ScratchShallowNet, TorchShallowNet, shallow_problem
 from compare.cases.softmax import ScratchSoftmaxNet, TorchSoftmaxNet, digits_split, softmax_problem
-from compare.devices import to_torch
-from compare.parity import relative_difference
-from compare.problem import Problem
-from compare.studies import Study, StudyContext, StudyOutput, register_study
+from compare.core.devices import to_torch
+from compare.core.parity import relative_difference
+from compare.core.problem import Problem
+from compare.data import datasets
+from compare.report.studies import Study, StudyContext, StudyOutput, register_study
 
 CPU = torch.device("cpu")
 

@@ -33,9 +33,9 @@ from pygments import highlight  # noqa: E402
 from pygments.formatters import HtmlFormatter  # noqa: E402
 from pygments.lexers import PythonLexer  # noqa: E402
 
-from compare.io import atomic_write_text  # noqa: E402
-from compare.registry import Case  # noqa: E402
-from compare.studies import StudyOutput  # noqa: E402
+from compare.core.registry import Case  # noqa: E402
+from compare.report.io import atomic_write_text  # noqa: E402
+from compare.report.studies import StudyOutput  # noqa: E402
 
 SITE_DIR = "study"
 SPEED_PAGE = "speed.html"
@@ -215,7 +215,7 @@ def speed_table(records: Sequence[dict]) -> str:
     """Seconds per training step of each side (the timed seed), and their ratio."""
     rows = []
     for (variant, device, dtype), group in _groups(records).items():
-        ours = _worst(r.get("numpy_seconds_per_step") for r in group)
+        ours = _worst(r.get("scratch_seconds_per_step") for r in group)
         theirs = _worst(r.get("torch_seconds_per_step") for r in group)
         ratio = theirs / ours if ours and theirs else None
         rows.append([html.escape(variant), device, dtype, _fmt(ours, ".3e"), _fmt(theirs, ".3e"),

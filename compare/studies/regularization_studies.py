@@ -11,12 +11,12 @@ import torch
 import scratch.deep_net as deep_net
 import scratch.regularization as reg
 import torch_ref.regularization as treg
-from compare import datasets
-from compare.adapters import load_parameters
 from compare.cases.deep_net import deep_param_map
-from compare.parity import relative_difference
-from compare.splits import diagnose_bias_variance, train_dev_test_split
-from compare.studies import Study, StudyOutput, register_study
+from compare.core.parity import relative_difference
+from compare.core.trainers import load_parameters
+from compare.data import datasets
+from compare.data.splits import diagnose_bias_variance, train_dev_test_split
+from compare.report.studies import Study, StudyOutput, register_study
 from scratch.initialization import initialize_parameters
 from torch_ref.deep_net import DeepNet
 

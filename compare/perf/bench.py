@@ -20,7 +20,7 @@ Sections (each a ``section`` value in ``speed.csv``; method and reading guide in
   numpy/torch ratio compare measurements taken under the same load; :func:`target_verdicts` turns them
   (and the thread settings and the parity-suite time) into PASS/MISS lines.
 
-Every timing is :func:`compare.timing.time_step`: warm-up, then the median and quartiles of repeated
+Every timing is :func:`compare.perf.timing.time_step`: warm-up, then the median and quartiles of repeated
 blocks, CUDA synchronised, NumPy's BLAS and torch pinned to the same thread count.
 """
 
@@ -37,13 +37,13 @@ import pandas as pd
 import torch
 from threadpoolctl import threadpool_info
 
-from compare.devices import numpy_dtype, resolve_device, torch_dtype
-from compare.environment import environment
-from compare.io import StagedResults, atomic_write_json, atomic_write_text
-from compare.parity import compare_trajectories, tolerance
-from compare.registry import Case, select
-from compare.runner import run_trajectories
-from compare.timing import Timing, cuda_sync, pin_threads, thread_settings, time_step
+from compare.core.devices import numpy_dtype, resolve_device, torch_dtype
+from compare.core.parity import compare_trajectories, tolerance
+from compare.core.registry import Case, select
+from compare.core.runner import run_trajectories
+from compare.perf.timing import Timing, cuda_sync, pin_threads, thread_settings, time_step
+from compare.report.environment import environment
+from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
 
 COLUMNS = ["section", "name", "backend", "device", "dtype", "m", "width", "depth", "seconds", "q25", "q75",
            "samples", "per_block", "flops", "gflops", "peak_gflops", "fraction_of_peak", "parity_max_rel",
@@ -457,7 +457,7 @@ def concept_rows(plan_: Plan, cases: Sequence[Case]) -> list[dict[str, object]]:
 def vectorization_rows(plan_: Plan) -> list[dict[str, object]]:
     """Loop vs vectorized: the logistic-regression gradient (``propagate``) and the dot product."""
     import scratch.logistic_regression as lr
-    from compare.datasets import make_blobs
+    from compare.data.datasets import make_blobs
 
     rows = []
     for m in plan_.lr_sizes:
@@ -504,10 +504,10 @@ def dispatch_rows(plan_: Plan) -> list[dict[str, object]]:
 
 def parity_suite_row(cases: Sequence[Case]) -> dict[str, object]:
     """Wall time of ``python -m compare run --no-timing`` (the given cases, float64 CPU, default sizes)."""
-    from compare.runner import run_case
+    from compare.core.runner import run_case
 
     started = time.perf_counter()
-    results = [run_case(case, timed=False) for case in cases]
+    results = [run_case(case) for case in cases]
     elapsed = time.perf_counter() - started
     passed = sum(r.parity.passed for r in results)
     row = _row("parity_suite", f"python -m compare run --no-timing ({len(results)} cases)", "both", "cpu", "float64",
@@ -535,7 +535,7 @@ def run_bench(out_dir: Path, *, concepts: Sequence[str] = (), device: str = "aut
               progress: Callable[[str], None] = lambda message: None) -> pd.DataFrame:
     """Measure everything the plan asks for and write ``speed.csv``, ``speed.md``, ``speed.json`` and plots
     into ``out_dir`` (atomically: an interrupted run leaves earlier files untouched)."""
-    from compare.speed_report import speed_markdown, speed_plots
+    from compare.perf.speed_report import speed_markdown, speed_plots
 
     cases = select(concepts)
     names = {case.concept for case in cases}

@@ -16,19 +16,19 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from compare.environment import environment
-from compare.io import StagedResults, atomic_write_json, atomic_write_text
-from compare.plots import loss_curves
-from compare.registry import Case, select
-from compare.runner import CaseRun, run_case
-from compare.site import write_site
-from compare.studies import StudyContext, StudyOutput, all_studies
-from compare.timing import pin_threads
+from compare.core.registry import Case, select
+from compare.core.runner import CaseRun, run_case
+from compare.perf.timing import pin_threads, time_case
+from compare.report.environment import environment
+from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
+from compare.report.plots import loss_curves
+from compare.report.site import write_site
+from compare.report.studies import StudyContext, StudyOutput, all_studies
 
 RESULTS_DIR = Path("results")
 TABLE_COLUMNS = ["concept", "variant", "device", "dtype", "seed", "passed", "max_rel_diff_loss",
                  "max_rel_diff_grad", "max_rel_diff_params", "max_rel_diff_state",
-                 "numpy_seconds_per_step", "torch_seconds_per_step"]
+                 "scratch_seconds_per_step", "torch_seconds_per_step"]
 
 
 def progress(message: str) -> None:
@@ -43,7 +43,9 @@ def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[s
     runs = []
     for index, (case, device, dtype, seed) in enumerate(jobs, 1):
         started = time.perf_counter()
-        run = run_case(case, seed=seed, dtype=dtype, device=device, steps=steps, timed=timed and seed == seeds[0])
+        run = run_case(case, seed=seed, dtype=dtype, device=device, steps=steps)
+        if timed and seed == seeds[0]:
+            time_case(run)
         verdict = "ok" if run.parity.passed else "FAIL"
         progress(f"[{index}/{len(jobs)}] {case.name} {device} {dtype} seed={seed}: {verdict} "
                  f"{run.parity.summary()} ({time.perf_counter() - started:.1f}s)")
@@ -77,9 +79,9 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
                         max_rel_diff_grad=("max_rel_diff_grad", "max"),
                         max_rel_diff_params=("max_rel_diff_params", "max"),
                         max_rel_diff_state=("max_rel_diff_state", "max"),
-                        numpy_s_per_step=("numpy_seconds_per_step", "max"),
+                        scratch_s_per_step=("scratch_seconds_per_step", "max"),
                         torch_s_per_step=("torch_seconds_per_step", "max")).reset_index()
-    table["torch/numpy time"] = table["torch_s_per_step"] / table["numpy_s_per_step"]
+    table["torch/scratch time"] = table["torch_s_per_step"] / table["scratch_s_per_step"]
     return table
 
 

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from compare.devices import to_numpy
-from compare.kinks import Preactivation, torch_preactivations
-from compare.problem import Observation
+from compare.core.devices import to_numpy
+from compare.core.kinks import Preactivation, torch_preactivations
+from compare.core.problem import Observation
 from torch_ref.training import train_step
 
 

@@ -7,6 +7,8 @@ writes into ``results/`` directly and an interrupted report leaves the old one i
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,8 @@ class Study:
     run: Callable[[StudyContext], StudyOutput]
 
 
+#: The plug-in package whose modules register the studies.
+STUDIES_PACKAGE = "compare.studies"
 _STUDIES: dict[str, Study] = {}
 
 
@@ -54,8 +58,8 @@ def register_study(study: Study) -> Study:
 
 
 def all_studies() -> list[Study]:
-    """Every registered study (importing the case modules registers them), sorted by concept."""
-    from compare.registry import all_cases
-
-    all_cases()
+    """Every registered study, sorted by concept: the modules of ``compare.studies`` are imported on first use."""
+    package = importlib.import_module(STUDIES_PACKAGE)  # by name: studies sit above the report layer
+    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{STUDIES_PACKAGE}.{module.name}")
     return sorted(_STUDIES.values(), key=lambda s: (s.concept, s.name))

@@ -24,10 +24,10 @@ from threadpoolctl import threadpool_limits
 
 import scratch.deep_net as dn
 from compare.cases.optim import OptimSpec, ScratchOptimTrainer, TorchOptimTrainer, make_problem
-from compare.devices import to_torch
-from compare.parity import relative_difference
-from compare.problem import Problem
-from compare.studies import Study, StudyContext, StudyOutput, register_study
+from compare.core.devices import to_torch
+from compare.core.parity import relative_difference
+from compare.core.problem import Problem
+from compare.report.studies import Study, StudyContext, StudyOutput, register_study
 from scratch.logistic_regression import cost_from_logits
 
 #: (label, optimizer). Plain gradient descent runs at lr 0.3, not the parity cases' 0.5: at 0.5 full-batch GD
@@ -82,7 +82,7 @@ def _run(step, evaluate, steps: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(losses), np.array(seconds)
 
 
-def race_numpy(problem: Problem, spec: OptimSpec, steps: int) -> Lap:
+def race_scratch(problem: Problem, spec: OptimSpec, steps: int) -> Lap:
     """``steps`` updates of the scratch side, the full training-set loss after each."""
     trainer = ScratchOptimTrainer(problem, spec)
     X, Y = problem.data["X"], problem.data["Y"]
@@ -116,16 +116,16 @@ def race_torch(problem: Problem, spec: OptimSpec, steps: int) -> Lap:
 class RaceResult:
     label: str
     spec: OptimSpec
-    numpy: Lap
+    scratch: Lap
     torch: Lap
 
     @property
     def loss_rel_diff(self) -> float:
-        return relative_difference(self.numpy.losses, self.torch.losses)[1]
+        return relative_difference(self.scratch.losses, self.torch.losses)[1]
 
     @property
     def param_rel_diff(self) -> float:
-        return max(relative_difference(self.numpy.params[name], self.torch.params[name])[1]
+        return max(relative_difference(self.scratch.params[name], self.torch.params[name])[1]
                    for name in self.torch.params)
 
 
@@ -149,7 +149,7 @@ def run_race(steps: int, *, seed: int = SEED, racers: tuple[tuple[str, OptimSpec
     torch.set_num_threads(1)
     try:
         with threadpool_limits(limits=1, user_api="blas"):
-            return [RaceResult(label, spec, race_numpy(problem, spec, steps), race_torch(problem, spec, steps))
+            return [RaceResult(label, spec, race_scratch(problem, spec, steps), race_torch(problem, spec, steps))
                     for label, spec in racers]
     finally:
         torch.set_num_threads(threads)
@@ -171,8 +171,8 @@ def race_table(results: list[RaceResult], target: float) -> list[str]:
             "torch) | final loss | max rel. diff, loss trajectory | max rel. diff, final params |",
             "|---|---|---|---|---|---|---|"]
     for result in results:
-        reached = [steps_to_target(lap.losses, target) for lap in (result.numpy, result.torch)]
-        seconds = [None if k is None else lap.seconds[k] for k, lap in zip(reached, (result.numpy, result.torch),
+        reached = [steps_to_target(lap.losses, target) for lap in (result.scratch, result.torch)]
+        seconds = [None if k is None else lap.seconds[k] for k, lap in zip(reached, (result.scratch, result.torch),
                                                                            strict=True)]
         rows.append(f"| {result.label} | `{_describe(result.spec)}` | {_cell(reached[0], 'd')} / "
                     f"{_cell(reached[1], 'd')} | {_cell(seconds[0], '.3f')} / {_cell(seconds[1], '.3f')} | "
@@ -191,7 +191,7 @@ def plot_race(results: list[RaceResult], path, target: float) -> None:
     fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     for index, result in enumerate(results):
         colour = colours[(2 * index) % 20 + (2 * index) // 20]
-        for lap, style, side in ((result.numpy, "-", "numpy"), (result.torch, "--", "torch")):
+        for lap, style, side in ((result.scratch, "-", "numpy"), (result.torch, "--", "torch")):
             label = f"{result.label} ({side})"
             by_step.plot(np.arange(len(lap.losses)), lap.losses, ls=style, color=colour, lw=1.2, label=label)
             by_time.plot(lap.seconds, lap.losses, ls=style, color=colour, lw=1.2)
@@ -214,8 +214,8 @@ def control_rows(results: list[RaceResult], steps: int) -> list[str]:
             "|---|---|---|"]
     with threadpool_limits(limits=1, user_api="blas"):
         for result in results:
-            control = race_numpy(problem, result.spec, steps)
-            drift = max(relative_difference(control.params[name], result.numpy.params[name])[1]
+            control = race_scratch(problem, result.spec, steps)
+            drift = max(relative_difference(control.params[name], result.scratch.params[name])[1]
                         for name in control.params)
             rows.append(f"| {result.label} | {result.param_rel_diff:.1e} | {drift:.1e} |")
     return rows

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compare.kinks import KinkCrossing
-from compare.problem import Observation
+from compare.core.kinks import KinkCrossing
+from compare.core.problem import Observation
 
 SNAPSHOT_BUDGET = 20_000_000
 
@@ -30,7 +30,7 @@ class Trajectory:
     """What one side did: ``losses[k]`` for every step, ``snapshots[k][key]`` at snapshot steps.
 
     ``diverged_at`` is the first step whose loss or arrays were NaN/Inf (then the run stopped there);
-    ``kink_crossings`` the steps left out of the comparison (:mod:`compare.kinks`).
+    ``kink_crossings`` the steps left out of the comparison (:mod:`compare.core.kinks`).
     """
 
     losses: list[float] = field(default_factory=list)
@@ -52,3 +52,14 @@ class Trajectory:
     @property
     def final_arrays(self) -> dict[str, np.ndarray]:
         return self.snapshots[max(self.snapshots)] if self.snapshots else {}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per step: median and interquartile range over ``samples`` blocks of ``per_block`` calls."""
+
+    median: float
+    q25: float
+    q75: float
+    samples: int
+    per_block: int

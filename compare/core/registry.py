@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from compare.problem import Problem, Trainer
+from compare.core.problem import Problem, Trainer
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class Case:
         return f"{self.concept}/{self.variant}"
 
 
+#: The plug-in package whose modules register the cases.
+CASES_PACKAGE = "compare.cases"
 _CASES: dict[str, Case] = {}
 _DISCOVERED = False
 
@@ -69,10 +71,9 @@ def _discover() -> None:
     global _DISCOVERED
     if _DISCOVERED:
         return
-    import compare.cases as package
-
+    package = importlib.import_module(CASES_PACKAGE)  # by name: the core imports no case
     for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{package.__name__}.{module.name}")
+        importlib.import_module(f"{CASES_PACKAGE}.{module.name}")
     _DISCOVERED = True
 
 

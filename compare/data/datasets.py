@@ -9,7 +9,7 @@ Image sets (digits, MNIST, FashionMNIST, CIFAR-10 cat vs non-cat, the course's c
 Pixels of downloaded images are scaled to [0, 1] (divided by 255) as in the course.
 
 The downloadable sets are read from ``data_dir`` with torchvision's own loaders and are fetched only when
-``download=True`` is passed explicitly (``python -m compare.datasets NAME --data-dir DIR --download``);
+``download=True`` is passed explicitly (``python -m compare.data.datasets NAME --data-dir DIR --download``);
 without the files they raise :class:`DatasetUnavailable` saying how to get them.
 """
 
@@ -214,7 +214,7 @@ CIFAR10_CAT = 3  # index of "cat" in CIFAR-10's label_names
 
 def _how_to_get(name: str, data_dir: Path, where: str) -> str:
     return (f"{name} was not found under {data_dir} (expected {where}). Fetch it once with network access: "
-            f"`python -m compare.datasets {name.lower()} --data-dir {data_dir} --download`, or copy the files "
+            f"`python -m compare.data.datasets {name.lower()} --data-dir {data_dir} --download`, or copy the files "
             f"there yourself; nothing is downloaded unless download=True / --download is given.")
 
 
@@ -323,8 +323,8 @@ DOWNLOADABLE = {"mnist": mnist, "fashionmnist": fashion_mnist, "cifar10": cifar1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m compare.datasets NAME --data-dir DIR [--download]``: load (or fetch) and describe."""
-    parser = argparse.ArgumentParser(prog="python -m compare.datasets", description=main.__doc__)
+    """``python -m compare.data.datasets NAME --data-dir DIR [--download]``: load (or fetch) and describe."""
+    parser = argparse.ArgumentParser(prog="python -m compare.data.datasets", description=main.__doc__)
     parser.add_argument("name", choices=[*DOWNLOADABLE, "catvnoncat"])
     parser.add_argument("--data-dir", type=Path, required=True, help="folder holding (or receiving) the files")
     parser.add_argument("--download", action="store_true", help="fetch the files (network) if missing")

@@ -27,7 +27,7 @@ A case may multiply its tolerance by ``Case.tolerance_factor`` and must say why 
 
 In networks with ReLU units, a step with a kink crossing (a pre-activation that rounding puts on
 different sides of 0 in the two implementations, checked to be within the tolerance of zero:
-:mod:`compare.kinks`) is reported and left out; the scratch side then continues from torch's parameters,
+:mod:`compare.core.kinks`) is reported and left out; the scratch side then continues from torch's parameters,
 and every other step is compared at the full tolerance. Too many crossings fail the run.
 """
 
@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compare.kinks import MAX_CROSSINGS_PER_100_STEPS, too_many_crossings
-from compare.problem import CATEGORIES
-from compare.record import Trajectory
+from compare.core.kinks import MAX_CROSSINGS_PER_100_STEPS, too_many_crossings
+from compare.core.problem import CATEGORIES
+from compare.core.record import Trajectory
 
 TOLERANCES: dict[tuple[str, str], float] = {
     ("float64", "cpu"): 1e-10,

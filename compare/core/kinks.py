@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 import scratch.deep_net as dn
-from compare.devices import to_numpy
+from compare.core.devices import to_numpy
 from torch_ref.deep_net import DeepNet
 
 PIECEWISE_LINEAR = ("relu", "leaky_relu")

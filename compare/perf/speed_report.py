@@ -1,4 +1,4 @@
-"""Tables (``speed.md``) and plots (``plots/speed_*.png``) drawn from the bench frame of :mod:`compare.bench`."""
+"""Tables (``speed.md``) and plots (``plots/speed_*.png``) drawn from the bench frame of :mod:`compare.perf.bench`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from compare.bench import peak_candidates  # noqa: E402
+from compare.perf.bench import peak_candidates  # noqa: E402
 
 BACKEND_STYLE = {("numpy", "cpu"): ("numpy", "tab:blue"), ("torch", "cpu"): ("torch CPU", "tab:orange"),
                  ("torch", "cuda"): ("torch CUDA", "tab:green")}

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import torch
 
-from compare.timing import thread_settings
+from compare.perf.timing import thread_settings
 
 
 def cpu_model() -> str:

@@ -1,9 +1,9 @@
-"""Running one case on both sides: parity first, then (separately) timing.
+"""Running one case on both sides for parity (timing is :mod:`compare.perf.timing`'s, run separately).
 
 The two trainers advance in lock step: torch step k, then (after ``Case.couple`` if any) scratch step k,
 each observed at the shared snapshot steps. A side whose loss or arrays turn NaN/Inf stops the run and
 is reported as "diverged at step k" instead of comparing NaNs. Before each step of a network with ReLU
-units, both sides' hidden pre-activations are checked for a kink crossing (:mod:`compare.kinks`); a step
+units, both sides' hidden pre-activations are checked for a kink crossing (:mod:`compare.core.kinks`); a step
 with one within rounding is recorded, left out of the comparison, and followed by the scratch side
 adopting torch's parameters.
 """
@@ -15,13 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from compare.devices import numpy_dtype, resolve_device
-from compare.kinks import watch_kinks, watches_kinks
-from compare.parity import ParityResult, compare_trajectories, tolerance
-from compare.problem import Trainer
-from compare.record import Trajectory, snapshot_steps
-from compare.registry import Case
-from compare.timing import Timing, cuda_sync, time_step
+from compare.core.devices import numpy_dtype, resolve_device
+from compare.core.kinks import watch_kinks, watches_kinks
+from compare.core.parity import ParityResult, compare_trajectories, tolerance
+from compare.core.problem import Trainer
+from compare.core.record import Timing, Trajectory, snapshot_steps
+from compare.core.registry import Case
 
 
 @dataclass
@@ -33,10 +32,10 @@ class CaseRun:
     dtype: str
     device: str
     steps: int
-    numpy: Trajectory
+    scratch: Trajectory
     torch: Trajectory
     parity: ParityResult
-    numpy_timing: Timing | None = None
+    scratch_timing: Timing | None = None
     torch_timing: Timing | None = None
 
     def record(self) -> dict[str, object]:
@@ -58,19 +57,19 @@ class CaseRun:
             "max_abs_diff_loss": self.parity.max_abs.get("loss"),
             "max_abs_diff_grad": self.parity.max_abs.get("grad"),
             "max_abs_diff_params": self.parity.max_abs.get("param"),
-            "steps_compared": len(self.numpy.losses) - len(self.numpy.kink_crossings),
-            "kink_crossings": [crossing.describe() for crossing in self.numpy.kink_crossings],
+            "steps_compared": len(self.scratch.losses) - len(self.scratch.kink_crossings),
+            "kink_crossings": [crossing.describe() for crossing in self.scratch.kink_crossings],
             "problems": list(self.parity.problems),
-            "final_loss_numpy": self.numpy.losses[-1] if self.numpy.losses else None,
+            "final_loss_scratch": self.scratch.losses[-1] if self.scratch.losses else None,
             "final_loss_torch": self.torch.losses[-1] if self.torch.losses else None,
-            "numpy_seconds_per_step": self.numpy_timing.median if self.numpy_timing else None,
+            "scratch_seconds_per_step": self.scratch_timing.median if self.scratch_timing else None,
             "torch_seconds_per_step": self.torch_timing.median if self.torch_timing else None,
         }
 
 
 def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, steps: int
                      ) -> tuple[Trajectory, Trajectory]:
-    """Train both sides from the same problem for ``steps`` steps; returns ``(numpy, torch)``.
+    """Train both sides from the same problem for ``steps`` steps; returns ``(scratch, torch)``.
 
     Kink crossings are listed in both trajectories' ``kink_crossings``.
     """
@@ -80,22 +79,22 @@ def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, st
     keep = snapshot_steps(steps, problem.n_param_elements)
     tol = tolerance(dtype, device.type, case.tolerance_factor)
     watched = watches_kinks(scratch_side, torch_side)  # a runtime Protocol check is slow: once per run
-    ours, theirs = Trajectory(), Trajectory()
+    scratch_run, torch_run = Trajectory(), Trajectory()
     for step in range(steps):
         crossing = watch_kinks(step, scratch_side, torch_side, tol) if watched else None
         torch_side.step()
-        theirs.record(step, torch_side.observe, step in keep)
+        torch_run.record(step, torch_side.observe, step in keep)
         if case.couple is not None:
             case.couple(scratch_side, torch_side)
         scratch_side.step()
-        ours.record(step, scratch_side.observe, step in keep)
-        if ours.diverged_at is not None or theirs.diverged_at is not None:
+        scratch_run.record(step, scratch_side.observe, step in keep)
+        if scratch_run.diverged_at is not None or torch_run.diverged_at is not None:
             break
         if crossing is not None:
-            ours.kink_crossings.append(crossing)
-            theirs.kink_crossings.append(crossing)
+            scratch_run.kink_crossings.append(crossing)
+            torch_run.kink_crossings.append(crossing)
             scratch_side.adopt_parameters(torch_parameters(torch_side))
-    return ours, theirs
+    return scratch_run, torch_run
 
 
 def torch_parameters(torch_side: Trainer) -> dict[str, np.ndarray]:
@@ -104,19 +103,9 @@ def torch_parameters(torch_side: Trainer) -> dict[str, np.ndarray]:
             if key.startswith("param.")}
 
 
-def time_sides(case: Case, seed: int, dtype: str, device: torch.device, *, block_seconds: float = 0.02,
-               samples: int = 5) -> tuple[Timing, Timing]:
-    """Seconds per training step of fresh trainers on each side (no observing, no host syncs)."""
-    problem = case.make_problem(seed, numpy_dtype(dtype))
-    numpy_timing = time_step(case.scratch(problem).step, block_seconds=block_seconds, samples=samples)
-    torch_timing = time_step(case.torch(problem, device).step, sync=cuda_sync(device),
-                             block_seconds=block_seconds, samples=samples)
-    return numpy_timing, torch_timing
-
-
 def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str = "cpu",
-             steps: int | None = None, timed: bool = True) -> CaseRun:
-    """Parity run of ``case``, then its timing unless ``timed`` is false."""
+             steps: int | None = None) -> CaseRun:
+    """Parity run of ``case``: both sides in lock step, compared (:func:`compare.perf.timing.time_case` times it)."""
     torch_device = resolve_device(device)
     steps = case.steps if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -125,9 +114,6 @@ def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str =
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     # Overflow and NaN are not errors here: they end the run as "diverged at step k" (see Trajectory).
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ours, theirs = run_trajectories(case, seed, dtype, torch_device, steps)
-    parity = compare_trajectories(ours, theirs, tolerance(dtype, torch_device.type, case.tolerance_factor))
-    run = CaseRun(case, seed, dtype, torch_device.type, steps, ours, theirs, parity)
-    if timed:
-        run.numpy_timing, run.torch_timing = time_sides(case, seed, dtype, torch_device)
-    return run
+        scratch_run, torch_run = run_trajectories(case, seed, dtype, torch_device, steps)
+    parity = compare_trajectories(scratch_run, torch_run, tolerance(dtype, torch_device.type, case.tolerance_factor))
+    return CaseRun(case, seed, dtype, torch_device.type, steps, scratch_run, torch_run, parity)

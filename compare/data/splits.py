@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compare.datasets import Dataset
+from compare.data.datasets import Dataset
 
 
 @dataclass(frozen=True)
