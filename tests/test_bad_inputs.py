@@ -34,7 +34,6 @@ import torch_ref.regularization as treg
 from compare.cases.deep_net import deep_problem
 from compare.cli import main
 from compare.core.devices import numpy_dtype, resolve_device
-from compare.core.gradcheck import gradient_check, relative_error
 from compare.core.parity import compare_trajectories, relative_difference, tolerance
 from compare.core.problem import Observation
 from compare.core.record import Trajectory
@@ -42,6 +41,7 @@ from compare.core.registry import register, select
 from compare.core.runner import run_case
 from compare.core.trainers import ParamMap, load_parameters
 from compare.data import datasets
+from scratch.gradient_check import gradient_check_n, vector_to_dictionary
 from scratch.initialization import initialize_parameters
 
 
@@ -191,8 +191,13 @@ ROWS = [
         "shapes (2, 1) and (2,)"),
     Bad("compare-category", lambda: compare_trajectories(_trajectory("w.x"), _trajectory("w.x"), 1e-10), VE,
         "'w.x' must start with"),
-    Bad("gradcheck-eps", lambda: gradient_check(lambda p: 0.0, {"w": W}, {"w": W}, eps=0), VE, "eps must be"),
-    Bad("gradcheck-names", lambda: relative_error({"w": W}, {"v": W}), VE, "gradient names differ"),
+    Bad("gradcheck-eps", lambda: gradient_check_n(lambda p: 0.0, {"w": W}, {"dw": W}, epsilon=0), VE,
+        "epsilon must be"),
+    Bad("gradcheck-names", lambda: gradient_check_n(lambda p: 0.0, {"w": W}, {"dv": W}), VE, "gradients has no ['dw']"),
+    Bad("gradcheck-shapes", lambda: gradient_check_n(lambda p: 0.0, {"w": W}, {"dw": W.T}), VE,
+        f"dw has shape {W.T.shape}, but w has {W.shape}"),
+    Bad("gradcheck-theta", lambda: vector_to_dictionary(np.zeros((3, 1)), {"w": W}), VE,
+        f"theta has 3 entries but the parameters have {W.size}"),
     Bad("load-missing", lambda: load_parameters([ParamMap("W1", LINEAR.weight)], {"W2": W.T}), VE, "no entry 'W1'"),
     Bad("load-shape", lambda: load_parameters([ParamMap("W1", LINEAR.weight)], {"W1": W}), VE, "parameter W1"),
     Bad("register-twice", lambda: register(_lr_case()), VE, "'logistic_regression/vectorized' is registered twice"),

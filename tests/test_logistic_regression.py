@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import scratch.logistic_regression as lr
-from compare.core.gradcheck import gradient_check
 from compare.core.parity import relative_difference, tolerance
 from compare.core.registry import select
 from compare.core.runner import run_case
 from compare.data import datasets
+from scratch.gradient_check import gradient_check_n
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference-vectors"
 VARIANTS = ["vectorized", "loop"]
@@ -90,7 +90,8 @@ def test_registry_parity_along_200_steps(variant: str, seed: int, dtype: str) ->
     first = min(run.scratch.snapshots)
     assert first == 0
     for key in ("grad.w", "grad.b"):
-        assert relative_difference(run.scratch.snapshots[0][key], run.torch.snapshots[0][key])[1] <= run.parity.tolerance
+        difference = relative_difference(run.scratch.snapshots[0][key], run.torch.snapshots[0][key])[1]
+        assert difference <= run.parity.tolerance
     if dtype == "float64":
         assert run.parity.max_rel_overall < 1e-12  # rounding level, the reference mode
 
@@ -110,8 +111,8 @@ def test_gradient_check_catches_a_wrong_gradient() -> None:
         return float(lr.cost_from_logits(p["w"].T @ X + p["b"], Y))
 
     params = {"w": w, "b": np.asarray(b)}
-    good = gradient_check(cost, {"w": grads["dw"], "b": np.asarray(grads["db"])}, params)
-    bad = gradient_check(cost, {"w": grads["dw"] * X.shape[1], "b": np.asarray(grads["db"])}, params)
+    good = gradient_check_n(cost, params, {"dw": grads["dw"], "db": np.asarray(grads["db"])})
+    bad = gradient_check_n(cost, params, {"dw": grads["dw"] * X.shape[1], "db": np.asarray(grads["db"])})
     assert good < 1e-7
     assert bad > 1e-2
 

@@ -29,7 +29,6 @@ from compare.cases.logistic_regression import (
     torch_trainer,
 )
 from compare.core.devices import to_numpy, to_torch
-from compare.core.gradcheck import gradient_check
 from compare.core.parity import ParityResult, compare_trajectories, tolerance
 from compare.core.problem import Observation, Problem
 from compare.core.record import Trajectory
@@ -38,6 +37,7 @@ from compare.data import expression_trees
 from compare.perf.timing import time_step
 from compare.report.studies import Study, StudyContext, StudyOutput, register_study
 from scratch.autodiff_graph import draw_graph
+from scratch.gradient_check import gradient_check_n
 
 #: The slides' points (CS231n 2017, lecture 4, "Backpropagation and Neural Networks").
 ADD_MULTIPLY_POINT = {"x": -2.0, "y": 5.0, "z": -4.0}
@@ -107,7 +107,7 @@ def expression_gradient_check(point: dict[str, float], expression: Callable[...,
             return expression(**{n: ad.Value(v) for n, v in params.items()}).item()
 
         as_arrays = {n: np.asarray(v, dtype=np.float64) for n, v in point.items()}
-        return gradient_check(cost, {n: np.asarray(g) for n, g in grads.items()}, as_arrays)
+        return gradient_check_n(cost, as_arrays, {f"d{n}": np.asarray(g) for n, g in grads.items()})
 
     return check
 
@@ -180,7 +180,7 @@ def check_engine_gradients(problem: Problem) -> float:
     def cost(p: dict[str, np.ndarray]) -> float:
         return ad.logistic_regression_cost(ad.Value(p["w"]), ad.Value(p["b"]), X, Y).item()
 
-    return gradient_check(cost, {"w": w.grad, "b": np.asarray(b.grad)}, params)
+    return gradient_check_n(cost, params, {"dw": w.grad, "db": np.asarray(b.grad)})
 
 
 def engine_vs_vectorized(seed: int = 0, dtype: np.dtype | type = np.float64, steps: int = 200) -> ParityResult:

@@ -21,12 +21,12 @@ import torch
 import scratch.deep_net as dn
 import torch_ref.deep_net as tdn
 from compare.core.devices import to_torch, torch_dtype
-from compare.core.gradcheck import gradient_check
 from compare.core.kinks import Preactivation, scratch_preactivations
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, register
 from compare.core.trainers import ParamMap, TorchTrainer, load_parameters
 from compare.data import datasets
+from scratch.gradient_check import gradient_check_n
 from scratch.initialization import check_layer_dims, initialize_parameters
 
 #: Stream of ``np.random.default_rng([seed, INIT_STREAM])``: weights never reuse the data's draws.
@@ -160,7 +160,7 @@ def check_gradients(problem: Problem) -> float:
         ZL, _ = dn.L_model_logits(X, point, hidden_activation=activation, check=False)
         return float(dn.cost_from_logits(ZL, Y))
 
-    return gradient_check(cost, {name: grads[f"d{name}"] for name in params}, params)
+    return gradient_check_n(cost, params, grads)
 
 
 def breast_cancer_train(seed: int) -> datasets.Dataset:

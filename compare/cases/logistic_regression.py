@@ -14,11 +14,11 @@ import torch
 import scratch.logistic_regression as lr
 import torch_ref.logistic_regression as tlr
 from compare.core.devices import to_torch, torch_dtype
-from compare.core.gradcheck import gradient_check
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, register
 from compare.core.trainers import ParamMap, TorchTrainer, load_parameters
 from compare.data import datasets
+from scratch.gradient_check import gradient_check_n
 
 LEARNING_RATE = 0.1
 
@@ -91,7 +91,7 @@ def check_gradients(problem: Problem) -> float:
     def cost(p: dict[str, np.ndarray]) -> float:
         return float(lr.cost_from_logits(p["w"].T @ X + p["b"], Y))
 
-    return gradient_check(cost, {"w": grads["dw"], "b": np.asarray(grads["db"])}, params)
+    return gradient_check_n(cost, params, {"dw": grads["dw"], "db": np.asarray(grads["db"])})
 
 
 EQUATIONS = (

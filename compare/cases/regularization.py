@@ -26,13 +26,13 @@ import scratch.regularization as reg
 import torch_ref.regularization as treg
 from compare.cases.deep_net import deep_param_map
 from compare.core.devices import to_numpy, to_torch, torch_dtype
-from compare.core.gradcheck import gradient_check
 from compare.core.kinks import Preactivation, scratch_preactivations
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, register
 from compare.core.trainers import ParamMap, TorchTrainer, load_parameters, observe_parameters
 from compare.data import datasets
 from compare.data.splits import train_dev_test_split
+from scratch.gradient_check import gradient_check_n
 from scratch.initialization import initialize_parameters
 from torch_ref.deep_net import DeepNet
 
@@ -271,7 +271,7 @@ def _check(problem: Problem, cost_and_grads) -> float:
     X, Y = (problem.data[k].astype(np.float64) for k in ("X", "Y"))
     params = {k: v.astype(np.float64) for k, v in problem.params.items()}
     _, grads = cost_and_grads(params, X, Y)
-    return gradient_check(lambda p: cost_and_grads(p, X, Y)[0], {k[1:]: v for k, v in grads.items()}, params)
+    return gradient_check_n(lambda p: cost_and_grads(p, X, Y)[0], params, grads)
 
 
 def check_l2(problem: Problem) -> float:

@@ -23,11 +23,11 @@ from compare.cases.deep_net import (
     gradient_check_point,
 )
 from compare.core.devices import to_torch, torch_dtype
-from compare.core.gradcheck import gradient_check
 from compare.core.problem import Problem
 from compare.core.registry import Case, register
 from compare.core.trainers import TorchTrainer, load_parameters
 from compare.data import datasets
+from scratch.gradient_check import gradient_check_n
 
 COURSE_LEARNING_RATE = 1.2
 
@@ -75,7 +75,7 @@ def check_gradients(problem: Problem) -> float:
         A2, _ = sn.forward_propagation(X, point, check=False)
         return sn.compute_cost(A2, Y)
 
-    return gradient_check(cost, {name: grads[f"d{name}"] for name in params}, params)
+    return gradient_check_n(cost, params, grads)
 
 
 EQUATIONS = (

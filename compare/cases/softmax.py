@@ -26,11 +26,11 @@ import scratch.softmax as sm
 import torch_ref.softmax as tsm
 from compare.cases.deep_net import build_torch_model, deep_problem, gradient_check_point, observe_scratch
 from compare.core.devices import to_torch
-from compare.core.gradcheck import gradient_check
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, register
 from compare.core.trainers import TorchTrainer
 from compare.data import datasets
+from scratch.gradient_check import gradient_check_n
 
 #: Examples used by the gradient check (two cost evaluations per parameter: a subset keeps it fast).
 GRADIENT_CHECK_EXAMPLES = 100
@@ -98,7 +98,7 @@ def check_gradients(problem: Problem) -> float:
         ZL, _ = dn.L_model_logits(X, point, hidden_activation=activation, check=False)
         return float(sm.cross_entropy_from_logits(ZL, labels))
 
-    return gradient_check(cost, {name: grads[f"d{name}"] for name in params}, params)
+    return gradient_check_n(cost, params, grads)
 
 
 EQUATIONS = (
