@@ -113,9 +113,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                "max_rel_diff_params", "max_rel_diff_state", "passed", "scratch_seconds_per_step",
                "torch_seconds_per_step", "torch/scratch time"]
     print(_markdown_table(frame[columns]))
-    failed = [run for run in runs if not run.parity.passed]
+    failed = [run for run in runs if not run.passed]
     for run in failed:
-        print(f"FAIL {run.case.name} {run.dtype} {run.device}: {run.parity.summary()}")
+        print(f"FAIL {run.case.name} {run.dtype} {run.device} seed {run.seed}: {run.summary()}")
     for run in runs:
         for note in run.parity.notes:
             print(f"note {run.case.name} {run.dtype} {run.device}: {note}")

@@ -351,7 +351,7 @@ def crop_offsets_swapped(mp: pytest.MonkeyPatch) -> None:
 
 
 LR, LR_LOOP = "logistic_regression/vectorized", "logistic_regression/loop"
-DIVERGED = "numpy diverged"  # expect: the run stops with "numpy diverged at step <step>" instead of comparing
+DIVERGED = "scratch diverged"  # expect: the run stops with "scratch diverged at step <step>" instead of comparing
 DEEP = dict(needs="scratch.deep_net", steps=5)
 OPTIM = dict(needs="scratch.optim", steps=5, clean="grad.")  # the update is wrong, step 0's gradient is not
 REG = dict(needs="scratch.regularization", steps=5)
@@ -464,7 +464,7 @@ def test_the_harness_catches_the_mutant(mutant: Mutant, monkeypatch: pytest.Monk
     run = run_case(case, seed=0, steps=mutant.steps)
     assert not run.parity.passed, f"mutant survived: {run.parity.summary()}"
     if mutant.expect == DIVERGED:
-        assert run.parity.problems == [f"numpy diverged at step {mutant.step}"], run.parity.summary()
+        assert run.parity.problems == [f"scratch diverged at step {mutant.step}"], run.parity.summary()
         return
     divergence = first_divergence(run)
     assert divergence is not None, f"the verdict failed but no step is out of tolerance: {run.parity.summary()}"

@@ -82,13 +82,13 @@ def test_site_handles_concepts_without_records_cases_or_studies(tmp_path: Path) 
     (case,) = [c for c in select_cases([CONCEPT]) if c.variant == "vectorized"]
     record = {"concept": "other", "variant": "v", "device": "cpu", "dtype": "float64", "seed": 0, "steps": 3,
               "passed": False, "tolerance": 1e-10, "max_rel_diff_loss": float("nan"), "max_rel_diff_grad": 0.5,
-              "max_rel_diff_params": None, "max_rel_diff_state": None, "problems": ["numpy diverged at step 2"],
+              "max_rel_diff_params": None, "max_rel_diff_state": None, "problems": ["scratch diverged at step 2"],
               "scratch_seconds_per_step": None, "torch_seconds_per_step": None}
     study = StudyOutput("text", ("plots/unlinked.png",))
     index = write_site(tmp_path, [record], [("third", "A study", study)], [case])
     pages = {p.name: p.read_text() for p in index.parent.glob("*.html")}
     assert set(pages) == {"index.html", f"{CONCEPT}.html", "other.html", "third.html"}
-    assert "numpy diverged at step 2" in pages["other.html"] and "FAIL" in pages["index.html"]
+    assert "scratch diverged at step 2" in pages["other.html"] and "FAIL" in pages["index.html"]
     assert "<td>nan</td>" in pages["index.html"]  # a NaN difference is shown, not hidden behind the 0.5
     assert 'src="../plots/unlinked.png"' in pages["third.html"]
     assert "not part of the last run" in pages[f"{CONCEPT}.html"]

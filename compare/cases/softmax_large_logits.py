@@ -4,7 +4,7 @@ One variant, ``softmax/large_logits``: the digits problem of ``compare/cases/sof
 training examples) with one linear layer ``[64, 10]`` whose Xavier weights are scaled by ``LOGIT_SCALE``,
 so the logits reach several thousand (``exp`` overflows float64 above 709.8, float32 above 88.7) and the
 predictions are saturated. Both sides must stay finite and agree; a softmax without the max shift
-returns inf/inf = NaN here, which the harness reports as "numpy diverged at step 0"
+returns inf/inf = NaN here, which the harness reports as "scratch diverged at step 0"
 (tests/test_mutants.py). Kept in its own module so that the softmax concept's file stays as its author
 wrote it.
 """

@@ -25,6 +25,16 @@ still caught when it dominates its array. Tolerances, as relative differences:
 
 A case may multiply its tolerance by ``Case.tolerance_factor`` and must say why in its notes.
 
+One floor, for gradients only. A gradient entry is a mean over the examples of terms whose size is set by
+the derivative of the loss with respect to the output (``|a - y| <= 1`` for the course's losses) times the
+layer's inputs. Summed in any order, such a mean carries an absolute rounding error of up to about
+``log2(m) u`` times the terms, whatever the size of the result: where the terms cancel (``db = mean(a - y)``
+with balanced labels at near-zero weights is ~1e-9 from terms of 1/2), the two sides' correct results differ
+by an ulp of the terms, 1e-8 *relative to the result*. So a gradient array's difference is measured against
+``max(max|b|, floor / tol)`` with ``floor = GRADIENT_ROUNDING_ULPS * u`` (terms of scale 1; inputs larger than
+1 make the true floor larger, so this one errs strict): an array passes when ``max|a - b| <= tol max|b|`` or
+``max|a - b| <= floor``. Parameters, losses and optimizer state have no floor.
+
 In networks with ReLU units, a step with a kink crossing (a pre-activation that rounding puts on
 different sides of 0 in the two implementations, checked to be within the tolerance of zero:
 :mod:`compare.core.kinks`) is reported and left out; the scratch side then continues from torch's parameters,
@@ -40,6 +50,9 @@ import numpy as np
 from compare.core.kinks import MAX_CROSSINGS_PER_100_STEPS, too_many_crossings
 from compare.core.problem import CATEGORIES
 from compare.core.record import Trajectory
+
+#: ``log2`` of the largest number of examples a gradient here averages (2**16): the rounding of such a mean.
+GRADIENT_ROUNDING_ULPS = 16
 
 TOLERANCES: dict[tuple[str, str], float] = {
     ("float64", "cpu"): 1e-10,
@@ -60,6 +73,11 @@ def tolerance(dtype: str, device: str, factor: float = 1.0) -> float:
     return TOLERANCES[key] * factor
 
 
+def gradient_rounding_floor(dtype: str) -> float:
+    """The absolute difference below which two gradients agree whatever their size: 16 units of roundoff."""
+    return GRADIENT_ROUNDING_ULPS * float(np.finfo(np.dtype(dtype)).eps) / 2
+
+
 def relative_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """``(max|a - b|, max|a - b| / max|b|)`` in float64; shapes must be equal."""
     a = np.asarray(a, dtype=np.float64)
@@ -73,14 +91,33 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return abs_diff, abs_diff / scale if scale > 0 else abs_diff
 
 
+@dataclass(frozen=True)
+class WorstEntry:
+    """Where an array differs most: its key, the step, the index within the array and both values."""
+
+    key: str
+    step: int
+    index: tuple[int, ...]
+    scratch: float
+    torch: float
+
+    def describe(self) -> str:
+        where = f"{self.key}[{', '.join(map(str, self.index))}]" if self.index else self.key
+        return f"{where} at step {self.step}: scratch {self.scratch:.17g} vs torch {self.torch:.17g}"
+
+    def record(self) -> dict[str, object]:
+        return {"array": self.key, "step": self.step, "index": list(self.index), "scratch": self.scratch,
+                "torch": self.torch}
+
+
 @dataclass
 class ParityResult:
-    """Max absolute and relative differences per category, and the verdict."""
+    """Max absolute and relative differences per category, where each category differs most, and the verdict."""
 
     tolerance: float
     max_abs: dict[str, float] = field(default_factory=dict)
     max_rel: dict[str, float] = field(default_factory=dict)
-    worst_key: dict[str, str] = field(default_factory=dict)
+    worst: dict[str, WorstEntry] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -92,26 +129,74 @@ class ParityResult:
     def max_rel_overall(self) -> float:
         return max(self.max_rel.values(), default=0.0)
 
+    @property
+    def worst_category(self) -> str | None:
+        """The category with the largest relative difference (``None`` when nothing was compared)."""
+        return max(self.max_rel, key=self.max_rel.__getitem__, default=None)
+
+    def where(self) -> str:
+        """``"grad 3.1e-03 > tol 1e-10 in grad.W2[3, 0] at step 17: scratch ... vs torch ..."`` or ``""``."""
+        category = self.worst_category
+        if category is None or category not in self.worst:
+            return ""
+        relation = ">" if self.max_rel[category] > self.tolerance else "<="
+        return (f"{category} {self.max_rel[category]:.1e} {relation} tol {self.tolerance:.0e} in "
+                f"{self.worst[category].describe()}")
+
     def summary(self) -> str:
         if self.problems:
             return "; ".join(self.problems)
         parts = [f"{cat} {self.max_rel[cat]:.1e}" for cat in self.max_rel]
-        return ", ".join(parts) + f" (tol {self.tolerance:.0e})" + "".join(f"; {note}" for note in self.notes)
+        text = ", ".join(parts) + f" (tol {self.tolerance:.0e})"
+        if not self.passed:
+            text += f"; worst {self.where()}"
+        return text + "".join(f"; {note}" for note in self.notes)
 
 
-def _update(result: ParityResult, category: str, key: str, abs_diff: float, rel_diff: float) -> None:
+def worst_entry(key: str, steps: list[int], a: np.ndarray, b: np.ndarray) -> WorstEntry:
+    """The entry of ``a`` (stacked over ``steps``) farthest from ``b``'s, with its step and index."""
+    difference = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    position = np.unravel_index(int(np.argmax(difference)), difference.shape)
+    return WorstEntry(key, steps[position[0]], tuple(int(i) for i in position[1:]), float(a[position]),
+                      float(b[position]))
+
+
+def _update(result: ParityResult, category: str, entry: WorstEntry, abs_diff: float, rel_diff: float) -> None:
     if rel_diff >= result.max_rel.get(category, -1.0):
         result.max_rel[category] = rel_diff
-        result.worst_key[category] = key
+        result.worst[category] = entry
     result.max_abs[category] = max(abs_diff, result.max_abs.get(category, 0.0))
 
 
-def compare_trajectories(scratch: Trajectory, reference: Trajectory, tol: float) -> ParityResult:
-    """Compare ``scratch`` against the torch ``reference`` over every recorded step."""
+def category_of(key: str) -> str:
+    """``"loss"``, or the prefix of an observation key (``"grad.W1"`` -> ``"grad"``), which must be a category."""
+    category = key.split(".", 1)[0]
+    if key != "loss" and category not in CATEGORIES:
+        raise ValueError(f"observation key {key!r} must start with one of {CATEGORIES}")
+    return category
+
+
+def _compare_array(result: ParityResult, key: str, steps: list[int], a: np.ndarray, b: np.ndarray,
+                   floor: float) -> None:
+    abs_diff, rel_diff = relative_difference(a, b)
+    if a.size == 0:
+        return
+    if floor > 0 and abs_diff > 0:
+        rel_diff = abs_diff / max(float(np.max(np.abs(b))), floor / result.tolerance)
+    _update(result, category_of(key), worst_entry(key, steps, a, b), abs_diff, rel_diff)
+
+
+def compare_trajectories(scratch: Trajectory, torch: Trajectory, tol: float, *, gradient_floor: float = 0.0
+                         ) -> ParityResult:
+    """Compare ``scratch`` against ``torch`` (the reference) over every recorded step.
+
+    ``gradient_floor`` is the absolute difference below which gradient arrays agree whatever their size
+    (:func:`gradient_rounding_floor`; 0 compares gradients like everything else).
+    """
     result = ParityResult(tolerance=tol)
-    for side, traj in (("numpy", scratch), ("torch", reference)):
-        if traj.diverged_at is not None:
-            result.problems.append(f"{side} diverged at step {traj.diverged_at}")
+    for side, trajectory in (("scratch", scratch), ("torch", torch)):
+        if trajectory.diverged_at is not None:
+            result.problems.append(f"{side} diverged at step {trajectory.diverged_at}")
     if result.problems:
         return result
     crossed = {crossing.step for crossing in scratch.kink_crossings}
@@ -120,33 +205,31 @@ def compare_trajectories(scratch: Trajectory, reference: Trajectory, tol: float)
         result.problems.append(f"{len(crossed)} kink crossings in {len(scratch.losses)} steps: more than rounding "
                                f"explains (at most {MAX_CROSSINGS_PER_100_STEPS} per 100 steps)")
         return result
-    if len(scratch.losses) != len(reference.losses):
-        result.problems.append(f"step counts differ: numpy {len(scratch.losses)}, torch {len(reference.losses)}")
+    if len(scratch.losses) != len(torch.losses):
+        result.problems.append(f"step counts differ: scratch {len(scratch.losses)}, torch {len(torch.losses)}")
         return result
     compared = [k for k in range(len(scratch.losses)) if k not in crossed]
     if not compared:
         result.problems.append("no step left to compare: every step had a kink crossing")
         return result
-    _update(result, "loss", "loss", *relative_difference(np.array(scratch.losses)[compared],
-                                                         np.array(reference.losses)[compared]))
-    if scratch.snapshots.keys() != reference.snapshots.keys():
+    _compare_array(result, "loss", compared, np.array(scratch.losses)[compared], np.array(torch.losses)[compared],
+                   0.0)
+    if scratch.snapshots.keys() != torch.snapshots.keys():
         result.problems.append("the two sides recorded different snapshot steps")
         return result
     keys_s = set().union(*(s.keys() for s in scratch.snapshots.values())) if scratch.snapshots else set()
-    keys_t = set().union(*(s.keys() for s in reference.snapshots.values())) if reference.snapshots else set()
+    keys_t = set().union(*(s.keys() for s in torch.snapshots.values())) if torch.snapshots else set()
     if keys_s != keys_t:
-        result.problems.append(f"recorded arrays differ: only numpy {sorted(keys_s - keys_t)}, "
+        result.problems.append(f"recorded arrays differ: only scratch {sorted(keys_s - keys_t)}, "
                                f"only torch {sorted(keys_t - keys_s)}")
         return result
     steps = sorted(set(scratch.snapshots) - crossed)
     for key in sorted(keys_s):
-        category = key.split(".", 1)[0]
-        if category not in CATEGORIES:
-            raise ValueError(f"observation key {key!r} must start with one of {CATEGORIES}")
+        floor = gradient_floor if category_of(key) == "grad" else 0.0
         try:
             a = np.stack([scratch.snapshots[s][key] for s in steps])
-            b = np.stack([reference.snapshots[s][key] for s in steps])
-            _update(result, category, key, *relative_difference(a, b))
+            b = np.stack([torch.snapshots[s][key] for s in steps])
+            _compare_array(result, key, steps, a, b, floor)
         except ValueError as error:
             result.problems.append(f"{key}: {error}")
     return result

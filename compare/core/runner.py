@@ -21,6 +21,7 @@ from compare.core.parity import ParityResult, compare_trajectories, tolerance
 from compare.core.problem import Trainer
 from compare.core.record import Timing, Trajectory, snapshot_steps
 from compare.core.registry import Case
+from scratch.gradient_check import WRONG as GRADIENT_CHECK_BOUND
 
 
 @dataclass
@@ -35,8 +36,22 @@ class CaseRun:
     scratch: Trajectory
     torch: Trajectory
     parity: ParityResult
+    gradient_check: float | None = None
     scratch_timing: Timing | None = None
     torch_timing: Timing | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Parity holds and, where it ran, the gradient check is below the course's "bug" threshold."""
+        return self.parity.passed and (self.gradient_check is None or self.gradient_check <= GRADIENT_CHECK_BOUND)
+
+    def summary(self) -> str:
+        """The parity summary, with the gradient check's verdict when it failed."""
+        text = self.parity.summary()
+        if self.gradient_check is not None and self.gradient_check > GRADIENT_CHECK_BOUND:
+            text += (f"; gradient check {self.gradient_check:.1e} > {GRADIENT_CHECK_BOUND:.0e}: the scratch backward "
+                     f"disagrees with two-sided differences of its own cost")
+        return text
 
     def record(self) -> dict[str, object]:
         """The JSON record documented in docs/json-schema.md."""
@@ -48,7 +63,7 @@ class CaseRun:
             "dtype": self.dtype,
             "seed": self.seed,
             "steps": self.steps,
-            "passed": self.parity.passed,
+            "passed": self.passed,
             "tolerance": self.parity.tolerance,
             "max_rel_diff_loss": rel.get("loss"),
             "max_rel_diff_grad": rel.get("grad"),
@@ -60,6 +75,9 @@ class CaseRun:
             "steps_compared": len(self.scratch.losses) - len(self.scratch.kink_crossings),
             "kink_crossings": [crossing.describe() for crossing in self.scratch.kink_crossings],
             "problems": list(self.parity.problems),
+            "worst_category": self.parity.worst_category,
+            "worst": self.parity.worst[self.parity.worst_category].record() if self.parity.worst else None,
+            "gradient_check": self.gradient_check,
             "final_loss_scratch": self.scratch.losses[-1] if self.scratch.losses else None,
             "final_loss_torch": self.torch.losses[-1] if self.torch.losses else None,
             "scratch_seconds_per_step": self.scratch_timing.median if self.scratch_timing else None,
@@ -104,8 +122,12 @@ def torch_parameters(torch_side: Trainer) -> dict[str, np.ndarray]:
 
 
 def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str = "cpu",
-             steps: int | None = None) -> CaseRun:
-    """Parity run of ``case``: both sides in lock step, compared (:func:`compare.perf.timing.time_case` times it)."""
+             steps: int | None = None, gradient_check: bool = False) -> CaseRun:
+    """Parity run of ``case``: both sides in lock step, compared (:func:`compare.perf.timing.time_case` times it).
+
+    With ``gradient_check``, a case that declares one also checks its scratch gradients against two-sided
+    differences (:func:`scratch.gradient_check.gradient_check_n`, float64 whatever ``dtype``).
+    """
     torch_device = resolve_device(device)
     steps = case.steps if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -116,4 +138,7 @@ def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str =
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         scratch_run, torch_run = run_trajectories(case, seed, dtype, torch_device, steps)
     parity = compare_trajectories(scratch_run, torch_run, tolerance(dtype, torch_device.type, case.tolerance_factor))
-    return CaseRun(case, seed, dtype, torch_device.type, steps, scratch_run, torch_run, parity)
+    run = CaseRun(case, seed, dtype, torch_device.type, steps, scratch_run, torch_run, parity)
+    if gradient_check and case.gradient_check is not None:
+        run.gradient_check = float(case.gradient_check(case.make_problem(seed, np.dtype(np.float64))))
+    return run
