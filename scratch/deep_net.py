@@ -27,8 +27,7 @@ The training path evaluates the cost from the logits ``Z{L}``, ``(1 - y) z - log
 logarithms at -100.
 
 :func:`loss_and_grads` is the one-call model interface (validates once; ``check=False`` for hot loops).
-The hot path keeps the input dtype (float32 stays float32), never copies ``X``, and overwrites the
-temporary ``dA`` arrays it owns in place.
+It keeps the input dtype (float32 stays float32) and never copies ``X``.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from scratch.activations import (
     leaky_relu,
     leaky_relu_derivative,
     relu,
+    relu_derivative,
     sigmoid,
     sigmoid_derivative,
     tanh,
@@ -65,7 +65,7 @@ _FORWARD = {"sigmoid": sigmoid, "tanh": tanh, "relu": relu, "leaky_relu": leaky_
 _DERIVATIVE = {
     "sigmoid": sigmoid_derivative,
     "tanh": tanh_derivative,
-    "relu": lambda z: z > 0,  # a boolean mask multiplies like relu_derivative's 0/1 at an eighth of the memory
+    "relu": relu_derivative,
     "leaky_relu": leaky_relu_derivative,
 }
 
@@ -119,26 +119,20 @@ def linear_activation_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, 
     return _FORWARD[activation](Z), (linear_cache, Z)
 
 
-def activation_backward(dA: np.ndarray, Z: np.ndarray, activation: str, *, out: np.ndarray | None = None
-                        ) -> np.ndarray:
-    """dZ = dA * g'(Z), elementwise ``(n_l, m)``; ``out=dA`` reuses the caller's own ``dA`` array."""
-    return np.multiply(dA, _DERIVATIVE[activation](Z), out=out)
+def activation_backward(dA: np.ndarray, Z: np.ndarray, activation: str) -> np.ndarray:
+    """dZ = dA * g'(Z), elementwise ``(n_l, m)``."""
+    return dA * _DERIVATIVE[activation](Z)
 
 
 def linear_backward(dZ: np.ndarray, cache: LinearCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dA_prev, dW, db)`` = ``(W^T dZ, dZ A_prev^T / m, sum_i dZ / m)`` for ``cache = (A_prev, W, b)``."""
     A_prev, W, _ = cache
-    dW, db = _weight_gradients(dZ, A_prev)
-    return W.T @ dZ, dW, db
-
-
-def _weight_gradients(dZ: np.ndarray, A_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = A_prev.shape[1]
     dW = dZ @ A_prev.T  # A_prev.T is a view: BLAS reads it transposed, nothing is copied
     dW /= m
     db = dZ.sum(axis=1, keepdims=True)
     db /= m
-    return dW, db
+    return W.T @ dZ, dW, db
 
 
 def linear_activation_backward(dA: np.ndarray, cache: LayerCache, activation: str
@@ -185,29 +179,21 @@ def L_model_forward(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_a
     return sigmoid(ZL), caches
 
 
-def L_model_backward(AL: np.ndarray, Y: np.ndarray, caches: list[LayerCache], *, hidden_activation: str = "relu",
-                     with_activation_grads: bool = False) -> dict[str, np.ndarray]:
-    """Gradients ``{"dW1", "db1", ..., "dWL", "dbL"}`` of the mean cross-entropy, from ``dZ{L} = A{L} - Y``.
+def L_model_backward(AL: np.ndarray, Y: np.ndarray, caches: list[LayerCache], *, hidden_activation: str = "relu"
+                     ) -> dict[str, np.ndarray]:
+    """Gradients of the mean cross-entropy, the course's loop: ``dA{l-1}``, ``dW{l}``, ``db{l}`` for l = L..1.
 
-    ``with_activation_grads=True`` also returns the course's ``dA0 .. dA{L-1}``; otherwise ``dA0`` (the
-    gradient with respect to ``X``) is not computed at all, as torch skips it for an input without
-    ``requires_grad``.
+    The output layer starts from ``dZ{L} = A{L} - Y`` (sigmoid and cross-entropy differentiated together);
+    every hidden layer is one :func:`linear_activation_backward` on ``dA{l}`` and the layer's cache.
+    Returns ``{"dA0", "dW1", "db1", ..., "dA{L-1}", "dWL", "dbL"}``.
     """
     L = len(caches)
     grads: dict[str, np.ndarray] = {}
-    dZ = AL - Y
-    for l in range(L, 0, -1):  # noqa: E741
-        (A_prev, W, _), _ = caches[l - 1]
-        grads[f"dW{l}"], grads[f"db{l}"] = _weight_gradients(dZ, A_prev)
-        if l == 1 and not with_activation_grads:
-            break
-        dA = W.T @ dZ
-        if with_activation_grads:
-            grads[f"dA{l - 1}"] = dA
-        if l > 1:
-            # dA was made just above and is needed no more: dZ overwrites it unless the caller keeps it.
-            Z_prev = caches[l - 2][1]
-            dZ = activation_backward(dA, Z_prev, hidden_activation, out=None if with_activation_grads else dA)
+    dZL = AL - Y
+    grads[f"dA{L - 1}"], grads[f"dW{L}"], grads[f"db{L}"] = linear_backward(dZL, caches[L - 1][0])
+    for l in reversed(range(1, L)):  # noqa: E741
+        grads[f"dA{l - 1}"], grads[f"dW{l}"], grads[f"db{l}"] = linear_activation_backward(
+            grads[f"dA{l}"], caches[l - 1], hidden_activation)
     return grads
 
 
@@ -237,7 +223,12 @@ def loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarra
         check_inputs(X, params, hidden_activation, Y)
     ZL, caches = L_model_logits(X, params, hidden_activation=hidden_activation, check=False)
     grads = L_model_backward(sigmoid(ZL), Y, caches, hidden_activation=hidden_activation)
-    return cost_from_logits(ZL, Y), grads
+    return cost_from_logits(ZL, Y), parameter_gradients(grads)
+
+
+def parameter_gradients(grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``dW{l}`` and ``db{l}`` of :func:`L_model_backward`'s result, without the ``dA{l}`` it also returns."""
+    return {name: value for name, value in grads.items() if not name.startswith("dA")}
 
 
 def update_parameters(params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray], learning_rate: float

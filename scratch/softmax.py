@@ -137,7 +137,7 @@ def loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, labels: np.n
     Y_onehot = np.zeros_like(ZL)
     Y_onehot[flat, np.arange(flat.size)] = 1
     grads = dn.L_model_backward(softmax(ZL), Y_onehot, caches, hidden_activation=hidden_activation)
-    return _cross_entropy(ZL, flat), grads
+    return _cross_entropy(ZL, flat), dn.parameter_gradients(grads)
 
 
 def predict(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_activation: str = "relu") -> np.ndarray:

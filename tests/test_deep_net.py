@@ -78,11 +78,11 @@ def test_step_does_not_touch_problem_data() -> None:
         assert not np.array_equal(trainer.params[name], value) or name.startswith("b")
 
 
-def test_L_model_backward_activation_grads_match_layer_functions() -> None:
+def test_L_model_backward_is_the_course_loop_over_the_layer_functions() -> None:
     problem = deep_problem(3, np.float64, layer_dims=[4, 3, 2, 1], m=7, hidden_activation="tanh", init="xavier")
     X, Y, params = problem.data["X"], problem.data["Y"], problem.params
     AL, caches = dn.L_model_forward(X, params, hidden_activation="tanh")
-    grads = dn.L_model_backward(AL, Y, caches, hidden_activation="tanh", with_activation_grads=True)
+    grads = dn.L_model_backward(AL, Y, caches, hidden_activation="tanh")
     dA2, dW3, db3 = dn.linear_backward(AL - Y, caches[2][0])
     dA1, dW2, db2 = dn.linear_activation_backward(dA2, caches[1], "tanh")
     dA0, dW1, db1 = dn.linear_activation_backward(dA1, caches[0], "tanh")

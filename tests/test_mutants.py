@@ -139,13 +139,13 @@ def loop_skips_the_last_example(mp: pytest.MonkeyPatch) -> None:
 
 def deep_dw_not_divided_by_m(mp: pytest.MonkeyPatch) -> None:
     """dW = dZ A_prev^T, the /m forgotten (db still averaged)."""
-    correct = dn._weight_gradients
+    correct = dn.linear_backward
 
-    def weight_gradients(dZ, A_prev):
-        dW, db = correct(dZ, A_prev)
-        return dW * A_prev.shape[1], db
+    def linear_backward(dZ, cache):
+        dA_prev, dW, db = correct(dZ, cache)
+        return dA_prev, dW * cache[0].shape[1], db
 
-    mp.setattr(dn, "_weight_gradients", weight_gradients)
+    mp.setattr(dn, "linear_backward", linear_backward)
 
 
 def deep_one_over_m_twice(mp: pytest.MonkeyPatch) -> None:
@@ -162,14 +162,13 @@ def deep_cache_index_off_by_one(mp: pytest.MonkeyPatch) -> None:
     """dZ[l-1] = dA[l-1] * g'(Z[l]): the loop reads Z from ``caches[l - 1]`` (layer l) instead of
     ``caches[l - 2]`` (layer l-1). On [8, 16, 16, 16, 1] the shapes still broadcast, so nothing crashes."""
 
-    def L_model_backward(AL, Y, caches, *, hidden_activation="relu", with_activation_grads=False):
+    def L_model_backward(AL, Y, caches, *, hidden_activation="relu"):
+        L = len(caches)
         grads = {}
-        dZ = AL - Y
-        for l in range(len(caches), 0, -1):  # noqa: E741
-            (A_prev, W, _), _ = caches[l - 1]
-            grads[f"dW{l}"], grads[f"db{l}"] = dn._weight_gradients(dZ, A_prev)
-            if l > 1:
-                dZ = dn.activation_backward(W.T @ dZ, caches[l - 1][1], hidden_activation)
+        grads[f"dA{L - 1}"], grads[f"dW{L}"], grads[f"db{L}"] = dn.linear_backward(AL - Y, caches[L - 1][0])
+        for l in reversed(range(1, L)):  # noqa: E741
+            dZ = dn.activation_backward(grads[f"dA{l}"], caches[l][1], hidden_activation)
+            grads[f"dA{l - 1}"], grads[f"dW{l}"], grads[f"db{l}"] = dn.linear_backward(dZ, caches[l - 1][0])
         return grads
 
     mp.setattr(dn, "L_model_backward", L_model_backward)
