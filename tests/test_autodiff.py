@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+import reference_vectors
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,7 +21,6 @@ from compare.data import expression_trees as et
 from compare.report.studies import StudyContext
 from scratch.autodiff_graph import draw_graph, layout
 
-REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference-vectors" / "micrograd.json"
 ROUNDING = 1e-12  # float64 agreement required of values and gradients (the project's "rounding level")
 
 
@@ -330,9 +328,7 @@ def test_value_exponent_and_constant_backward_raise():
 
 # -- published micrograd vectors --------------------------------------------------------------------------------
 def _micrograd_cases() -> dict[str, dict]:
-    if not REFERENCE.exists():
-        pytest.skip(f"reference vectors not found at {REFERENCE}")
-    return {c["id"]: c for c in json.loads(REFERENCE.read_text())["cases"]}
+    return {c["id"]: c for c in reference_vectors.cases("micrograd.json")}
 
 
 def test_micrograd_sanity_check():

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+import reference_vectors
 import torch
 
 import scratch.logistic_regression as lr
@@ -16,7 +14,6 @@ from compare.core.runner import run_case
 from compare.data import datasets
 from scratch.gradient_check import gradient_check_n
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference-vectors"
 VARIANTS = ["vectorized", "loop"]
 DTYPES = ["float64", "float32"]
 SEEDS = [0, 3]
@@ -134,27 +131,12 @@ def test_initialize_with_zeros() -> None:
 # --- The course's published test vectors (external numbers) -------------------------------------------
 
 def _reference_cases(function: str) -> list[dict]:
-    path = REFERENCE_DIR / "dlai_2021_public_tests.json"
-    if not path.exists():
-        return []
-    cases = json.loads(path.read_text())["cases"]
-    return [c for c in cases if c["function"] == function and c["id"].startswith("c1w2a2.")]
-
-
-def _setup(case: dict) -> dict:
-    if not REFERENCE_DIR.exists():
-        pytest.skip("reference vectors not found (../shared/reference-vectors)")
-    namespace: dict = {"np": np}
-    exec(case["setup"], namespace)  # the published input snippet, plain numpy literals
-    return namespace
+    return [c for c in reference_vectors.cases("dlai_2021_public_tests.json")
+            if c["function"] == function and c["id"].startswith("c1w2a2.")]
 
 
 def _ids(function: str) -> list[str]:
-    return [c["id"] for c in _reference_cases(function)] or ["absent"]
-
-
-def _params(function: str) -> list[dict | None]:
-    return _reference_cases(function) or [None]
+    return [c["id"] for c in _reference_cases(function)]
 
 
 def _close(got: object, expected: object) -> None:
@@ -162,22 +144,22 @@ def _close(got: object, expected: object) -> None:
                                rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("case", _params("propagate"), ids=_ids("propagate"))
+@pytest.mark.parametrize("case", _reference_cases("propagate"), ids=_ids("propagate"))
 def test_published_propagate_vectors(case: dict | None) -> None:
     if case is None:
         pytest.skip("reference vectors not found")
-    ns = _setup(case)
+    ns = reference_vectors.setup(case)
     grads, cost = lr.propagate(ns["w"], ns["b"], ns["X"], ns["Y"])
     _close(grads["dw"], case["expected"]["dw"])
     _close(grads["db"], case["expected"]["db"])
     _close(cost, case["expected"]["cost"])
 
 
-@pytest.mark.parametrize("case", _params("optimize"), ids=_ids("optimize"))
+@pytest.mark.parametrize("case", _reference_cases("optimize"), ids=_ids("optimize"))
 def test_published_optimize_vectors(case: dict | None) -> None:
     if case is None:
         pytest.skip("reference vectors not found")
-    ns = _setup(case)
+    ns = reference_vectors.setup(case)
     call = case["call"]
     iterations = int(call.split("num_iterations=")[1].split(",")[0])
     rate = float(call.split("learning_rate=")[1].split(")")[0])
@@ -191,9 +173,9 @@ def test_published_optimize_vectors(case: dict | None) -> None:
     _close(costs[::100], expected["costs"])  # the course records the cost every 100 iterations
 
 
-@pytest.mark.parametrize("case", _params("predict"), ids=_ids("predict"))
+@pytest.mark.parametrize("case", _reference_cases("predict"), ids=_ids("predict"))
 def test_published_predict_vectors(case: dict | None) -> None:
     if case is None:
         pytest.skip("reference vectors not found")
-    ns = _setup(case)
+    ns = reference_vectors.setup(case)
     _close(lr.predict(ns["w"], ns["b"], ns["X"]), case["expected"]["pred"])

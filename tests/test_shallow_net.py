@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+import reference_vectors
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +16,6 @@ from compare.core.registry import select
 from compare.core.runner import run_case
 from compare.data import datasets
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference-vectors"
 VARIANTS = [case.variant for case in select(["shallow_net"])]
 
 
@@ -133,19 +130,8 @@ def test_bad_sizes_and_learning_rate() -> None:
 
 # --- The course's published test vectors (C1W3A1; external numbers) --------------------------------------
 
-def _reference_cases(prefix: str) -> list[dict]:
-    path = REFERENCE_DIR / "dlai_2021_public_tests.json"
-    if not path.exists():
-        return []
-    return [c for c in json.loads(path.read_text())["cases"] if c["id"].startswith(prefix)]
-
-
-def _setup(case: dict | None) -> dict:
-    if case is None:
-        pytest.skip("reference vectors not found (../shared/reference-vectors)")
-    namespace: dict = {"np": np}
-    exec(case["setup"], namespace)  # the published input snippet: numpy literals and np.random draws
-    return namespace
+def _cases(prefix: str) -> list[dict]:
+    return [c for c in reference_vectors.cases("dlai_2021_public_tests.json") if c["id"].startswith(prefix)]
 
 
 def _close(got: object, expected: object) -> None:
@@ -153,13 +139,9 @@ def _close(got: object, expected: object) -> None:
                                rtol=1e-5, atol=1e-8)
 
 
-def _cases(prefix: str) -> list[dict | None]:
-    return _reference_cases(prefix) or [None]
-
-
 @pytest.mark.parametrize("case", _cases("c1w3a1.forward_propagation"))
 def test_published_forward_propagation(case: dict | None) -> None:
-    ns = _setup(case)
+    ns = reference_vectors.setup(case)
     A2, cache = sn.forward_propagation(ns["X"], ns["parameters"])
     _close(A2, case["expected"]["A2"])
     for key in ("Z1", "A1", "Z2"):
@@ -168,22 +150,22 @@ def test_published_forward_propagation(case: dict | None) -> None:
 
 @pytest.mark.parametrize("case", _cases("c1w3a1.backward_propagation"))
 def test_published_backward_propagation(case: dict | None) -> None:
-    ns = _setup(case)
+    ns = reference_vectors.setup(case)
     grads = sn.backward_propagation(ns["parameters"], ns["cache"], ns["X"], ns["Y"])
     for key, expected in case["expected"].items():
         _close(grads[key], expected)
 
 
-@pytest.mark.parametrize("case", [c for c in _cases("c1w3a1.compute_cost") if c is None or "test_2" not in c["id"]])
+@pytest.mark.parametrize("case", [c for c in _cases("c1w3a1.compute_cost") if "test_2" not in c["id"]])
 def test_published_compute_cost(case: dict | None) -> None:
     # public_test_2 passes A2 as a 1-D (5,) array against Y (1, 5); we reject the shape mismatch instead.
-    ns = _setup(case)
+    ns = reference_vectors.setup(case)
     _close(sn.compute_cost(ns["A2"], ns["Y"]), case["expected"]["cost"])
 
 
 @pytest.mark.parametrize("case", _cases("c1w3a1.update_parameters"))
 def test_published_update_parameters(case: dict | None) -> None:
-    ns = _setup(case)
+    ns = reference_vectors.setup(case)
     params = sn.update_parameters(ns["parameters"], ns["grads"])
     for key, expected in case["expected"].items():
         _close(params[key], expected)
@@ -191,12 +173,12 @@ def test_published_update_parameters(case: dict | None) -> None:
 
 @pytest.mark.parametrize("case", _cases("c1w3a1.predict"))
 def test_published_predict(case: dict | None) -> None:
-    ns = _setup(case)
+    ns = reference_vectors.setup(case)
     _close(sn.predict(ns["parameters"], ns["X"]), case["expected"]["predictions"])
 
 
 @pytest.mark.parametrize("case", _cases("c1w3a1.layer_sizes"))
 def test_published_layer_sizes(case: dict | None) -> None:
-    ns = _setup(case)
+    ns = reference_vectors.setup(case)
     assert list(sn.layer_sizes(ns["X"], ns["Y"])) == case["expected"]["out"]
     assert list(sn.layer_sizes(ns["X2"], ns["Y2"])) == case["expected"]["out2"]
