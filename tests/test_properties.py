@@ -1,5 +1,5 @@
 """Property-based parity (hypothesis): random shapes, seeds, hyperparameters and dtypes per concept; every
-drawn problem must pass its dtype's tolerance. Concepts that have not landed are skipped.
+drawn problem must pass its dtype's tolerance.
 
 ``max_examples`` is kept small for the test budget; ``PROPERTY_EXAMPLES`` scales all of them up for a
 longer hunt (e.g. ``PROPERTY_EXAMPLES=500 pytest tests/test_properties.py``).
@@ -27,10 +27,6 @@ SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCh
 
 def examples(default: int) -> int:
     return EXAMPLES or default
-
-
-def _registered(name: str) -> bool:
-    return name in {case.name for case in all_cases()} or name in {case.concept for case in all_cases()}
 
 
 dtypes = st.sampled_from(["float64", "float32"])
@@ -92,7 +88,6 @@ def _cases_of(concept: str) -> list:
     return [case for case in all_cases() if case.concept == concept]
 
 
-@pytest.mark.skipif(not _registered("deep_net"), reason="deep_net has not landed")
 @settings(max_examples=examples(15), **SETTINGS)
 @given(seed=seeds, dtype=dtypes, steps=st.integers(1, 8), index=st.integers(0, 100))
 def test_every_deep_net_variant_passes_on_random_seeds(seed: int, dtype: str, steps: int, index: int) -> None:
@@ -101,7 +96,6 @@ def test_every_deep_net_variant_passes_on_random_seeds(seed: int, dtype: str, st
     assert run.parity.passed, run.parity.summary()
 
 
-@pytest.mark.skipif(not _registered("optim"), reason="optim has not landed")
 @settings(max_examples=examples(15), **SETTINGS)
 @given(seed=seeds, dtype=dtypes, steps=st.integers(1, 8), index=st.integers(0, 100))
 def test_every_optimizer_variant_passes_on_random_seeds(seed: int, dtype: str, steps: int, index: int) -> None:
