@@ -15,7 +15,8 @@ from compare.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_KEYS = {"concept", "variant", "device", "dtype", "passed", "max_rel_diff_loss", "max_rel_diff_grad",
-               "max_rel_diff_params", "steps", "scratch_seconds_per_step", "torch_seconds_per_step"}
+               "max_rel_diff_params", "steps", "scratch_seconds_per_step", "torch_seconds_per_step", "worst",
+               "worst_category", "gradient_check"}
 
 
 def _one_error_line(text: str) -> str:
@@ -49,6 +50,10 @@ def test_run_prints_a_table_and_writes_the_json_records(tmp_path: Path, capsys: 
         assert isinstance(record[key], float) and 0 <= record[key] <= record["tolerance"]
     for key in ("scratch_seconds_per_step", "torch_seconds_per_step"):
         assert isinstance(record[key], float) and record[key] > 0
+    assert 0 <= record["gradient_check"] < 1e-7  # float64 runs check the scratch gradients
+    worst = record["worst"]
+    assert worst["array"].split(".")[0] == record["worst_category"] or worst["array"] == "loss"
+    assert 0 <= worst["step"] < 10
 
 
 def test_run_float32_without_timing_has_null_timings(tmp_path: Path) -> None:
@@ -58,6 +63,7 @@ def test_run_float32_without_timing_has_null_timings(tmp_path: Path) -> None:
     records = json.loads(path.read_text())
     assert {r["variant"] for r in records} == {"vectorized", "loop"}
     assert all(r["dtype"] == "float32" and r["scratch_seconds_per_step"] is None for r in records)
+    assert all(r["gradient_check"] is None for r in records)  # checked once per case, in float64 runs
 
 
 def test_parity_failure_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -72,10 +78,17 @@ def test_parity_failure_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     path = tmp_path / "records.json"
     assert main(["run", "logistic_regression/vectorized", "--steps", "5", "--no-timing", "--json", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "FAIL logistic_regression/vectorized float64 cpu" in out
+    assert "FAIL logistic_regression/vectorized float64 cpu seed 0" in out
     assert "0 passed, 1 failed" in out
     (record,) = json.loads(path.read_text())
     assert record["passed"] is False and record["max_rel_diff_grad"] > record["tolerance"]
+    # The FAIL line and the record say where it broke: the array, the step, the entry and both values.
+    worst = record["worst"]
+    assert worst["array"] in ("grad.w", "param.w") and worst["array"].startswith(record["worst_category"])
+    entry = f"{worst['array']}[{', '.join(map(str, worst['index']))}] at step {worst['step']}"
+    assert f"in {entry}: scratch {worst['scratch']:.17g} vs torch {worst['torch']:.17g}" in out
+    assert worst["scratch"] != worst["torch"]
+    assert record["gradient_check"] > 1e-5 and "gradient check" in out  # the wrong dw fails its own check too
 
 
 def test_unknown_concept_is_one_line_listing_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
