@@ -138,7 +138,7 @@ def make_report(out_dir: Path = RESULTS_DIR, *, names: Sequence[str] = (), seeds
 def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], quick: bool) -> pd.DataFrame:
     cases = select(names)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    speed = _speed_or_none(out_dir)
+    speed = load_speed_for_report(out_dir)
     started = time.perf_counter()
     with StagedResults(out_dir) as stage:
         runs = run_all(cases, dtypes=("float64", "float32"), devices=devices, seeds=seeds)
@@ -160,7 +160,7 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
     return frame
 
 
-def _speed_or_none(out_dir: Path) -> SpeedReport | None:
+def load_speed_for_report(out_dir: Path) -> SpeedReport | None:
     """The bench data in ``out_dir``; an unusable ``speed.json`` leaves the speed section out, with a note."""
     try:
         return load_speed(out_dir)
