@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--seeds", type=_positive_int, default=3, help="seeds per case (default: 3)")
     report.add_argument("--quick", action="store_true", help="smaller studies, for a smoke test")
 
-    bench = commands.add_parser("bench", help="time numpy vs torch (CPU, CUDA) and write speed.* into results/")
+    bench = commands.add_parser("bench", help="time scratch vs torch (CPU, CUDA) and write speed.* into results/")
     bench.add_argument("concepts", nargs="*", metavar="CONCEPT", help="concepts to time (default: all)")
     bench.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                        help="torch devices: cpu, or cpu and cuda (default: auto, cuda when available)")
@@ -99,20 +99,20 @@ def _check_output_paths(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from compare.core.devices import resolve_device
     from compare.core.registry import select
-    from compare.perf.timing import pin_threads
-    from compare.report.build import _markdown_table, records_frame, run_all
+    from compare.perf.timing import pinned_threads
+    from compare.report.build import records_frame, records_table, run_all
 
     cases = select(args.concepts)
     device = resolve_device(args.device).type
-    pin_threads()
-    runs = run_all(cases, dtypes=[args.dtype], devices=[device], seeds=[args.seed], steps=args.steps,
-                   timed=not args.no_timing)
+    with pinned_threads():
+        runs = run_all(cases, dtypes=[args.dtype], devices=[device], seeds=[args.seed], steps=args.steps,
+                       timed=not args.no_timing)
     frame = records_frame(runs)
     frame["torch/scratch time"] = frame["torch_seconds_per_step"] / frame["scratch_seconds_per_step"]
     columns = ["concept", "variant", "device", "dtype", "max_rel_diff_loss", "max_rel_diff_grad",
                "max_rel_diff_params", "max_rel_diff_state", "passed", "scratch_seconds_per_step",
                "torch_seconds_per_step", "torch/scratch time"]
-    print(_markdown_table(frame[columns]))
+    print(records_table(frame[columns]))
     failed = [run for run in runs if not run.passed]
     for run in failed:
         print(f"FAIL {run.case.name} {run.dtype} {run.device} seed {run.seed}: {run.summary()}")
@@ -137,12 +137,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from compare.perf.bench import run_bench
     from compare.report.build import progress
+    from compare.report.environment import environment
+    from compare.report.speed import write_speed
 
-    frame = run_bench(args.out, concepts=args.concepts, device=args.device,
-                      dtypes=args.dtype or ("float32", "float64"), quick=args.quick, threads=args.threads,
-                      clock=args.clock,
-                      progress=progress)
-    print(f"wrote {args.out}/speed.csv ({len(frame)} rows), speed.md and plots")
+    bench = run_bench(concepts=args.concepts, device=args.device, dtypes=args.dtype or ("float32", "float64"),
+                      quick=args.quick, threads=args.threads, clock=args.clock, progress=progress)
+    report = write_speed(args.out, bench, environment(bench.threads))
+    frame = bench.frame
+    print(f"wrote {args.out}/speed.csv ({len(frame)} rows), speed.json, speed.md and {len(report.images)} plots")
     failed = frame[frame["parity_passed"].eq(False)]
     for row in failed.itertuples():
         print(f"FAIL parity: {row.name} {row.device} {row.dtype} max_rel={row.parity_max_rel} {row.note or ''}")

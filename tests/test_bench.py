@@ -1,4 +1,5 @@
-"""Smoke test of ``python -m compare bench --quick`` and unit tests of the bench's arithmetic."""
+"""Smoke test of ``python -m compare bench --quick``, unit tests of the bench's arithmetic, the speed report's
+round trip through ``speed.json``, and thread pinning."""
 
 from __future__ import annotations
 
@@ -7,22 +8,26 @@ import math
 
 import pandas as pd
 import pytest
+import torch
+from threadpoolctl import threadpool_info
 
 from compare.cli import main
 from compare.perf.bench import (
     COLUMNS,
-    MAX_NUMPY_OVER_TORCH,
+    MAX_SCRATCH_OVER_TORCH,
     MIN_FRACTION_OF_PEAK,
+    BenchResult,
     DensePoint,
     add_fractions,
+    bench_frame,
     dense_flops,
     interleaved_timings,
-    numpy_blas,
     peak_candidates,
     plan,
     target_verdicts,
 )
-from compare.perf.speed_report import base_point, crossover, seconds_text, sweep
+from compare.perf.timing import numpy_blas, pinned_threads, thread_settings
+from compare.report.speed import base_point, crossover, load_speed, seconds_text, speed_markdown, sweep
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +54,7 @@ def test_quick_bench_csv_has_sane_timings(quick_bench) -> None:
     assert (timed["q25"] <= timed["seconds"]).all() and (timed["seconds"] <= timed["q75"]).all()
     assert {"matmul_peak", "dispatch", "concept", "vectorization"} <= set(frame["section"])
     matmul = frame[frame["section"] == "matmul_peak"]
-    assert set(matmul["backend"]) == {"numpy", "torch"} and set(matmul["dtype"]) == {"float32", "float64"}
+    assert set(matmul["backend"]) == {"scratch", "torch"} and set(matmul["dtype"]) == {"float32", "float64"}
     # each backend's best matmul (square or the targets' shape) defines its own peak: that row is at fraction 1
     candidates = peak_candidates(frame)
     best = candidates.loc[candidates.groupby(["backend", "dtype"])["gflops"].idxmax()]
@@ -113,7 +118,7 @@ def test_quick_bench_times_the_deep_net_when_it_is_registered(quick_bench) -> No
     _, out = quick_bench
     frame = pd.read_csv(out / "speed.csv")
     dense = frame[frame["section"] == "dense"]
-    assert set(dense["backend"]) == {"numpy", "torch"}
+    assert set(dense["backend"]) == {"scratch", "torch"}
     assert (dense["fraction_of_peak"] > 0).all()
     optimizer = frame[(frame["section"] == "optimizer") & frame["seconds"].notna()]
     assert not optimizer.empty and optimizer["parity_passed"].all()
@@ -132,10 +137,10 @@ def test_quick_bench_states_its_targets(quick_bench) -> None:
     frame = pd.read_csv(out / "speed.csv")
     targets = frame[frame["section"] == "targets"]
     assert sorted(zip(targets["name"].str.split().str[0], targets["backend"], strict=True)) == [
-        ("dense", "numpy"), ("dense", "torch"), ("matmul", "numpy"), ("matmul", "torch")]
+        ("dense", "scratch"), ("dense", "torch"), ("matmul", "scratch"), ("matmul", "torch")]
     verdicts = json.loads((out / "speed.json").read_text())["targets"]
     fraction = verdicts[0]
-    step = targets[(targets["name"] == "dense training step") & (targets["backend"] == "numpy")].iloc[0]
+    step = targets[(targets["name"] == "dense training step") & (targets["backend"] == "scratch")].iloc[0]
     assert fraction["measured"] == pytest.approx(step["fraction_of_peak"], rel=1e-5)
     assert fraction["verdict"] == ("PASS" if step["fraction_of_peak"] >= MIN_FRACTION_OF_PEAK else "MISS")
     text = (out / "speed.md").read_text()
@@ -147,10 +152,10 @@ def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     return add_fractions(pd.DataFrame(full, columns=COLUMNS))
 
 
-def _target_frame(numpy_step: float, torch_step: float, square_gflops: float) -> pd.DataFrame:
+def _target_frame(scratch_step: float, torch_step: float, square_gflops: float) -> pd.DataFrame:
     """A 1 GFLOP step and a 1 GFLOP target-shaped matmul taking 10 ms (100 GFLOP/s) on both backends."""
     rows = []
-    for backend, step_seconds in (("numpy", numpy_step), ("torch", torch_step)):
+    for backend, step_seconds in (("scratch", scratch_step), ("torch", torch_step)):
         common = dict(backend=backend, device="cpu", dtype="float32", m=4096, width=1024, depth=4, flops=1e9)
         rows.append(dict(common, section="matmul_peak", name="matmul 1024x1024", seconds=1e9 / square_gflops / 1e9,
                          gflops=square_gflops))
@@ -161,31 +166,32 @@ def _target_frame(numpy_step: float, torch_step: float, square_gflops: float) ->
     return _frame(rows)
 
 
-ENV = {"threads": {"torch_threads": 2}, "numpy_blas": [{"threads": 2}]}
+THREADS = {"torch_threads": 2, "blas": [{"library": "openblas", "threads": 2, "numpy": True},
+                                        {"library": "openblas", "threads": 7, "numpy": False}]}
 
 
-@pytest.mark.parametrize(("numpy_step", "torch_step", "square", "verdicts"), [
+@pytest.mark.parametrize(("scratch_step", "torch_step", "square", "verdicts"), [
     (0.0125, 0.0125, 90.0, ("PASS", "PASS")),    # 80% of the 100 GFLOP/s target-shaped peak, ratio 1
     (0.0125, 0.0100, 90.0, ("PASS", "MISS")),    # ratio 1.25
     (0.0125, 0.0125, 200.0, ("MISS", "PASS")),   # the square peak is higher: 40% of it
     (0.0200, 0.0190, 90.0, ("MISS", "PASS")),    # 50% of peak, ratio 1.05
 ])
-def test_target_verdicts_are_computed_from_the_rows(numpy_step, torch_step, square, verdicts) -> None:
-    found = target_verdicts(_target_frame(numpy_step, torch_step, square), ENV)
+def test_target_verdicts_are_computed_from_the_rows(scratch_step, torch_step, square, verdicts) -> None:
+    found = target_verdicts(_target_frame(scratch_step, torch_step, square), THREADS)
     fraction, ratio, threads, suite = found
-    assert fraction["measured"] == pytest.approx(1.0 / numpy_step / max(100.0, square))
-    assert ratio["measured"] == pytest.approx(numpy_step / torch_step)
+    assert fraction["measured"] == pytest.approx(1.0 / scratch_step / max(100.0, square))
+    assert ratio["measured"] == pytest.approx(scratch_step / torch_step)
     assert (fraction["verdict"], ratio["verdict"]) == verdicts
-    assert threads["verdict"] == "PASS" and suite["verdict"] == "n/a"
-    assert ratio["goal"].endswith(str(MAX_NUMPY_OVER_TORCH))
+    assert threads["verdict"] == "PASS" and suite["verdict"] == "n/a"  # the BLAS NumPy does not call is ignored
+    assert ratio["goal"].endswith(str(MAX_SCRATCH_OVER_TORCH))
 
 
 def test_target_verdicts_flag_unequal_threads_and_a_slow_parity_suite() -> None:
     frame = pd.concat([_target_frame(0.0125, 0.0125, 90.0),
                        _frame([dict(section="parity_suite", name="suite", backend="both", seconds=75.0,
                                     note="54/54 passed")])])
-    env = {"threads": {"torch_threads": 2}, "numpy_blas": [{"threads": 1}]}
-    _, _, threads, suite = target_verdicts(frame, env)
+    unequal = {"torch_threads": 2, "blas": [{"library": "openblas", "threads": 1, "numpy": True}]}
+    _, _, threads, suite = target_verdicts(frame, unequal)
     assert threads["verdict"] == "MISS" and suite["verdict"] == "MISS" and suite["measured"] == 75.0
 
 
@@ -208,13 +214,34 @@ def test_interleaved_timings_take_one_block_of_each_step_per_round() -> None:
 
 
 def test_numpy_blas_reports_the_library_numpy_loads() -> None:
-    found = numpy_blas()
+    settings = thread_settings()
+    found = numpy_blas(settings)
     assert found and all(isinstance(entry["threads"], int) and entry["threads"] >= 1 for entry in found)
+    loaded = {info["filepath"] for info in threadpool_info() if info.get("user_api") == "blas"}
+    assert {entry["filepath"] for entry in settings["blas"]} == loaded
+    assert settings["torch_threads"] == torch.get_num_threads()
+
+
+def test_pinned_threads_sets_both_libraries_and_restores_the_previous_settings() -> None:
+    before = thread_settings()
+    pinned = 3 if before["torch_threads"] != 3 else 2
+    with pinned_threads(pinned) as threads:
+        inside = thread_settings()
+    assert threads == pinned and inside["torch_threads"] == pinned
+    assert {entry["threads"] for entry in inside["blas"]} == {pinned}
+    assert thread_settings() == before
+
+
+def test_pinned_threads_restores_the_settings_when_the_block_raises() -> None:
+    before = thread_settings()
+    with pytest.raises(RuntimeError), pinned_threads(2 if before["torch_threads"] != 2 else 3):
+        raise RuntimeError("interrupted")
+    assert thread_settings() == before
 
 
 def test_sweeps_are_found_around_the_base_point_when_each_point_is_measured_once() -> None:
     full = plan(quick=False, dtypes=["float32"], devices=["cpu"])
-    rows = [dict(section="dense", name="sweep", backend="numpy", device="cpu", dtype="float32", m=p.m,
+    rows = [dict(section="dense", name="sweep", backend="scratch", device="cpu", dtype="float32", m=p.m,
                  width=p.width, depth=p.depth, seconds=1.0) for p in full.dense_points() if p != full.target]
     frame = _frame(rows)
     assert base_point(frame) == (full.base.m, full.base.width, full.base.depth)
@@ -224,6 +251,41 @@ def test_sweeps_are_found_around_the_base_point_when_each_point_is_measured_once
 
 
 def test_target_verdicts_say_when_the_target_point_was_not_measured() -> None:
-    fraction, ratio, threads, _ = target_verdicts(_frame([]), ENV)
+    fraction, ratio, threads, _ = target_verdicts(_frame([]), THREADS)
     assert fraction["verdict"] == ratio["verdict"] == "n/a" and "not measured" in fraction["shown"]
     assert threads["verdict"] == "PASS"
+
+
+def test_speed_json_holds_the_data_that_speed_md_is_rendered_from(quick_bench) -> None:
+    """The report and the site render the speed section from ``speed.json``; it gives speed.md exactly."""
+    _, out = quick_bench
+    report = load_speed(out)
+    assert report is not None
+    assert speed_markdown(report) == (out / "speed.md").read_text()
+    csv = pd.read_csv(out / "speed.csv")
+    assert list(report.bench.frame.columns) == COLUMNS and len(report.bench.frame) == len(csv)
+    timed = report.bench.frame["seconds"].notna()
+    assert report.bench.frame.loc[timed, "seconds"].to_numpy() == pytest.approx(csv.loc[timed, "seconds"], rel=1e-5)
+    assert report.bench.verdicts == json.loads((out / "speed.json").read_text())["targets"]
+    assert all((out / image).is_file() for image in report.images)
+
+
+def test_bench_result_round_trips_through_json() -> None:
+    frame = bench_frame([dict(section="dispatch", name="x + y", backend="scratch", device="cpu", dtype="float32",
+                              m=64, seconds=1.5e-6, q25=1.4e-6, q75=1.6e-6, samples=5, per_block=1000),
+                         dict(section="optimizer", name="SGD fused", backend="torch", device="cpu", dtype="float32",
+                              note="unavailable: RuntimeError")])
+    result = BenchResult(frame, [{"target": "t", "verdict": "n/a"}], {"torch_threads": 1, "blas": []}, 1, 2.0,
+                         True, "cpu", (0.5, 0.25, 0.125))
+    again = BenchResult.from_json(json.loads(json.dumps(result.to_json())))
+    pd.testing.assert_frame_equal(again.frame, frame)
+    assert again.frame["m"].isna().tolist() == [False, True]
+    assert (again.verdicts, again.threads, again.threads_pinned, again.seconds, again.quick, again.clock,
+            again.load_average) == (result.verdicts, result.threads, 1, 2.0, True, "cpu", (0.5, 0.25, 0.125))
+
+
+def test_a_speed_json_that_is_not_bench_data_is_a_clear_error(tmp_path) -> None:
+    (tmp_path / "speed.json").write_text('{"environment": {}}\n')
+    with pytest.raises(ValueError, match="speed.json is not the data of a `python -m compare bench` run"):
+        load_speed(tmp_path)
+    assert load_speed(tmp_path / "nothing here") is None

@@ -12,6 +12,7 @@ import torch
 
 import scratch.logistic_regression as lr
 from compare.cli import main
+from compare.perf.timing import numpy_blas, thread_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_KEYS = {"concept", "variant", "device", "dtype", "passed", "max_rel_diff_loss", "max_rel_diff_grad",
@@ -37,9 +38,12 @@ def test_list_names_every_registered_variant(capsys: pytest.CaptureFixture[str])
 def test_run_prints_a_table_and_writes_the_json_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                                         ) -> None:
     path = tmp_path / "out" / "records.json"
+    threads = _numpy_and_torch_threads()
     assert main(["run", "logistic_regression/vectorized", "--steps", "10", "--seed", "2", "--json", str(path)]) == 0
+    assert _numpy_and_torch_threads() == threads, "run left its thread pinning in force"
     out = capsys.readouterr().out
     assert "| concept | variant | device | dtype |" in out
+    assert "| logistic_regression | vectorized | cpu | float64 |" in out
     assert "1 passed, 0 failed" in out
     (record,) = json.loads(path.read_text())
     assert SCHEMA_KEYS <= set(record)
@@ -54,6 +58,12 @@ def test_run_prints_a_table_and_writes_the_json_records(tmp_path: Path, capsys: 
     worst = record["worst"]
     assert worst["array"].split(".")[0] == record["worst_category"] or worst["array"] == "loss"
     assert 0 <= worst["step"] < 10
+
+
+def _numpy_and_torch_threads() -> tuple[int, list[tuple[str, int]]]:
+    """The thread counts ``run`` pins (other BLAS copies, e.g. SciPy's, may be loaded on the way)."""
+    settings = thread_settings()
+    return settings["torch_threads"], [(entry["filepath"], entry["threads"]) for entry in numpy_blas(settings)]
 
 
 def test_run_float32_without_timing_has_null_timings(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ PREVIOUS = {
     "runs.json": b"[]\n",
     "plots/logistic_regression_loss.png": b"\x89PNG previous",
     "bench.csv": b"not written by report: must survive any run\n",
+    # read (as make bench's data) but never written by report; not bench data, so the speed section is left out
+    "speed.json": b'{"previous": true}\n',
 }
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGKILL": signal.SIGKILL}
 # Ctrl-C while Python is still importing is Python's own default handling, not ours: killed only.

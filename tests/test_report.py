@@ -13,7 +13,10 @@ import pytest
 
 import compare.report.build as report
 import compare.report.io as io
-from compare.report.io import STAGING_PREFIX, StagedResults, atomic_write_text
+from compare.perf.bench import BenchResult, bench_frame
+from compare.perf.timing import thread_settings
+from compare.report.io import STAGING_PREFIX, StagedResults, atomic_write_json, atomic_write_text
+from compare.report.speed import SpeedReport, speed_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORT_STEPS = 20
@@ -25,14 +28,38 @@ def _fingerprint(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
+def _bench_data() -> SpeedReport:
+    """What `make bench` leaves in results/speed.json: a dispatch row each side and one verdict."""
+    rows = [dict(section="dispatch", name="x + y, 64 elements", backend=backend, device="cpu", dtype="float32",
+                 m=64, seconds=seconds, q25=seconds, q75=seconds, samples=3, per_block=10)
+            for backend, seconds in (("scratch", 1e-6), ("torch", 4e-6))]
+    verdicts = [{"target": "`python -m compare run` (parity suite) time", "measured": None, "shown": "not measured",
+                 "goal": "< 60 s", "verdict": "n/a"}]
+    bench = BenchResult(bench_frame(rows), verdicts, {"torch_threads": 1, "blas": []}, 1, 3.0, True, "wall",
+                        (0.1, 0.2, 0.3))
+    return SpeedReport(bench, {"cpu": "test CPU", "cpu_count": 2, "gpu": None})
+
+
+def _thread_counts(settings: dict, only: dict | None = None) -> dict[str, object]:
+    """torch's threads and each BLAS's (those loaded in ``only``: a report may load SciPy's BLAS on the way)."""
+    keep = {entry["filepath"] for entry in (only or settings)["blas"]}
+    return {"torch": settings["torch_threads"],
+            **{entry["filepath"]: entry["threads"] for entry in settings["blas"] if entry["filepath"] in keep}}
+
+
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One short report of logistic regression (both variants, both dtypes), shared by the tests below."""
+    """One short report of logistic regression (both variants, both dtypes), shared by the tests below,
+    written into a folder where `make bench` left its speed.json."""
     before = _fingerprint(ROOT / "results")
     out = tmp_path_factory.mktemp("report") / "results"
+    atomic_write_json(out / "speed.json", _bench_data().to_json())
+    threads_before = thread_settings()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(report, "run_all", functools.partial(report.run_all, steps=SHORT_STEPS))
         report.make_report(out, names=["logistic_regression"], seeds=[0, 1], quick=True)
+    assert _thread_counts(thread_settings(), threads_before) == _thread_counts(threads_before), \
+        "make_report left its thread pinning in force"
     assert _fingerprint(ROOT / "results") == before, "a test wrote into results/"
     return out
 
@@ -139,3 +166,20 @@ def test_ctrl_c_during_the_commit_is_held_back_until_every_file_moved(tmp_path: 
     assert interrupted, "the commit never ran"
     assert _contents(tmp_path) == {name: b"new " + name.encode() for name in ("report.md", "parity.csv",
                                                                                "plots/x.png")}
+
+
+def test_report_renders_the_speed_section_from_the_bench_data(written: Path) -> None:
+    text = (written / "report.md").read_text()
+    section = speed_markdown(_bench_data())
+    assert section.startswith("## Speed") and section.strip() in text
+    assert "| x + y, 64 elements | scratch | float32 |" in text
+    assert json.loads((written / "speed.json").read_text()) == json.loads(json.dumps(_bench_data().to_json()))
+    speed_page = (written / "study" / "speed.html").read_text()
+    assert "<h2>Speed</h2>" in speed_page and "<td>x + y, 64 elements</td>" in speed_page
+
+
+def test_an_unusable_speed_json_leaves_the_speed_section_out_with_a_note(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "speed.json").write_text('{"environment": {}}\n')
+    assert report.load_speed_for_report(tmp_path) is None
+    assert "note: the speed section is left out" in capsys.readouterr().err

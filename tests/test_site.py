@@ -24,9 +24,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import compare.report.studies as studies
 from compare.core.registry import select as select_cases
-from compare.report.build import make_report, studies
-from compare.report.site import equation_html, equation_lines, latex_to_svg, markdown_html, source_html, write_site
+from compare.perf.bench import BenchResult, bench_frame
+from compare.report.build import make_report
+from compare.report.io import atomic_write_json
+from compare.report.site import (
+    equation_html,
+    equation_lines,
+    latex_to_svg,
+    markdown_html,
+    source_html,
+    speed_page,
+    write_site,
+)
+from compare.report.speed import SpeedReport
 from compare.report.studies import Study, StudyContext, StudyOutput
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -220,12 +232,27 @@ def _demo_study(ctx: StudyContext) -> StudyOutput:
     return StudyOutput(text, ("plots/site_demo.png",))
 
 
+def _speed_report(images: tuple[str, ...]) -> SpeedReport:
+    rows = [dict(section="dispatch", name="x + y, 64 elements", backend="scratch", device="cpu", dtype="float32",
+                 m=64, seconds=2e-6, q25=2e-6, q75=2e-6, samples=3, per_block=10)]
+    bench = BenchResult(bench_frame(rows), [], {"torch_threads": 1, "blas": []}, 1, 1.0, True, "wall", (0.0, 0.0, 0.0))
+    return SpeedReport(bench, {"cpu": "test CPU", "cpu_count": 2, "gpu": None}, images)
+
+
+def test_speed_page_renders_the_section_and_the_plots_it_does_not_link() -> None:
+    page = speed_page("## Speed\n\n| m | s |\n|---|---|\n| 1 | 2 |\n\n![a](plots/speed_a.png)\n",
+                      ["plots/speed_a.png", "plots/speed_b.png"])
+    assert "<h2>Speed</h2>" in page and "<td>1</td>" in page
+    assert page.count('src="../plots/speed_a.png"') == 1 and page.count('src="../plots/speed_b.png"') == 1
+    assert speed_page("", []) == ""
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real one-seed report of logistic regression (with one demo study) into a temporary results folder."""
     out = tmp_path_factory.mktemp("results")
-    # What `make bench` leaves in results/ before a report: speed.md linking one plot, and one plot it does not.
-    (out / "speed.md").write_text("## Speed\n\n| m | s |\n|---|---|\n| 1 | 2 |\n\n![a](plots/speed_a.png)\n")
+    # What `make bench` leaves in results/ before a report: speed.json linking one plot, and one plot it does not.
+    atomic_write_json(out / "speed.json", _speed_report(("plots/speed_a.png",)).to_json())
     for name in ("speed_a.png", "speed_b.png"):
         _small_plot(out / "plots" / name)
     demo = Study("site_demo", CONCEPT, "Demo study", _demo_study)

@@ -1,25 +1,30 @@
-"""``make bench``: seconds per training step of NumPy, torch CPU and torch CUDA, and how close they get to
-the machine's own matmul peak.
+"""``make bench``: seconds per training step of scratch (NumPy), torch CPU and torch CUDA, and how close they
+get to the machine's own matmul peak.
 
-Sections (each a ``section`` value in ``speed.csv``; method and reading guide in ``docs/benchmarks.md``):
+:func:`run_bench` measures and returns a :class:`BenchResult` (a frame of rows plus the target verdicts and
+the thread settings in force); :mod:`compare.report.speed` renders and writes it. Sections (each a
+``section`` value of the frame; method and reading guide in ``docs/benchmarks.md``):
 
 - ``matmul_peak``: square ``n x n`` matmuls, GFLOP/s = ``2 n^3 / seconds``, per backend and dtype; the
   best size is the peak the dense-net rows are compared with.
-- ``dense``: the deep net (``compare/cases/deep_net.py``) trained full-batch with SGD, one factor at a
-  time around a base point (batch ``m``, then ``width``, then ``depth``), plus the target point
-  ``m=4096, width=1024, depth=4``. Achieved GFLOP/s counts forward and backward matmuls
-  (:func:`dense_flops`) and is quoted as a fraction of the same backend's matmul peak.
+- ``dense``: the registered deep-net case's trainers (:data:`DENSE_CASE`) trained full-batch with SGD on
+  problems of the bench's sizes (:func:`dense_problem`), one factor at a time around a base point (batch
+  ``m``, then ``width``, then ``depth``), plus the target point ``m=4096, width=1024, depth=4``. Achieved
+  GFLOP/s counts forward and backward matmuls (:func:`dense_flops`) and is quoted as a fraction of the same
+  backend's matmul peak.
 - ``optimizer``: torch's SGD implementations (for-loop, ``foreach``, ``fused``) and ``torch.compile`` at
   the base point, each parity-checked against the scratch net over a few steps.
 - ``concept``: every registered case at its own default size (``python -m compare run``'s problems).
 - ``vectorization``: the lectures' loop-vs-vectorized logistic regression and dot product.
 - ``dispatch``: the fixed cost of one tiny op in NumPy and torch (what dominates at ``m = 64``).
 - ``parity_suite``: wall time of every parity comparison (``python -m compare run``), full mode only.
-- ``targets``: the issue's targets at the target point, float32 CPU: the target-shaped matmul and the
-  training step of both backends timed in interleaved rounds, so that the fraction of peak and the
-  numpy/torch ratio compare measurements taken under the same load; :func:`target_verdicts` turns them
+- ``targets``: the speed goals at the target point, float32 CPU: the target-shaped matmul and the
+  training step of both sides timed in interleaved rounds, so that the fraction of peak and the
+  scratch/torch ratio compare measurements taken under the same load; :func:`target_verdicts` turns them
   (and the thread settings and the parity-suite time) into PASS/MISS lines.
 
+The ``backend`` column names the side: ``scratch`` (NumPy) or ``torch``; the ``matmul_peak`` and
+``dispatch`` rows of ``scratch`` time NumPy itself, the library the scratch side computes with.
 Every timing is :func:`compare.perf.timing.time_step`: warm-up, then the median and quartiles of repeated
 blocks, CUDA synchronised, NumPy's BLAS and torch pinned to the same thread count.
 """
@@ -27,27 +32,30 @@ blocks, CUDA synchronised, NumPy's BLAS and torch pinned to the same thread coun
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from threadpoolctl import threadpool_info
 
 from compare.core.devices import numpy_dtype, resolve_device, torch_dtype
 from compare.core.parity import compare_trajectories, tolerance
+from compare.core.problem import Problem, Trainer
 from compare.core.registry import Case, select
 from compare.core.runner import run_trajectories
-from compare.perf.timing import Timing, cuda_sync, pin_threads, thread_settings, time_step
-from compare.report.environment import environment
-from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
+from compare.core.trainers import TorchTrainer
+from compare.data.datasets import make_blobs
+from compare.perf.timing import Timing, cuda_sync, numpy_blas, pinned_threads, thread_settings, time_step
+from scratch.initialization import initialize_parameters
 
 COLUMNS = ["section", "name", "backend", "device", "dtype", "m", "width", "depth", "seconds", "q25", "q75",
            "samples", "per_block", "flops", "gflops", "peak_gflops", "fraction_of_peak", "parity_max_rel",
            "parity_passed", "note"]
+INT_COLUMNS = ("m", "width", "depth", "samples", "per_block")
+FLOAT_COLUMNS = ("seconds", "q25", "q75", "flops", "gflops", "peak_gflops", "fraction_of_peak", "parity_max_rel")
 
 
 @dataclass(frozen=True)
@@ -156,8 +164,8 @@ def _time(plan_: Plan, step: Callable[[], None], device: str = "cpu") -> Timing:
 
 
 def _backends(plan_: Plan) -> list[tuple[str, str]]:
-    """``(backend, device)`` pairs: NumPy, torch on CPU, torch on CUDA when requested."""
-    return [("numpy", "cpu")] + [("torch", device) for device in plan_.devices]
+    """``(backend, device)`` pairs: scratch (NumPy), torch on CPU, torch on CUDA when requested."""
+    return [("scratch", "cpu")] + [("torch", device) for device in plan_.devices]
 
 
 # --- matmul peak -------------------------------------------------------------------------------------------
@@ -170,7 +178,7 @@ def matmul_rows(plan_: Plan) -> list[dict[str, object]]:
             for n in plan_.matmul_sizes:
                 rng = np.random.default_rng(0)
                 a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
-                if backend == "numpy":
+                if backend == "scratch":
                     out = np.empty_like(a)
                     step = lambda a=a, b=b, out=out: np.matmul(a, b, out=out)  # noqa: E731
                 else:
@@ -199,36 +207,45 @@ def peaks(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
 
 # --- the deep net --------------------------------------------------------------------------------------------
 
-def _deep_net():
-    """The networks concept module, imported only when deep-net rows are asked for."""
-    import compare.cases.deep_net as deep_net
-
-    return deep_net
-
-
-def dense_problem(point: DensePoint, dtype: str, seed: int = 0):
-    return _deep_net().deep_problem(seed, numpy_dtype(dtype), m=point.m, layer_dims=point.layer_dims,
-                                    hidden_activation="relu", init="he", learning_rate=0.01)
+#: The registered case whose trainers the dense rows time: ReLU hidden layers, He init, full-batch SGD.
+DENSE_CASE = "deep_net/relu_depth4"
+#: Learning rate of the bench's dense problems: small enough that 5 parity steps of a 2048-wide net stay finite.
+DENSE_LEARNING_RATE = 0.01
 
 
 def dense_case() -> Case:
-    """A registered deep-net case: its parity machinery checks the optimizer rows on the bench's problems."""
-    return select(["deep_net"])[0]
+    """The registered deep-net case: its trainers are timed and its tolerance checks the optimizer rows."""
+    return select([DENSE_CASE])[0]
+
+
+def dense_problem(point: DensePoint, dtype: str, seed: int = 0) -> Problem:
+    """A problem in the deep-net case's layout at the bench's size: ``m`` blobs with ``width`` features,
+    He-initialised ``layer_dims = [width] * depth + [1]``, ReLU hidden layers.
+
+    ``hyper`` carries what the case's trainers read (``learning_rate``, ``hidden_activation``,
+    ``layer_dims``, ``init``). The weights come from their own random stream, apart from the data's.
+    """
+    dims = point.layer_dims
+    data = make_blobs(m=point.m, n_x=dims[0], seed=seed)
+    params = initialize_parameters(dims, method="he", rng=np.random.default_rng([seed, 1]), dtype=numpy_dtype(dtype))
+    arrays = {"X": np.ascontiguousarray(data.X, dtype=dtype), "Y": np.ascontiguousarray(data.Y, dtype=dtype)}
+    hyper = {"learning_rate": DENSE_LEARNING_RATE, "hidden_activation": "relu", "layer_dims": dims, "init": "he"}
+    return Problem(seed, numpy_dtype(dtype), arrays, params, hyper)
 
 
 def dense_rows(plan_: Plan) -> list[dict[str, object]]:
     """Every dense point of the plan, in every dtype, on every backend."""
-    deep_net = _deep_net()
+    case = dense_case()
     rows = []
     for point in plan_.dense_points():
         flops = dense_flops(point.layer_dims, point.m)
         for dtype in plan_.dtypes:
             problem = dense_problem(point, dtype)
             for backend, device in _backends(plan_):
-                if backend == "numpy":
-                    trainer = deep_net.ScratchDeepNet(problem)
+                if backend == "scratch":
+                    trainer = case.scratch(problem)
                 else:
-                    trainer = torch_dense_trainer(problem, torch.device(device))
+                    trainer = case.torch(problem, torch.device(device))
                 timing = _time(plan_, trainer.step, device)
                 rows.append(_row("dense", "target" if point == plan_.target else "sweep", backend, device,
                                  dtype, timing, m=point.m, width=point.width, depth=point.depth, flops=flops))
@@ -256,7 +273,7 @@ def optimizer_rows(plan_: Plan, *, parity_steps: int = 5) -> list[dict[str, obje
             for name, kwargs, compiled in SGD_VARIANTS:
                 if compiled and plan_.quick:
                     continue
-                factory = _variant_factory(kwargs, compiled)
+                factory = _variant_factory(case, kwargs, compiled)
                 try:
                     parity = _variant_parity(case, problem, factory, device, parity_steps)
                     timing = _time(plan_, factory(problem, torch.device(device)).step, device)
@@ -272,57 +289,50 @@ def optimizer_rows(plan_: Plan, *, parity_steps: int = 5) -> list[dict[str, obje
     return rows
 
 
-def torch_dense_trainer(problem, device: torch.device, *, sgd_kwargs: dict[str, object] | None = None,
-                        compiled: bool = False):
-    """The idiomatic torch side of ``problem``, with a chosen SGD implementation and optionally compiled.
+def torch_dense_trainer(case: Case, problem: Problem, device: torch.device, *,
+                        sgd_kwargs: dict[str, object] | None = None, compiled: bool = False) -> Trainer:
+    """``case``'s torch trainer on ``problem``, with a chosen SGD implementation and optionally compiled.
 
-    Without arguments it is the registered deep-net case's own torch trainer (SGD with torch's default
-    implementation choice).
+    Without arguments it is the case's own torch trainer (SGD with torch's default implementation choice).
+    The optimizer and the model are swapped on the trainer (a :class:`compare.core.trainers.TorchTrainer`),
+    so the parameter map it observes stays the same.
     """
-    deep_net = _deep_net()
-    make_optimizer = None
+    trainer = case.torch(problem, device)
+    if sgd_kwargs is None and not compiled:
+        return trainer
+    if not isinstance(trainer, TorchTrainer):
+        raise TypeError(f"case {case.name}'s torch trainer must be a TorchTrainer to swap its optimizer or "
+                        f"compile its model, got {type(trainer).__name__}")
     if sgd_kwargs is not None:
-        def make_optimizer(parameters):
-            return torch.optim.SGD(parameters, lr=problem.hyper["learning_rate"], **sgd_kwargs)
-    trainer = deep_net.TorchDeepNet(problem, device, make_optimizer=make_optimizer)
+        trainer.optimizer = torch.optim.SGD(trainer.model.parameters(), lr=problem.hyper["learning_rate"],
+                                            **sgd_kwargs)
     if compiled:
         trainer.model = torch.compile(trainer.model)  # shares the parameters the mapping observes
     return trainer
 
 
-def _variant_factory(sgd_kwargs: dict[str, object], compiled: bool):
-    def factory(problem, device: torch.device):
-        return torch_dense_trainer(problem, device, sgd_kwargs=sgd_kwargs, compiled=compiled)
+def _variant_factory(case: Case, sgd_kwargs: dict[str, object], compiled: bool):
+    def factory(problem: Problem, device: torch.device) -> Trainer:
+        return torch_dense_trainer(case, problem, device, sgd_kwargs=sgd_kwargs, compiled=compiled)
     return factory
 
 
-def _variant_parity(case: Case, problem, factory, device: str, steps: int):
+def _variant_parity(case: Case, problem: Problem, factory, device: str, steps: int):
     variant = replace(case, make_problem=lambda seed, dtype: problem, torch=factory)
-    ours, theirs = run_trajectories(variant, problem.seed, str(problem.dtype), torch.device(device), steps)
-    return compare_trajectories(ours, theirs, tolerance(str(problem.dtype), device, case.tolerance_factor))
+    scratch_run, torch_run = run_trajectories(variant, problem.seed, str(problem.dtype), torch.device(device), steps)
+    return compare_trajectories(scratch_run, torch_run,
+                                tolerance(str(problem.dtype), device, case.tolerance_factor))
 
 
-# --- the issue's targets -----------------------------------------------------------------------------------
+# --- the speed goals at the target point ---------------------------------------------------------------------
 
-#: The issue's goals for the scratch float32 step at the target point.
+#: Goals for the scratch float32 step at the target point: close to NumPy's own matmul peak, and no slower
+#: than torch's eager CPU step by more than 10%; the parity suite short enough to run on every change.
 MIN_FRACTION_OF_PEAK = 0.60
-MAX_NUMPY_OVER_TORCH = 1.10
+MAX_SCRATCH_OVER_TORCH = 1.10
 MAX_PARITY_SUITE_SECONDS = 60.0
 FRACTION_GOAL = f">= {MIN_FRACTION_OF_PEAK:.0%}"
-RATIO_GOAL = f"numpy / torch time <= {MAX_NUMPY_OVER_TORCH}"
-
-
-def numpy_blas() -> list[dict[str, object]]:
-    """The BLAS NumPy itself uses (the library inside NumPy's install, e.g. a wheel's ``numpy.libs``) and
-    its thread count; every loaded BLAS when none lies there (a system or conda NumPy).
-
-    Other BLAS copies may be loaded too (SciPy's, pulled in by scikit-learn) and keep their own thread
-    counts; the timed NumPy code never calls them, so they must not decide the thread-equality check.
-    """
-    blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
-    own = [info for info in blas if str(info.get("filepath", "")).startswith(str(Path(np.__file__).parent))]
-    return [{"library": info.get("internal_api"), "version": info.get("version"), "threads": info.get("num_threads"),
-             "filepath": info.get("filepath")} for info in own or blas]
+RATIO_GOAL = f"scratch / torch time <= {MAX_SCRATCH_OVER_TORCH}"
 
 
 def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, block_seconds: float,
@@ -331,7 +341,7 @@ def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, 
 
     On a shared machine the load drifts; timing ``a`` for a minute and then ``b`` for a minute compares two
     different machines. Interleaving exposes every step to the same drift, so ratios of the medians (a
-    fraction of peak, numpy/torch) stay meaningful even when the absolute times do not.
+    fraction of peak, scratch/torch) stay meaningful even when the absolute times do not.
     """
     per_block = {}
     for name, step in steps.items():
@@ -356,11 +366,11 @@ def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, 
 
 def target_rows(plan_: Plan, dtype: str = "float32") -> list[dict[str, object]]:
     """The target point on the CPU: ``W @ A`` of the target's hidden-layer shape (``(n, n) @ (n, m)``, the
-    bulk of the step's work) and one training step, NumPy and torch, interleaved (:func:`interleaved_timings`).
+    bulk of the step's work) and one training step, scratch and torch, interleaved (:func:`interleaved_timings`).
     """
     point = plan_.target
     n, m = point.width, point.m
-    deep_net = _deep_net()
+    case = dense_case()
     problem = dense_problem(point, dtype)
     rng = np.random.default_rng(0)
     W, A = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, m)).astype(dtype)
@@ -368,10 +378,10 @@ def target_rows(plan_: Plan, dtype: str = "float32") -> list[dict[str, object]]:
     tW, tA = torch.from_numpy(W), torch.from_numpy(A)
     tout = torch.empty_like(tA)
     steps = {
-        ("matmul", "numpy"): lambda: np.matmul(W, A, out=out),
+        ("matmul", "scratch"): lambda: np.matmul(W, A, out=out),
         ("matmul", "torch"): lambda: torch.matmul(tW, tA, out=tout),
-        ("step", "numpy"): deep_net.ScratchDeepNet(problem).step,
-        ("step", "torch"): torch_dense_trainer(problem, torch.device("cpu")).step,
+        ("step", "scratch"): case.scratch(problem).step,
+        ("step", "torch"): case.torch(problem, torch.device("cpu")).step,
     }
     timings = interleaved_timings(steps, rounds=plan_.samples, block_seconds=plan_.block_seconds,
                                   clock=CLOCKS[plan_.clock])
@@ -387,48 +397,53 @@ def _verdict(target: str, measured: float | None, goal: str, passed: bool | None
     return {"target": target, "measured": measured, "shown": text, "goal": goal, "verdict": verdict}
 
 
-def target_verdicts(frame: pd.DataFrame, env: dict[str, object]) -> list[dict[str, object]]:
-    """The issue's targets as ``{target, measured, shown, goal, verdict}``, all computed from ``frame``/``env``.
+def target_verdicts(frame: pd.DataFrame, threads: dict[str, object]) -> list[dict[str, object]]:
+    """The speed goals as ``{target, measured, shown, goal, verdict}``, computed from ``frame`` and the
+    ``threads`` in force while it was measured (:func:`compare.perf.timing.thread_settings`).
 
     ``verdict`` is PASS or MISS (``n/a`` when the run did not measure it, e.g. no parity suite in
     ``--quick``). The fraction of peak uses :func:`peaks` (the higher of the square and target-shaped
-    matmul), the numpy/torch ratio the interleaved medians of the ``targets`` section.
+    matmul), the scratch/torch ratio the interleaved medians of the ``targets`` section.
     """
-    verdicts = []
+    return [*_step_verdicts(frame), _thread_verdict(threads), _parity_suite_verdict(frame)]
+
+
+def _step_verdicts(frame: pd.DataFrame) -> list[dict[str, object]]:
     rows = frame[frame["section"] == "targets"]
     step = rows[rows["name"] == "dense training step"].set_index("backend")
-    if {"numpy", "torch"} <= set(step.index):
-        numpy_row, torch_row = step.loc["numpy"], step.loc["torch"]
-        point = f"{numpy_row['dtype']}, m={numpy_row['m']}, width={numpy_row['width']}, depth={numpy_row['depth']}"
-        fraction = float(numpy_row["fraction_of_peak"])
-        verdicts.append(_verdict(
-            f"scratch NumPy step ({point}) vs NumPy's matmul peak", fraction,
-            FRACTION_GOAL, fraction >= MIN_FRACTION_OF_PEAK,
-            f"{fraction:.1%} ({numpy_row['gflops']:.1f} of {numpy_row['peak_gflops']:.1f} GFLOP/s)"))
-        ratio = float(numpy_row["seconds"] / torch_row["seconds"])
-        shown = (f"{ratio:.3f} ({numpy_row['seconds'] * 1e3:.1f} ms vs {torch_row['seconds'] * 1e3:.1f} ms; "
-                 f"torch at {float(torch_row['fraction_of_peak']):.1%} of its peak)")
-        verdicts.append(_verdict(f"scratch NumPy step vs torch CPU eager ({point})", ratio, RATIO_GOAL,
-                                 ratio <= MAX_NUMPY_OVER_TORCH, shown))
-    else:
-        for target, goal in (("scratch NumPy step vs NumPy's matmul peak", FRACTION_GOAL),
-                             ("scratch NumPy step vs torch CPU eager", RATIO_GOAL)):
-            verdicts.append(_verdict(target, None, goal, None, "not measured (deep_net not benchmarked)"))
-    blas = {entry["threads"] for entry in env.get("numpy_blas", [])}
-    torch_threads = env.get("threads", {}).get("torch_threads")
-    verdicts.append(_verdict("NumPy's BLAS and torch use the same thread count", None, "equal",
-                             blas == {torch_threads},
-                             f"NumPy's BLAS {', '.join(map(str, sorted(blas)))}, torch {torch_threads}"))
+    if not {"scratch", "torch"} <= set(step.index):
+        return [_verdict(target, None, goal, None, "not measured (deep_net not benchmarked)")
+                for target, goal in (("scratch step vs NumPy's matmul peak", FRACTION_GOAL),
+                                     ("scratch step vs torch CPU eager", RATIO_GOAL))]
+    scratch_row, torch_row = step.loc["scratch"], step.loc["torch"]
+    point = f"{scratch_row['dtype']}, m={scratch_row['m']}, width={scratch_row['width']}, depth={scratch_row['depth']}"
+    fraction = float(scratch_row["fraction_of_peak"])
+    ratio = float(scratch_row["seconds"] / torch_row["seconds"])
+    return [
+        _verdict(f"scratch step ({point}) vs NumPy's matmul peak", fraction, FRACTION_GOAL,
+                 fraction >= MIN_FRACTION_OF_PEAK,
+                 f"{fraction:.1%} ({scratch_row['gflops']:.1f} of {scratch_row['peak_gflops']:.1f} GFLOP/s)"),
+        _verdict(f"scratch step vs torch CPU eager ({point})", ratio, RATIO_GOAL, ratio <= MAX_SCRATCH_OVER_TORCH,
+                 f"{ratio:.3f} ({scratch_row['seconds'] * 1e3:.1f} ms vs {torch_row['seconds'] * 1e3:.1f} ms; "
+                 f"torch at {float(torch_row['fraction_of_peak']):.1%} of its peak)"),
+    ]
+
+
+def _thread_verdict(threads: dict[str, object]) -> dict[str, object]:
+    blas = {entry["threads"] for entry in numpy_blas(threads)}
+    torch_threads = threads.get("torch_threads")
+    return _verdict("NumPy's BLAS and torch use the same thread count", None, "equal", blas == {torch_threads},
+                    f"NumPy's BLAS {', '.join(map(str, sorted(blas)))}, torch {torch_threads}")
+
+
+def _parity_suite_verdict(frame: pd.DataFrame) -> dict[str, object]:
+    target, goal = "`python -m compare run` (parity suite) time", f"< {MAX_PARITY_SUITE_SECONDS:.0f} s"
     suite = frame[frame["section"] == "parity_suite"]
     if suite.empty:
-        verdicts.append(_verdict("`python -m compare run` (parity suite) time", None,
-                                 f"< {MAX_PARITY_SUITE_SECONDS:.0f} s", None, "not measured (--quick)"))
-    else:
-        seconds = float(suite["seconds"].iloc[0])
-        verdicts.append(_verdict("`python -m compare run` (parity suite) time", seconds,
-                                 f"< {MAX_PARITY_SUITE_SECONDS:.0f} s", seconds < MAX_PARITY_SUITE_SECONDS,
-                                 f"{seconds:.1f} s ({suite['note'].iloc[0]})"))
-    return verdicts
+        return _verdict(target, None, goal, None, "not measured (--quick)")
+    seconds = float(suite["seconds"].iloc[0])
+    return _verdict(target, seconds, goal, seconds < MAX_PARITY_SUITE_SECONDS,
+                    f"{seconds:.1f} s ({suite['note'].iloc[0]})")
 
 
 # --- every registered concept at its default size --------------------------------------------------------------
@@ -446,7 +461,7 @@ def concept_rows(plan_: Plan, cases: Sequence[Case]) -> list[dict[str, object]]:
             for backend, device in _backends(plan_):
                 if device not in case.devices:
                     continue
-                trainer = case.scratch(problem) if backend == "numpy" else case.torch(problem, torch.device(device))
+                trainer = case.scratch(problem) if backend == "scratch" else case.torch(problem, torch.device(device))
                 rows.append(_row("concept", case.name, backend, device, dtype,
                                  _time(timing_plan, trainer.step, device), m=m))
     return rows
@@ -466,7 +481,7 @@ def vectorization_rows(plan_: Plan) -> list[dict[str, object]]:
         w, b = np.full((10, 1), 0.01), np.float64(0.0)
         for name, step in (("propagate_loop", lambda X=X, Y=Y, w=w, b=b: lr.propagate_loop(w, b, X, Y)),
                            ("propagate", lambda X=X, Y=Y, w=w, b=b: lr.propagate(w, b, X, Y, check=False))):
-            rows.append(_row("vectorization", f"logistic regression {name}", "numpy", "cpu", "float64",
+            rows.append(_row("vectorization", f"logistic regression {name}", "scratch", "cpu", "float64",
                              _time(plan_, step), m=m, width=10))
     rng = np.random.default_rng(0)
     a, b_vec = rng.random(plan_.dot_size), rng.random(plan_.dot_size)
@@ -477,20 +492,20 @@ def vectorization_rows(plan_: Plan) -> list[dict[str, object]]:
             total += a[i] * b_vec[i]
         return total
 
-    rows.append(_row("vectorization", "dot product for-loop", "numpy", "cpu", "float64", _time(plan_, dot_loop),
+    rows.append(_row("vectorization", "dot product for-loop", "scratch", "cpu", "float64", _time(plan_, dot_loop),
                      m=plan_.dot_size))
-    rows.append(_row("vectorization", "dot product np.dot", "numpy", "cpu", "float64",
+    rows.append(_row("vectorization", "dot product np.dot", "scratch", "cpu", "float64",
                      _time(plan_, lambda: np.dot(a, b_vec)), m=plan_.dot_size))
     return rows
 
 
 def dispatch_rows(plan_: Plan) -> list[dict[str, object]]:
-    """The fixed cost of one tiny elementwise op: ``x + y`` on 64 elements, NumPy and torch eager."""
+    """The fixed cost of one tiny elementwise op: ``x + y`` on 64 elements, NumPy (scratch's) and torch eager."""
     rows = []
     for backend, device in _backends(plan_):
         for dtype in plan_.dtypes:
             x = np.ones(64, dtype=dtype)
-            if backend == "numpy":
+            if backend == "scratch":
                 out = np.empty_like(x)
                 step = lambda x=x, out=out: np.add(x, x, out=out)  # noqa: E731
             else:
@@ -529,20 +544,73 @@ def add_fractions(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def run_bench(out_dir: Path, *, concepts: Sequence[str] = (), device: str = "auto",
-              dtypes: Sequence[str] = ("float32", "float64"), quick: bool = False, threads: int | None = None,
-              clock: str = "wall",
-              progress: Callable[[str], None] = lambda message: None) -> pd.DataFrame:
-    """Measure everything the plan asks for and write ``speed.csv``, ``speed.md``, ``speed.json`` and plots
-    into ``out_dir`` (atomically: an interrupted run leaves earlier files untouched)."""
-    from compare.perf.speed_report import speed_markdown, speed_plots
+@dataclass(frozen=True)
+class BenchResult:
+    """What one bench run measured: the rows (:data:`COLUMNS`), the verdicts of :func:`target_verdicts`, the
+    thread settings in force while timing (:func:`compare.perf.timing.thread_settings`), the thread count
+    pinned, the run's wall seconds, ``quick``, the clock and the load average (1/5/15 min) at its end, which
+    says how busy the machine was."""
 
+    frame: pd.DataFrame
+    verdicts: list[dict[str, object]]
+    threads: dict[str, object]
+    threads_pinned: int
+    seconds: float
+    quick: bool
+    clock: str
+    load_average: tuple[float, float, float]
+
+    def to_json(self) -> dict[str, object]:
+        """Plain JSON values; missing cells become ``null``, :meth:`from_json` reads it back."""
+        rows = self.frame.astype(object).where(self.frame.notna(), None).to_dict("records")
+        return {"rows": rows, "targets": self.verdicts, "threads": self.threads,
+                "threads_pinned": self.threads_pinned, "seconds": self.seconds, "quick": self.quick,
+                "clock": self.clock, "load_average": list(self.load_average)}
+
+    @classmethod
+    def from_json(cls, value: dict[str, object]) -> BenchResult:
+        return cls(bench_frame(value["rows"]), list(value["targets"]), dict(value["threads"]),
+                   int(value["threads_pinned"]), float(value["seconds"]), bool(value["quick"]), str(value["clock"]),
+                   tuple(value["load_average"]))
+
+
+def bench_frame(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
+    """The rows as a frame with :data:`COLUMNS` and their types: a missing count is ``<NA>``, a missing float
+    NaN, a missing text or ``parity_passed`` ``None``, whether the rows were just measured or read from JSON."""
+    frame = pd.DataFrame(list(rows), columns=COLUMNS)
+    frame = frame.astype({**{c: "float64" for c in FLOAT_COLUMNS}, **{c: "Int64" for c in INT_COLUMNS}})
+    for column in set(COLUMNS) - set(FLOAT_COLUMNS) - set(INT_COLUMNS):
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna(), None)
+    return frame
+
+
+def run_bench(*, concepts: Sequence[str] = (), device: str = "auto", dtypes: Sequence[str] = ("float32", "float64"),
+              quick: bool = False, threads: int | None = None, clock: str = "wall",
+              progress: Callable[[str], None] = lambda message: None) -> BenchResult:
+    """Measure everything the plan asks for, NumPy's BLAS and torch pinned to ``threads`` for the run only."""
     cases = select(concepts)
-    names = {case.concept for case in cases}
     torch_devices = ["cpu"] + (["cuda"] if resolve_device(device).type == "cuda" else [])
-    threads = pin_threads(threads)
     plan_ = plan(quick=quick, dtypes=[str(numpy_dtype(d)) for d in dtypes], devices=torch_devices, clock=clock)
     started = time.perf_counter()
+    with pinned_threads(threads) as pinned:
+        rows: list[dict[str, object]] = []
+        for title, measure in _sections(plan_, cases):
+            section_started = time.perf_counter()
+            rows += measure()
+            progress(f"bench: {title} ({time.perf_counter() - section_started:.1f}s)")
+        settings = thread_settings()
+    frame = add_fractions(bench_frame(rows))
+    verdicts = target_verdicts(frame, settings)
+    for verdict in verdicts:
+        progress(f"target: {verdict['target']}: {verdict['shown']} (goal {verdict['goal']}): {verdict['verdict']}")
+    return BenchResult(frame, verdicts, settings, pinned, time.perf_counter() - started, quick, clock,
+                       os.getloadavg())
+
+
+def _sections(plan_: Plan, cases: Sequence[Case]) -> list[tuple[str, Callable[[], list[dict[str, object]]]]]:
+    """``(title, measure)`` per section the plan and the chosen concepts call for."""
+    names = {case.concept for case in cases}
     sections: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
         ("matmul peak", lambda: matmul_rows(plan_)),
         ("dispatch overhead", lambda: dispatch_rows(plan_)),
@@ -554,28 +622,6 @@ def run_bench(out_dir: Path, *, concepts: Sequence[str] = (), device: str = "aut
         sections += [("dense-net sweeps", lambda: dense_rows(plan_)),
                      ("optimizer implementations", lambda: optimizer_rows(plan_)),
                      ("targets (interleaved)", lambda: target_rows(plan_))]
-    if not quick:
+    if not plan_.quick:
         sections.append(("parity suite", lambda: [parity_suite_row(cases)]))
-    rows: list[dict[str, object]] = []
-    for title, measure in sections:
-        section_started = time.perf_counter()
-        rows += measure()
-        progress(f"bench: {title} ({time.perf_counter() - section_started:.1f}s)")
-    frame = add_fractions(pd.DataFrame(rows, columns=COLUMNS))
-    frame = frame.astype({column: "Int64" for column in ("m", "width", "depth", "samples", "per_block")})
-    env = environment()
-    env["threads_pinned"] = threads
-    env["bench_seconds"] = time.perf_counter() - started
-    env["quick"] = quick
-    env["clock"] = clock
-    env["numpy_blas"] = numpy_blas()
-    verdicts = target_verdicts(frame, env)
-    for verdict in verdicts:
-        progress(f"target: {verdict['target']}: {verdict['shown']} (goal {verdict['goal']}): {verdict['verdict']}")
-    with StagedResults(Path(out_dir)) as stage:
-        frame.to_csv(stage / "speed.csv", index=False, float_format="%.6g")
-        images = speed_plots(frame, stage / "plots")
-        atomic_write_text(stage / "speed.md", speed_markdown(frame, env, plan_, images, verdicts))
-        atomic_write_json(stage / "speed.json", {"environment": env, "threads": thread_settings(),
-                                                 "targets": verdicts})
-    return frame
+    return sections

@@ -2,7 +2,7 @@
 
 Each block runs the step enough times to last about ``block_seconds`` (so timer resolution and Python
 overhead of the timing loop vanish), and the per-step time of each block is one sample. NumPy's BLAS and
-torch are pinned to the same thread count (:func:`pin_threads`) so the comparison is like for like.
+torch are pinned to the same thread count (:func:`pinned_threads`) so the comparison is like for like.
 This is the same design as ``torch.utils.benchmark.Timer.blocked_autorange``, written out because that
 timer pins torch's threads only, not NumPy's BLAS.
 """
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,23 +24,44 @@ from compare.core.record import Timing
 from compare.core.registry import Case
 from compare.core.runner import CaseRun
 
-_LIMITER: threadpool_limits | None = None
-
-
-def pin_threads(threads: int | None = None) -> int:
-    """Use the same number of threads in NumPy's BLAS and in torch; default: all cores."""
-    global _LIMITER
-    threads = threads or os.cpu_count() or 1
-    _LIMITER = threadpool_limits(limits=threads, user_api="blas")
-    torch.set_num_threads(threads)
-    return threads
-
 
 def thread_settings() -> dict[str, object]:
-    """The thread counts in force, for the environment report."""
-    blas = [{"library": i.get("internal_api"), "threads": i.get("num_threads"), "version": i.get("version")}
-            for i in threadpool_info() if i.get("user_api") == "blas"]
-    return {"torch_threads": torch.get_num_threads(), "numpy_blas": blas}
+    """The thread counts in force: ``{"torch_threads": n, "blas": [...]}``, one entry per loaded BLAS.
+
+    Each BLAS entry is ``{library, version, threads, filepath, numpy}``; ``numpy`` is true for the BLAS that
+    NumPy itself calls (the library inside NumPy's install, e.g. a wheel's ``numpy.libs``), or for every
+    loaded BLAS when none lies there (a system or conda NumPy). Other copies may be loaded too (SciPy's,
+    pulled in by scikit-learn) and keep their own thread counts; the timed NumPy code never calls them.
+    """
+    loaded = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    home = str(Path(np.__file__).parent)
+    inside = {id(info) for info in loaded if str(info.get("filepath", "")).startswith(home)}
+    blas = [{"library": info.get("internal_api"), "version": info.get("version"), "threads": info.get("num_threads"),
+             "filepath": info.get("filepath"), "numpy": not inside or id(info) in inside} for info in loaded]
+    return {"torch_threads": torch.get_num_threads(), "blas": blas}
+
+
+def numpy_blas(settings: dict[str, object]) -> list[dict[str, object]]:
+    """The entries of ``settings["blas"]`` (from :func:`thread_settings`) that NumPy calls."""
+    return [entry for entry in settings.get("blas", []) if entry.get("numpy")]
+
+
+@contextmanager
+def pinned_threads(threads: int | None = None) -> Iterator[int]:
+    """``with pinned_threads(n) as n:`` NumPy's BLAS and torch use ``n`` threads (default: all cores).
+
+    Timing NumPy and torch with different thread counts would compare the thread counts, not the code.
+    On exit the previous BLAS limits and torch's previous thread count are restored, so the setting never
+    leaks into the rest of the process (a test run, a notebook).
+    """
+    threads = threads or os.cpu_count() or 1
+    previous_torch = torch.get_num_threads()
+    with threadpool_limits(limits=threads, user_api="blas"):
+        torch.set_num_threads(threads)
+        try:
+            yield threads
+        finally:
+            torch.set_num_threads(previous_torch)
 
 
 def time_step(step: Callable[[], None], *, sync: Callable[[], None] = lambda: None, warmup: int = 2,

@@ -23,7 +23,9 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def environment() -> dict[str, object]:
+def environment(threads: dict[str, object] | None = None) -> dict[str, object]:
+    """Versions, CPU, GPU and ``threads`` (default: :func:`compare.perf.timing.thread_settings` now; pass the
+    settings a measurement ran under when it ran inside :func:`compare.perf.timing.pinned_threads`)."""
     gpu = None
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
@@ -36,6 +38,6 @@ def environment() -> dict[str, object]:
         "torch": torch.__version__,
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "threads": thread_settings(),
+        "threads": thread_settings() if threads is None else threads,
         "gpu": gpu,
     }

@@ -4,9 +4,9 @@ One page per concept (``<concept>.html``) shows, from the registry and the last 
 drift from the code: the equations (LaTeX rendered to SVG by matplotlib's mathtext, no network), the notes
 on real semantic differences, the parity and speed of every variant/device/dtype, the loss curves, the
 scratch and torch source side by side (``inspect.getsource`` + Pygments) and the concept's studies
-(their markdown rendered to HTML). ``index.html`` holds the overview table, the speed plots and the
-navigation. Images are linked relative to the results folder (``../plots/x.png``); no file is fetched
-from anywhere else.
+(their markdown rendered to HTML). ``index.html`` holds the overview table and the navigation;
+``speed.html`` the speed section that :mod:`compare.report.speed` renders from ``make bench``'s data.
+Images are linked relative to the results folder (``../plots/x.png``); no file is fetched from anywhere else.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from pygments.lexers import PythonLexer  # noqa: E402
 from compare.core.registry import Case  # noqa: E402
 from compare.report.io import atomic_write_text  # noqa: E402
 from compare.report.studies import StudyOutput  # noqa: E402
+from compare.report.tables import cell, html_table  # noqa: E402
 
 SITE_DIR = "study"
 SPEED_PAGE = "speed.html"
@@ -150,15 +151,8 @@ def markdown_html(text: str) -> str:
 
 # ----------------------------------------------------------------------------------------------- tables
 def _fmt(value: object, spec: str = ".2e") -> str:
-    if value is None:
-        return "&mdash;"
-    return format(value, spec) if isinstance(value, float) else html.escape(str(value))
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
-    head = "".join(f"<th>{h}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    """A cell of the site's tables: a NaN difference is shown as ``nan`` (a diverged run), not as a gap."""
+    return cell(value, spec, missing="&mdash;", nan="nan", escape=html.escape)
 
 
 def _worst(values: Iterable[object]) -> float | None:
@@ -200,7 +194,7 @@ def parity_table(records: Sequence[dict]) -> str:
               "tolerance", "verdict"]
     lists = "".join(f'<ul class="{css}">' + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
                     for css, items in (("problems", problems), ("kinks", crossings)) if items)
-    return _table(header, rows, "numbers") + lists
+    return html_table(header, rows, "numbers") + lists
 
 
 def _steps(group: Sequence[dict]) -> str:
@@ -215,13 +209,13 @@ def speed_table(records: Sequence[dict]) -> str:
     """Seconds per training step of each side (the timed seed), and their ratio."""
     rows = []
     for (variant, device, dtype), group in _groups(records).items():
-        ours = _worst(r.get("scratch_seconds_per_step") for r in group)
-        theirs = _worst(r.get("torch_seconds_per_step") for r in group)
-        ratio = theirs / ours if ours and theirs else None
-        rows.append([html.escape(variant), device, dtype, _fmt(ours, ".3e"), _fmt(theirs, ".3e"),
+        scratch_seconds = _worst(r.get("scratch_seconds_per_step") for r in group)
+        torch_seconds = _worst(r.get("torch_seconds_per_step") for r in group)
+        ratio = torch_seconds / scratch_seconds if scratch_seconds and torch_seconds else None
+        rows.append([html.escape(variant), device, dtype, _fmt(scratch_seconds, ".3e"), _fmt(torch_seconds, ".3e"),
                      _fmt(ratio, ".2f")])
-    return _table(["variant", "device", "dtype", "numpy s/step", "torch s/step", "torch / numpy"], rows,
-                  "numbers")
+    return html_table(["variant", "device", "dtype", "scratch s/step", "torch s/step", "torch / scratch"], rows,
+                      "numbers")
 
 
 # ----------------------------------------------------------------------------------------------- pages
@@ -289,7 +283,7 @@ def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
         parts += ['<h2 id="speed">Speed</h2>', speed_table(records)]
     if loss_plot:
         parts += ['<h2 id="loss">Loss curves</h2>',
-                  f'<img class="plot" src="../{loss_plot}" alt="{_title(concept)} loss curves, numpy vs torch">']
+                  f'<img class="plot" src="../{loss_plot}" alt="{_title(concept)} loss curves, scratch vs torch">']
     scratch = _unique(obj for case in cases for obj in case.scratch_source)
     torch_side = _unique(obj for case in cases for obj in case.torch_source)
     if scratch or torch_side:
@@ -333,24 +327,25 @@ def index_body(concepts: Sequence[str], by_concept: dict[str, list[dict]], cases
         "PyTorch; both are trained from the same data and initial weights and compared at every step. "
         "Each page shows the math, both implementations side by side (taken from the code itself), the "
         "measured agreement of the last <code>make report</code> and the concept's studies. Differences are "
-        "<code>max|numpy - torch| / max|torch|</code> over the whole trajectory, worst array, worst seed.</p>",
+        "<code>max|scratch - torch| / max|torch|</code> over the whole trajectory, worst array, worst seed.</p>",
         '<h2 id="overview">Overview</h2>',
-        _table(["concept", "variants", "devices", "worst rel diff float64", "worst rel diff float32", "studies",
-                "status"], rows, "numbers overview"),
+        html_table(["concept", "variants", "devices", "worst rel diff float64", "worst rel diff float32",
+                    "studies", "status"], rows, "numbers overview"),
     ]
     if speed:
-        parts.append(f'<p>Speed: NumPy vs torch (CPU and CUDA) from <code>make bench</code> on the '
+        parts.append(f'<p>Speed: scratch vs torch (CPU and CUDA) from <code>make bench</code> on the '
                      f'<a href="{SPEED_PAGE}">speed page</a>.</p>')
     return "\n".join(parts)
 
 
 def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[str, str, StudyOutput]],
-               cases: Sequence[Case], *, published: Path | None = None) -> Path:
+               cases: Sequence[Case], *, published: Path | None = None, speed: str = "") -> Path:
     """Write ``out_dir/study/`` (``index.html``, one page per concept, ``style.css``); return the index path.
 
-    ``records`` are :meth:`CaseRun.record` dicts, ``studies`` ``(concept, title, output)`` triples.
+    ``records`` are :meth:`CaseRun.record` dicts, ``studies`` ``(concept, title, output)`` triples, ``speed``
+    the speed section as markdown (:func:`compare.report.speed.speed_markdown`, "" without a bench run).
     Plots are looked up under ``out_dir/plots``; when ``out_dir`` is a staging folder, ``published`` is the
-    folder it will be moved into, whose plots and ``speed.md`` (from ``make bench``) are shown as well.
+    folder it will be moved into, whose plots (``make bench``'s among them) are shown as well.
     """
     out_dir = Path(out_dir)
     site = out_dir / SITE_DIR
@@ -371,8 +366,7 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
     def plots(pattern: str) -> list[str]:
         return sorted({f"plots/{p.name}" for folder in folders for p in (folder / "plots").glob(pattern)})
 
-    speed_md = next((folder / "speed.md" for folder in folders if (folder / "speed.md").is_file()), None)
-    speed = speed_page(speed_md.read_text(encoding="utf-8") if speed_md else "", plots("speed_*.png"))
+    speed = speed_page(speed, plots("speed_*.png"))
     for index, concept in enumerate(concepts):
         neighbours = (concepts[index - 1] if index else None,
                       concepts[index + 1] if index + 1 < len(concepts) else None)
@@ -391,7 +385,7 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
 
 
 def speed_page(speed_markdown: str, speed_plots: Sequence[str]) -> str:
-    """``make bench``'s ``speed.md`` rendered, then any ``speed_*.png`` it does not link; "" when neither exists."""
+    """The speed section rendered, then any ``speed_*.png`` it does not link; "" when there is neither."""
     if not speed_markdown.strip() and not speed_plots:
         return ""
     parts = [markdown_html(speed_markdown)] if speed_markdown.strip() else ["<h1>Speed</h1>"]

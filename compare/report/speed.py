@@ -1,8 +1,15 @@
-"""Tables (``speed.md``) and plots (``plots/speed_*.png``) drawn from the bench frame of :mod:`compare.perf.bench`."""
+"""The speed report: ``speed.csv``, ``speed.json``, ``speed.md`` and ``plots/speed_*.png`` drawn from a
+:class:`compare.perf.bench.BenchResult`.
+
+``speed.json`` holds everything the tables are made from (the rows, the verdicts, the thread settings, the
+environment and the plot links), so ``make report`` and the study site render the speed section from data
+(:func:`load_speed`), never by reading ``speed.md`` back.
+"""
 
 from __future__ import annotations
 
-import os
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -11,9 +18,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from compare.perf.bench import peak_candidates  # noqa: E402
+from compare.perf.bench import BenchResult, peak_candidates  # noqa: E402
+from compare.perf.timing import numpy_blas  # noqa: E402
+from compare.report.io import StagedResults, atomic_write_json, atomic_write_text  # noqa: E402
+from compare.report.tables import markdown_table  # noqa: E402
 
-BACKEND_STYLE = {("numpy", "cpu"): ("numpy", "tab:blue"), ("torch", "cpu"): ("torch CPU", "tab:orange"),
+SPEED_JSON = "speed.json"
+BACKEND_STYLE = {("scratch", "cpu"): ("scratch", "tab:blue"), ("torch", "cpu"): ("torch CPU", "tab:orange"),
                  ("torch", "cuda"): ("torch CUDA", "tab:green")}
 DTYPE_LINE = {"float32": "-", "float64": "--"}
 
@@ -27,19 +38,9 @@ def seconds_text(value: float) -> str:
     return f"{value / 1e-9:.3g} ns"
 
 
-def _fmt(value: object) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
 def _table(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
+    """Speed tables leave a cell blank where nothing was measured (e.g. no FLOP count for a concept row)."""
+    return markdown_table(frame, ".3g", missing="")
 
 
 def _label(backend: str, device: str) -> str:
@@ -94,7 +95,7 @@ def crossover(frame: pd.DataFrame) -> dict[str, int | None]:
 
 
 def _dense_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per (m, width, depth, dtype): seconds per backend, torch/numpy ratio, fractions of peak."""
+    """One line per (m, width, depth, dtype): seconds per backend, scratch/torch ratio, fractions of peak."""
     rows = rows.assign(label=[_label(b, d) for b, d in zip(rows["backend"], rows["device"], strict=True)])
     keys = ["m", "width", "depth", "dtype"]
     seconds = rows.pivot_table(index=keys, columns="label", values="seconds")
@@ -102,8 +103,8 @@ def _dense_table(rows: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(index=seconds.index)
     for label in seconds.columns:
         table[f"{label} s/step"] = seconds[label].map(seconds_text)
-    if {"numpy", "torch CPU"} <= set(seconds.columns):
-        table["numpy / torch CPU time"] = seconds["numpy"] / seconds["torch CPU"]
+    if {"scratch", "torch CPU"} <= set(seconds.columns):
+        table["scratch / torch CPU time"] = seconds["scratch"] / seconds["torch CPU"]
     if "torch CUDA" in seconds.columns:
         table["CUDA speed-up vs best CPU"] = seconds.drop(columns="torch CUDA").min(axis=1) / seconds["torch CUDA"]
     for label in fraction.columns:
@@ -112,7 +113,7 @@ def _dense_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def targets_markdown(verdicts: list[dict[str, object]], quick: bool) -> list[str]:
-    """The issue's targets, each with what was measured and PASS/MISS (computed by ``bench.target_verdicts``)."""
+    """The speed goals, each with what was measured and PASS/MISS (computed by ``bench.target_verdicts``)."""
     if not verdicts:
         return []
     table = pd.DataFrame(verdicts)[["target", "shown", "goal", "verdict"]].rename(columns={"shown": "measured"})
@@ -126,31 +127,78 @@ def targets_markdown(verdicts: list[dict[str, object]], quick: bool) -> list[str
     return lines
 
 
-def speed_markdown(frame: pd.DataFrame, env: dict[str, object], plan, images: list[str],
-                   verdicts: list[dict[str, object]] | None = None) -> str:
-    threads = env.get("threads", {})
-    own = env.get("numpy_blas", threads.get("numpy_blas", []))
-    blas = ", ".join(f"{b['library']} {b['version']} ({b['threads']} threads)" for b in own)
-    others = [b for b in threads.get("numpy_blas", []) if (b["library"], b["version"]) not in
-              {(o["library"], o["version"]) for o in own}]
+@dataclass(frozen=True)
+class SpeedReport:
+    """A bench run with the machine it ran on (:func:`compare.report.environment.environment`) and the
+    links of the plots drawn from it (relative to the results folder)."""
+
+    bench: BenchResult
+    environment: dict[str, object]
+    images: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.bench.to_json(), "environment": self.environment, "images": list(self.images)}
+
+    @classmethod
+    def from_json(cls, value: dict[str, object]) -> SpeedReport:
+        return cls(BenchResult.from_json(value), dict(value["environment"]), tuple(value["images"]))
+
+
+def write_speed(out_dir: Path, bench: BenchResult, env: dict[str, object]) -> SpeedReport:
+    """Write ``speed.csv``, ``speed.json``, ``speed.md`` and the speed plots into ``out_dir``, atomically: an
+    interrupted run leaves the earlier files untouched."""
+    with StagedResults(Path(out_dir)) as stage:
+        bench.frame.to_csv(stage / "speed.csv", index=False, float_format="%.6g")
+        report = SpeedReport(bench, env, tuple(speed_plots(bench.frame, stage / "plots")))
+        atomic_write_json(stage / SPEED_JSON, report.to_json())
+        atomic_write_text(stage / "speed.md", speed_markdown(report))
+    return report
+
+
+def load_speed(folder: Path) -> SpeedReport | None:
+    """The speed report ``make bench`` left in ``folder`` (its ``speed.json``), or ``None`` when there is none.
+
+    A ``speed.json`` that is not a bench run's data (unreadable, or missing a field) raises ``ValueError``
+    naming the file and the fix.
+    """
+    path = Path(folder) / SPEED_JSON
+    if not path.is_file():
+        return None
+    try:
+        return SpeedReport.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path} is not the data of a `python -m compare bench` run "
+                         f"({type(error).__name__}: {error}); run the bench again to refresh it") from None
+
+
+def _blas_text(entries: list[dict[str, object]]) -> str:
+    return ", ".join(f"{b['library']} {b['version']} ({b['threads']} threads)" for b in entries)
+
+
+def speed_markdown(report: SpeedReport) -> str:
+    """The ``## Speed`` section: how it was measured, the verdicts, then one table per section measured."""
+    bench, env = report.bench, report.environment
+    threads = bench.threads
+    blas = _blas_text(numpy_blas(threads))
+    others = [b for b in threads.get("blas", []) if not b.get("numpy")]
     if others:
-        blas += "; other BLAS loaded but not used by NumPy: " + ", ".join(
-            f"{b['library']} {b['version']} ({b['threads']} threads)" for b in others)
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        blas += "; other BLAS loaded but not used by NumPy: " + _blas_text(others)
+    load = " / ".join(f"{x:.2f}" for x in bench.load_average)
     lines = [
         "## Speed",
         "",
-        f"Measured by `python -m compare bench{' --quick' if env.get('quick') else ''}` in "
-        f"{env.get('bench_seconds', 0):.0f} s on {env['cpu']} ({env['cpu_count']} cores), "
+        f"Measured by `python -m compare bench{' --quick' if bench.quick else ''}` in "
+        f"{bench.seconds:.0f} s on {env['cpu']} ({env['cpu_count']} cores), "
         f"GPU: {(env.get('gpu') or {}).get('name', 'none')}. Threads: NumPy's BLAS {blas}; torch "
-        f"{threads.get('torch_threads')} threads (pinned equal: {env.get('threads_pinned')}). "
+        f"{threads.get('torch_threads')} threads (pinned equal: {bench.threads_pinned}). "
         f"Load average at the end (1/5/15 min): {load}. Each time is the median of repeated blocks after "
         "warm-up, with the interquartile range; method and FLOP counting in `docs/benchmarks.md`."
-        + (" Times are this process's CPU seconds (`--clock cpu`), not wall time." if env.get("clock") == "cpu"
+        + (" Times are this process's CPU seconds (`--clock cpu`), not wall time." if bench.clock == "cpu"
            else ""),
         "",
     ]
-    lines += targets_markdown(verdicts or [], bool(env.get("quick")))
+    frame = bench.frame
+    lines += targets_markdown(bench.verdicts, bench.quick)
     matmul = peak_candidates(frame)
     if not matmul.empty:
         best = matmul.loc[matmul.groupby(["backend", "device", "dtype"])["gflops"].idxmax()]
@@ -182,10 +230,10 @@ def speed_markdown(frame: pd.DataFrame, env: dict[str, object], plan, images: li
     if not concept.empty:
         rows = concept.assign(label=[_label(b, d) for b, d in zip(concept["backend"], concept["device"], strict=True)])
         table = rows.pivot_table(index=["name", "dtype", "m"], columns="label", values="seconds")
-        ratio = table["numpy"] / table["torch CPU"] if {"numpy", "torch CPU"} <= set(table.columns) else None
+        ratio = table["scratch"] / table["torch CPU"] if {"scratch", "torch CPU"} <= set(table.columns) else None
         table = table.map(seconds_text)
         if ratio is not None:
-            table["numpy / torch CPU time"] = ratio
+            table["scratch / torch CPU time"] = ratio
         lines += ["### Every concept at its default size (seconds per step)", "", _table(table.reset_index()), ""]
     vector = frame[frame["section"] == "vectorization"]
     if not vector.empty:
@@ -200,7 +248,7 @@ def speed_markdown(frame: pd.DataFrame, env: dict[str, object], plan, images: li
     if not suite.empty:
         row = suite.iloc[0]
         lines += [f"The parity suite ({row['name']}, float64 CPU) took {row['seconds']:.1f} s ({row['note']}).", ""]
-    lines += [f"![{Path(image).stem}]({image})" for image in images]
+    lines += [f"![{Path(image).stem}]({image})" for image in report.images]
     return "\n".join(lines) + "\n"
 
 
@@ -278,18 +326,18 @@ def _ratios(frame: pd.DataFrame, path: Path) -> bool:
         rows = sweep(frame, factor)
         table = rows.pivot_table(index=[factor, "dtype"], columns=["backend", "device"], values="seconds")
         for (backend, device) in table.columns:
-            if (backend, device) == ("numpy", "cpu"):
+            if (backend, device) == ("scratch", "cpu"):
                 continue
             label, color = BACKEND_STYLE.get((backend, device), (backend, None))
             for dtype in table.index.get_level_values("dtype").unique():
                 part = table.xs(dtype, level="dtype")
-                axis.plot(part.index, part[("numpy", "cpu")] / part[(backend, device)], DTYPE_LINE.get(dtype, ":"),
-                          marker="o", color=color, label=f"numpy / {label} {dtype}")
+                axis.plot(part.index, part[("scratch", "cpu")] / part[(backend, device)],
+                          DTYPE_LINE.get(dtype, ":"), marker="o", color=color, label=f"scratch / {label} {dtype}")
         axis.axhline(1.0, color="k", lw=0.8)
-        axis.set(xscale="log", yscale="log", xlabel=factor, ylabel="speed-up over numpy (>1: torch faster)")
+        axis.set(xscale="log", yscale="log", xlabel=factor, ylabel="speed-up over scratch (>1: torch faster)")
         axis.legend(fontsize=7)
         axis.grid(True, which="both", alpha=0.3)
-    fig.suptitle("numpy time / torch time")
+    fig.suptitle("scratch time / torch time")
     _save(fig, path)
     return True
 
