@@ -183,3 +183,27 @@ def test_an_unusable_speed_json_leaves_the_speed_section_out_with_a_note(tmp_pat
     (tmp_path / "speed.json").write_text('{"environment": {}}\n')
     assert report.load_speed_for_report(tmp_path) is None
     assert "note: the speed section is left out" in capsys.readouterr().err
+
+
+def test_failure_lines_name_where_each_failed_run_broke_and_skip_the_passing_ones() -> None:
+    rows = [
+        {"concept": "c", "variant": "ok", "device": "cpu", "dtype": "float64", "seed": 0, "passed": True,
+         "problems": [], "worst_category": "grad", "tolerance": 1e-10, "max_rel_diff_grad": 1e-15,
+         "worst": {"array": "grad.W1", "step": 0, "index": [0, 0], "scratch": 1.0, "torch": 1.0},
+         "gradient_check": 1e-10},
+        {"concept": "c", "variant": "bad", "device": "cpu", "dtype": "float64", "seed": 2, "passed": False,
+         "problems": [], "worst_category": "param", "tolerance": 1e-10, "max_rel_diff_params": 3e-3,
+         "worst": {"array": "param.b2", "step": 7, "index": [1, 0], "scratch": 0.5, "torch": 0.25},
+         "gradient_check": 2e-3},
+        {"concept": "c", "variant": "nan", "device": "cpu", "dtype": "float32", "seed": 1, "passed": False,
+         "problems": ["scratch diverged at step 4"], "worst_category": None, "tolerance": 2e-4, "worst": None,
+         "gradient_check": None},
+    ]
+    lines = report.failure_lines(pd.DataFrame(rows))
+    failed = [line for line in lines if line.startswith("- FAIL")]
+    assert failed == [
+        "- FAIL c/bad cpu float64 seed 2: param 3.0e-03 > tol 1e-10 in param.b2[1, 0] at step 7: scratch 0.5 vs "
+        "torch 0.25; gradient check 2.0e-03 > 1e-05",
+        "- FAIL c/nan cpu float32 seed 1: scratch diverged at step 4",
+    ]
+    assert report.failure_lines(pd.DataFrame(rows[:1])) == []

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from compare.core.registry import Case, select
-from compare.core.runner import CaseRun, run_case
+from compare.core.runner import GRADIENT_CHECK_BOUND, CaseRun, run_case
 from compare.perf.timing import pinned_threads, time_case
 from compare.report.environment import environment
 from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
@@ -75,10 +75,35 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
                         max_rel_diff_grad=("max_rel_diff_grad", "max"),
                         max_rel_diff_params=("max_rel_diff_params", "max"),
                         max_rel_diff_state=("max_rel_diff_state", "max"),
+                        gradient_check=("gradient_check", "max"),
                         scratch_s_per_step=("scratch_seconds_per_step", "max"),
                         torch_s_per_step=("torch_seconds_per_step", "max")).reset_index()
     table["torch/scratch time"] = table["torch_s_per_step"] / table["scratch_s_per_step"]
     return table
+
+
+def failure_lines(frame: pd.DataFrame) -> list[str]:
+    """One line per failed run saying where it broke (the worst entry, or the problem), or nothing."""
+    lines = []
+    for r in frame[~frame["passed"].astype(bool)].itertuples():
+        if r.problems:
+            where = "; ".join(r.problems)
+        elif isinstance(r.worst, dict):
+            w = r.worst
+            index = f"[{', '.join(map(str, w['index']))}]" if w["index"] else ""
+            where = (f"{r.worst_category} {getattr(r, f'max_rel_diff_{_COLUMN[r.worst_category]}'):.1e} > tol "
+                     f"{r.tolerance:.0e} in {w['array']}{index} at step {w['step']}: scratch {w['scratch']:.17g} "
+                     f"vs torch {w['torch']:.17g}")
+        else:
+            where = "no comparison was made"
+        if r.gradient_check is not None and r.gradient_check > GRADIENT_CHECK_BOUND:
+            where += f"; gradient check {r.gradient_check:.1e} > {GRADIENT_CHECK_BOUND:.0e}"
+        lines.append(f"- FAIL {r.concept}/{r.variant} {r.device} {r.dtype} seed {r.seed}: {where}")
+    return ["Failed runs, and where each broke:", "", *lines, ""] if lines else []
+
+
+#: ``worst_category`` -> the suffix of its ``max_rel_diff_*`` column.
+_COLUMN = {"loss": "loss", "grad": "grad", "param": "params", "state": "state"}
 
 
 def _kink_crossing_lines(frame: pd.DataFrame) -> list[str]:
@@ -110,6 +135,7 @@ def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, st
         "",
         records_table(summary_table(frame)),
         "",
+        *failure_lines(frame),
         *_kink_crossing_lines(frame),
     ]
     by_concept: dict[str, list[tuple[str, StudyOutput]]] = defaultdict(list)
