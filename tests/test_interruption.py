@@ -3,9 +3,11 @@ previous report: every file is byte-identical afterwards. Each run must still be
 signal is sent, and the ``writing`` point is only reached once a run has really produced new files, so
 the points are real (``tests/test_report.py`` shows an uninterrupted report replacing the files).
 
-The runs are started together and each is signalled when its point is reached, watched on the file
-system: ``start`` (0.3 s in, importing), ``running`` (the staging folder exists: comparisons under way),
-``writing`` (``parity.csv`` is staged: plots, environment and report.md are being produced).
+The runs are started together; each stops at its point and says ``ready`` on a pipe
+(``tests/interrupted_report.py``), and only then is it signalled: ``start`` (importing), ``running`` (the
+staging folder exists, the comparisons are next), ``writing`` (``parity.csv`` is staged: plots, environment
+and report.md are next). No sleep and no deadline: the test waits for the child's own signal, so it holds on
+a loaded machine.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,6 @@ SIGNALS = {"SIGINT": signal.SIGINT, "SIGKILL": signal.SIGKILL}
 # Ctrl-C while Python is still importing is Python's own default handling, not ours: killed only.
 CASES = [("start", "SIGKILL"), ("running", "SIGINT"), ("running", "SIGKILL"), ("writing", "SIGINT"),
          ("writing", "SIGKILL")]
-TIMEOUT = 240
 
 
 @dataclass
@@ -46,16 +46,7 @@ class Run:
     signal_name: str
     out: Path
     process: subprocess.Popen
-    started: float
     signalled_while_running: bool = False
-
-    def reached(self) -> bool:
-        stages = list(self.out.glob(f"{STAGING_PREFIX}*"))
-        if self.point == "start":
-            return time.monotonic() - self.started > 0.3
-        if self.point == "running":
-            return bool(stages)
-        return any((stage / "parity.csv").exists() for stage in stages)
 
 
 def _previous_report(out: Path) -> None:
@@ -69,12 +60,12 @@ def _files(out: Path) -> dict[str, bytes]:
             if p.is_file() and not p.relative_to(out).parts[0].startswith(STAGING_PREFIX)}
 
 
-def _start(out: Path, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "compare", "report", "logistic_regression/vectorized", "--seeds", "1",
-               "--out", str(out)]
+def _start(point: str, out: Path, log: Path) -> subprocess.Popen:
+    command = [sys.executable, str(ROOT / "tests" / "interrupted_report.py"), point, "report",
+               "logistic_regression/vectorized", "--seeds", "1", "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     with open(log, "wb") as handle:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=handle, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -86,24 +77,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Run]:
         out = base / f"{name}-{point}" / "results"
         out.mkdir(parents=True)
         _previous_report(out)
-        started.append(Run(point, name, out, _start(out, out.parent / "log.txt"), time.monotonic()))
-    deadline = time.monotonic() + TIMEOUT
-    pending = list(started)
-    while pending and time.monotonic() < deadline:
-        for run in list(pending):
-            if run.process.poll() is not None:
-                pending.remove(run)  # finished before its point: reported by the test below
-            elif run.reached():
-                run.signalled_while_running = run.process.poll() is None
-                run.process.send_signal(SIGNALS[run.signal_name])
-                pending.remove(run)
-        time.sleep(0.005)
+        started.append(Run(point, name, out, _start(point, out, out.parent / "log.txt")))
     for run in started:
-        try:
-            run.process.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            run.process.kill()
-            run.process.wait()
+        if run.process.stdout.readline().strip() == "ready":  # "" when it ended before its point
+            run.signalled_while_running = run.process.poll() is None
+            run.process.send_signal(SIGNALS[run.signal_name])
+    for run in started:
+        run.process.communicate()
     return started
 
 

@@ -1,0 +1,47 @@
+"""``python -m compare report`` that stops at one point and waits there, for tests/test_interruption.py.
+
+``python tests/interrupted_report.py POINT ARGS...`` runs the report command with ``ARGS``; when it reaches
+``POINT`` it prints ``ready`` on stdout and waits for a signal, so the test signals it at exactly that point
+whatever the machine's load (an explicit readiness signal, never a sleep):
+
+- ``start``: before the harness is even imported (the run is killed while it imports);
+- ``running``: the staging folder exists and the comparisons are about to run;
+- ``writing``: ``parity.csv`` and ``runs.json`` are staged, and the plots and report.md come next.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+
+def ready() -> None:
+    print("ready", flush=True)
+    signal.pause()  # a SIGINT raises KeyboardInterrupt here, exactly as it would in the work that follows
+
+
+def pause_before(module: object, name: str) -> None:
+    original = getattr(module, name)
+
+    def paused(*args: object, **kwargs: object) -> object:
+        ready()
+        return original(*args, **kwargs)
+
+    setattr(module, name, paused)
+
+
+def main(point: str, args: list[str]) -> int:
+    if point == "start":
+        print("ready", flush=True)
+    import compare.report.build as build
+    from compare.cli import main as cli
+
+    if point == "running":
+        pause_before(build, "run_all")
+    elif point == "writing":
+        pause_before(build, "_loss_plots")
+    return cli(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
