@@ -15,7 +15,7 @@ import scratch.deep_net as dn
 import scratch.softmax as sm
 import torch_ref.deep_net as tdn
 import torch_ref.softmax as tsm
-from compare.cases.deep_net import ScratchDeepNet, TorchDeepNet, deep_problem
+from compare.cases.networks import ScratchDeepNet, TorchDeepNet, deep_problem
 from compare.cases.shallow_net import ScratchShallowNet, TorchShallowNet, shallow_problem
 from compare.cases.softmax import ScratchSoftmaxNet, TorchSoftmaxNet, digits_split, softmax_problem
 from compare.core.devices import to_torch
