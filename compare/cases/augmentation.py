@@ -1,4 +1,4 @@
-"""Data augmentation: random horizontal flip + random crop with padding, NumPy vs torchvision.transforms.v2.
+"""Data augmentation: random horizontal flip + random crop with padding, scratch vs torchvision.transforms.v2.
 
 Each training step augments the same raw batch afresh and takes one gradient step of logistic regression
 on the augmented images. The harness draws the random decisions once per step

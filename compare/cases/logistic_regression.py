@@ -50,7 +50,7 @@ COMMON = dict(
 
 register(Case(
     variant="vectorized",
-    summary="vectorized numpy vs nn.Linear + BCEWithLogitsLoss + SGD on breast cancer (455 x 30)",
+    summary="vectorized scratch vs nn.Linear + BCEWithLogitsLoss + SGD on breast cancer (455 x 30)",
     make_problem=breast_cancer_problem,
     scratch=ScratchLogisticRegression,
     scratch_source=(lr.propagate, lr.cost_from_logits, lr.update),

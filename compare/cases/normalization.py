@@ -122,7 +122,7 @@ register(Case(
 ))
 register(Case(
     variant="images",
-    summary="per-channel statistics, v2.Normalize vs NumPy, on 8x8 digits 3-vs-rest, logistic regression",
+    summary="per-channel statistics, v2.Normalize vs scratch, on 8x8 digits 3-vs-rest, logistic regression",
     make_problem=images_problem,
     scratch_source=(norm.fit_image_normalizer, norm.Normalizer.apply),
     torch_source=(tnorm.fit_image_normalize,),

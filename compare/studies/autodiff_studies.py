@@ -102,7 +102,7 @@ def parity_and_speed(ctx: StudyContext) -> StudyOutput:
         "**Logistic regression through the engine vs the vectorized hand-derived gradients** (breast cancer, "
         f"200 steps, float64): {lr.summary()}.",
         "",
-        "| seconds per training step (breast cancer 455 x 30) | engine | vectorized numpy | torch CPU |",
+        "| seconds per training step (breast cancer 455 x 30) | engine | vectorized scratch | torch CPU |",
         "|---|---|---|---|",
         f"| median | {seconds['engine']:.2e} | {seconds['vectorized']:.2e} | {seconds['torch']:.2e} |",
         "",

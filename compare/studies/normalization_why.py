@@ -118,7 +118,7 @@ def normalization_study(ctx: StudyContext) -> StudyOutput:
         "inputs (mean and std fitted on the data, `scratch.normalization` / `torch_ref.normalization`). "
         "Each run uses its own safe step 1/L (L bounds the cost's curvature), so the comparison is the "
         "best fixed learning rate for each scaling, not one rate that favours either. Both sides are "
-        "drawn (torch thick, NumPy dashed) and agree to the last digits.",
+        "drawn (torch thick, scratch dashed) and agree to the last digits.",
         "",
         *rows,
         "",
