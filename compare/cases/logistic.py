@@ -13,7 +13,7 @@ import torch
 import scratch.logistic_regression as lr
 import torch_ref.logistic_regression as tlr
 from compare.core.devices import to_torch, torch_dtype
-from compare.core.problem import Problem
+from compare.core.problem import Problem, initial_parameters_rng
 from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters
 from compare.data import datasets
 from scratch.gradient_check import gradient_check_n
@@ -23,7 +23,7 @@ LEARNING_RATE = 0.1
 
 def logistic_problem(data: datasets.Dataset, seed: int, dtype: np.dtype) -> Problem:
     """``data`` in ``dtype`` and ``w`` ``(n_x, 1)``, ``b`` (a 0-d array) drawn from ``N(0, 0.01^2)``."""
-    rng = np.random.default_rng(seed)
+    rng = initial_parameters_rng(seed)
     w = (rng.standard_normal((data.n_x, 1)) * 0.01).astype(dtype)
     b = np.asarray(rng.standard_normal() * 0.01, dtype=dtype)
     return Problem(seed, dtype, {"X": data.X.astype(dtype), "Y": data.Y.astype(dtype)}, {"w": w, "b": b},

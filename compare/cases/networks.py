@@ -19,14 +19,12 @@ import scratch.deep_net as dn
 import torch_ref.deep_net as tdn
 from compare.core.devices import to_torch, torch_dtype
 from compare.core.kinks import Preactivation, preactivation
-from compare.core.problem import Problem
+from compare.core.problem import Problem, initial_parameters_rng
 from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters
 from compare.data import datasets
 from scratch.gradient_check import gradient_check_n
 from scratch.initialization import check_layer_dims, initialize_parameters
 
-#: Stream of ``np.random.default_rng([seed, INIT_STREAM])``: weights never reuse the data's draws.
-INIT_STREAM = 4
 #: Hidden activations with a kink at 0.
 PIECEWISE_LINEAR = ("relu", "leaky_relu")
 
@@ -49,7 +47,7 @@ def deep_problem(seed: int, dtype: np.dtype, *, layer_dims: Sequence[int], datas
         dataset = datasets.make_blobs(m=m, n_x=dims[0], seed=seed)
     elif dataset.n_x != dims[0]:
         raise ValueError(f"layer_dims[0] must equal the dataset's {dataset.n_x} features, got {dims[0]}")
-    params = initialize_parameters(dims, method=init, rng=np.random.default_rng([seed, INIT_STREAM]), dtype=dtype)
+    params = initialize_parameters(dims, method=init, rng=initial_parameters_rng(seed), dtype=dtype)
     data = {"X": np.ascontiguousarray(dataset.X, dtype=dtype), "Y": np.ascontiguousarray(dataset.Y, dtype=dtype)}
     hyper = {"learning_rate": learning_rate, "hidden_activation": hidden_activation, "layer_dims": dims,
              "init": init}
@@ -136,7 +134,7 @@ def gradient_check_point(problem: Problem) -> dict[str, np.ndarray]:
     convention. Random biases put every ``Z`` off the kink (with probability 1), so the check tests the
     backward pass and not the convention.
     """
-    rng = np.random.default_rng([problem.seed, INIT_STREAM, 1])
+    rng = initial_parameters_rng(problem.seed, 1)
     return {name: (rng.normal(0.0, 0.1, value.shape) if name.startswith("b") else value.astype(np.float64))
             for name, value in problem.params.items()}
 

@@ -27,7 +27,7 @@ import torch_ref.regularization as treg
 from compare.cases.networks import PIECEWISE_LINEAR, deep_param_map, hidden_preactivations
 from compare.core.devices import to_numpy, to_torch, torch_dtype
 from compare.core.kinks import Preactivation
-from compare.core.problem import Observation, Problem
+from compare.core.problem import Observation, Problem, initial_parameters_rng
 from compare.core.registry import Case, register
 from compare.core.trainers import (
     ParamMap,
@@ -47,8 +47,7 @@ HIDDEN_ACTIVATION = "relu"
 
 
 def _problem(seed: int, dtype: np.dtype, data: datasets.Dataset, layer_dims: list[int], **hyper) -> Problem:
-    rng = np.random.default_rng(seed)
-    params = initialize_parameters(layer_dims, method="he", rng=rng, dtype=dtype)
+    params = initialize_parameters(layer_dims, method="he", rng=initial_parameters_rng(seed), dtype=dtype)
     hyper = {"layer_dims": layer_dims, "hidden_activation": HIDDEN_ACTIVATION, **hyper}
     return Problem(seed, dtype, {"X": data.X.astype(dtype), "Y": data.Y.astype(dtype)}, params, hyper)
 
