@@ -73,17 +73,26 @@ def regularized_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: 
                                hidden_activation: str = "relu", l2: float = 0.0, l1: float = 0.0
                                ) -> tuple[float, dict[str, np.ndarray]]:
     """``deep_net.loss_and_grads`` plus the L2 and/or L1 terms: ``(J_reg, grads)``."""
+    cost, grads = deep_net.loss_and_grads(params, X, Y, hidden_activation=hidden_activation)
+    return add_penalties(cost, grads, params, X.shape[1], l2=l2, l1=l1)
+
+
+def add_penalties(cost: float, grads: dict[str, np.ndarray], params: dict[str, np.ndarray], m: int, *,
+                  l2: float = 0.0, l1: float = 0.0) -> tuple[float, dict[str, np.ndarray]]:
+    """``(J + L2 and/or L1 terms, grads + their gradients)`` for a data term ``J`` and its ``grads``.
+
+    Returns a new gradient dict; ``grads`` is left as it was (the data term's gradients).
+    """
     check_nonnegative("l2", l2)
     check_nonnegative("l1", l1)
-    cost, grads = deep_net.loss_and_grads(params, X, Y, hidden_activation=hidden_activation)
-    m = X.shape[1]
     cost = float(cost)
+    total = dict(grads)
     for lambd, penalty, penalty_grads in ((l2, l2_cost, l2_grads), (l1, l1_cost, l1_grads)):
         if lambd > 0:
             cost += penalty(params, lambd, m)
             for name, extra in penalty_grads(params, lambd, m).items():
-                grads[name] = grads[name] + extra
-    return cost, grads
+                total[name] = total[name] + extra
+    return cost, total
 
 
 # --- inverted dropout ---------------------------------------------------------------------------------
@@ -131,21 +140,43 @@ def dropout_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.n
         if name not in masks:
             raise ValueError(f"masks is missing {name!r} (one mask per hidden layer, D1 .. D{L - 1})")
         check_shape(f"masks[{name!r}]", masks[name], (params[f"W{layer}"].shape[0], X.shape[1]))
-    g, g_prime = HIDDEN[hidden_activation]
+    ZL, caches = dropout_model_logits(params, X, masks, keep_prob=keep_prob, hidden_activation=hidden_activation)
+    cost = float(cost_from_logits(ZL, Y))
+    return cost, dropout_model_backward(sigmoid(ZL) - Y, caches, masks, keep_prob=keep_prob,
+                                        hidden_activation=hidden_activation)
+
+
+def dropout_model_logits(params: dict[str, np.ndarray], X: np.ndarray, masks: dict[str, np.ndarray], *,
+                         keep_prob: float, hidden_activation: str = "relu"
+                         ) -> tuple[np.ndarray, list[deep_net.LayerCache]]:
+    """Logits ``Z{L}`` and the L caches ``((A_prev, W, b), Z)`` of the forward pass with inverted dropout.
+
+    ``A_prev`` of layer ``l`` is the dropped activation ``g(Z{l-1}) * D{l-1} / keep_prob``. Not validated.
+    """
+    g, _ = HIDDEN[hidden_activation]
+    L = len(_weights(params))
     A, caches = X, []
     for layer in range(1, L):
         Z, linear_cache = deep_net.linear_forward(A, params[f"W{layer}"], params[f"b{layer}"])
         A = dropout_forward(g(Z), masks[f"D{layer}"], keep_prob)
         caches.append((linear_cache, Z))
     ZL, output_cache = deep_net.linear_forward(A, params[f"W{L}"], params[f"b{L}"])
-    cost = float(cost_from_logits(ZL, Y))
+    caches.append((output_cache, ZL))
+    return ZL, caches
+
+
+def dropout_model_backward(dZL: np.ndarray, caches: list[deep_net.LayerCache], masks: dict[str, np.ndarray], *,
+                           keep_prob: float, hidden_activation: str = "relu") -> dict[str, np.ndarray]:
+    """``{"dW1", "db1", ..., "dWL", "dbL"}`` from ``dZ{L}`` back through :func:`dropout_model_logits`' caches."""
+    _, g_prime = HIDDEN[hidden_activation]
+    L = len(caches)
     grads: dict[str, np.ndarray] = {}
-    dA, grads[f"dW{L}"], grads[f"db{L}"] = deep_net.linear_backward(sigmoid(ZL) - Y, output_cache)
+    dA, grads[f"dW{L}"], grads[f"db{L}"] = deep_net.linear_backward(dZL, caches[-1][0])
     for layer in range(L - 1, 0, -1):
         linear_cache, Z = caches[layer - 1]
         dZ = dropout_backward(dA, masks[f"D{layer}"], keep_prob) * g_prime(Z)
         dA, grads[f"dW{layer}"], grads[f"db{layer}"] = deep_net.linear_backward(dZ, linear_cache)
-    return cost, grads
+    return grads
 
 
 # --- early stopping -----------------------------------------------------------------------------------

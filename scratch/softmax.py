@@ -133,6 +133,16 @@ def loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, labels: np.n
     if check:
         check_inputs(X, params, hidden_activation, labels)
     ZL, caches = dn.L_model_logits(X, params, hidden_activation=hidden_activation, check=False)
+    return cost_and_grads_from_logits(ZL, labels, caches, hidden_activation=hidden_activation)
+
+
+def cost_and_grads_from_logits(ZL: np.ndarray, labels: np.ndarray, caches: list[dn.LayerCache], *,
+                               hidden_activation: str = "relu") -> tuple[np.floating, dict[str, np.ndarray]]:
+    """Cost J of the logits ``Z{L}`` ``(K, m)`` and the gradients back through the forward pass's ``caches``.
+
+    The backward half of :func:`loss_and_grads`: ``dZ{L} = softmax(Z{L}) - Y_onehot``, then
+    :func:`scratch.deep_net.L_model_backward`. Inputs are not validated.
+    """
     flat = labels.reshape(-1)
     Y_onehot = np.zeros_like(ZL)
     Y_onehot[flat, np.arange(flat.size)] = 1

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from scipy import stats
 
 import scratch.activations as act
-from compare.cases.deep_net import build_torch_model, deep_problem
+from compare.cases.networks import build_torch_model, deep_problem
 from scratch.initialization import initialize_parameters, weight_std
 from torch_ref.deep_net import DeepNet, init_parameters
 

@@ -15,10 +15,12 @@ from hypothesis.extra import numpy as hnp
 import scratch.autodiff as ad
 import torch_ref.autodiff as tad
 from compare.cases import autodiff as case
+from compare.cases.logistic import breast_cancer_problem
 from compare.core.registry import select
 from compare.core.runner import run_case
 from compare.data import expression_trees as et
 from compare.report.studies import StudyContext
+from compare.studies import autodiff_studies
 from scratch.autodiff_graph import draw_graph, layout
 
 ROUNDING = 1e-12  # float64 agreement required of values and gradients (the project's "rounding level")
@@ -379,14 +381,14 @@ def test_engine_logistic_regression_matches_torch_along_the_trajectory(dtype, se
 
 @pytest.mark.parametrize(("dtype", "seed"), [("float64", 0), ("float64", 3), ("float32", 2)])
 def test_engine_logistic_regression_matches_vectorized_scratch(dtype, seed):
-    result = case.engine_vs_vectorized(seed, np.dtype(dtype), steps=200)
+    result = autodiff_studies.engine_vs_vectorized(seed, np.dtype(dtype), steps=200)
     assert result.passed, result.summary()
     if dtype == "float64":
         assert result.max_rel_overall <= ROUNDING
 
 
 def test_engine_logistic_regression_gradient_check():
-    problem = case.breast_cancer_problem(0, np.dtype(np.float64))
+    problem = breast_cancer_problem(0, np.dtype(np.float64))
     assert case.check_engine_gradients(problem) < 1e-7
 
 
@@ -411,7 +413,7 @@ def test_layout_puts_inputs_left_and_output_right():
 
 
 def test_graph_study_writes_both_pictures(tmp_path):
-    output = case.draw_lecture_graphs(StudyContext(tmp_path, quick=True))
+    output = autodiff_studies.draw_lecture_graphs(StudyContext(tmp_path, quick=True))
     assert output.images == ("plots/graph_add_multiply.png", "plots/graph_logistic_neuron.png")
     for image in output.images:
         data = (tmp_path / image).read_bytes()

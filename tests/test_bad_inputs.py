@@ -31,7 +31,7 @@ import scratch.softmax as sm
 import torch_ref.deep_net as tdn
 import torch_ref.optim as to
 import torch_ref.regularization as treg
-from compare.cases.deep_net import deep_problem
+from compare.cases.networks import deep_problem
 from compare.cli import main
 from compare.core.devices import numpy_dtype, resolve_device
 from compare.core.parity import compare_trajectories, relative_difference, tolerance

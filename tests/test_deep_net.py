@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import scratch.deep_net as dn
-from compare.cases.deep_net import (
+from compare.cases.networks import (
     ScratchDeepNet,
     TorchDeepNet,
     check_gradients,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import scratch.deep_net as dn
-from compare.cases.deep_net import ScratchDeepNet, deep_problem
+from compare.cases.networks import ScratchDeepNet, deep_problem
 
 
 @pytest.mark.parametrize("rate", [0.01, np.float64(0.01), np.float32(0.01)], ids=["float", "np.float64", "np.float32"])

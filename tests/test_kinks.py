@@ -10,21 +10,24 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import compare.core.runner as runner
+import scratch.deep_net as dn
+from compare.cases.networks import column
+from compare.core.devices import to_torch, torch_dtype
 from compare.core.kinks import (
     MAX_CROSSINGS_PER_100_STEPS,
     Preactivation,
     find_kink_crossing,
     preactivation,
-    scratch_preactivations,
-    torch_preactivations,
+    start_kink_watch,
 )
 from compare.core.parity import compare_trajectories, tolerance
-from compare.core.problem import Observation
+from compare.core.problem import Observation, Problem
 from compare.core.record import Trajectory
-from compare.core.registry import select
+from compare.core.registry import Case, select
 from compare.core.runner import run_case
+from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters
 
-#: The float32 run in which the crossing was found (see compare/kinks.py).
+#: The float32 run in which the crossing was found (see compare/core/kinks.py).
 CROSSING_CASE, CROSSING_SEED = "deep_net/leaky_relu_depth4", 2
 
 
@@ -44,7 +47,7 @@ def test_a_flip_within_tolerance_of_zero_is_a_crossing_naming_the_entry() -> Non
     crossing = find_kink_crossing(7, ours, theirs, tol=1e-4)
     assert crossing is not None
     assert (crossing.step, crossing.layer, crossing.unit, crossing.example, crossing.count) == (7, 2, 0, 1, 1)
-    assert (crossing.numpy_z, crossing.torch_z) == (-1e-7, 2e-8)
+    assert (crossing.scratch_z, crossing.torch_z) == (-1e-7, 2e-8)
     assert crossing.bound == pytest.approx(3e-4)
     assert "step 7 not compared" in crossing.describe()
 
@@ -62,7 +65,7 @@ def test_the_worst_entry_is_reported_and_every_flip_counted() -> None:
     theirs = [_layer([[1e-9, 4.0]]), _layer([[-1e-5, -1.0]])]
     crossing = find_kink_crossing(3, ours, theirs, tol=1e-4)
     assert crossing is not None
-    assert (crossing.layer, crossing.count, crossing.numpy_z) == (2, 2, 3e-5)
+    assert (crossing.layer, crossing.count, crossing.scratch_z) == (2, 2, 3e-5)
 
 
 def test_mismatched_layer_shapes_are_an_error() -> None:
@@ -94,21 +97,108 @@ def test_torch_preactivations_are_the_bits_of_the_training_forward(dtype: str) -
     captured: list[np.ndarray] = []
     hooks = [linear.register_forward_hook(lambda _m, _i, out: captured.append(out.detach().numpy().T.copy()))
              for linear in trainer.model.linears[:-1]]
-    watched = trainer.hidden_preactivations()
-    captured.clear()
+    assert trainer.start_kink_watch()
     trainer.step()
     for hook in hooks:
         hook.remove()
-    assert watched is not None and len(watched) == len(captured) == 3
+    watched = trainer.preactivations()
+    assert len(watched) == len(captured) == 3
     for layer, z in zip(watched, captured, strict=True):
         np.testing.assert_array_equal(layer.z, z)
+    # the scratch side captures the same pre-activations from its caches (to rounding)
+    scratch_side = case.scratch(problem)
+    assert scratch_side.start_kink_watch()
+    scratch_side.step()
+    for ours, theirs in zip(scratch_side.preactivations(), watched, strict=True):
+        np.testing.assert_allclose(ours.z, theirs.z, rtol=0, atol=1e-5 * float(np.max(theirs.scale)))
 
 
 def test_smooth_units_are_not_watched() -> None:
     (case,) = select(["deep_net/tanh_depth4"])
     problem = case.make_problem(0, np.dtype("float64"))
-    assert scratch_preactivations(problem.params, problem.data["X"], "tanh") is None
-    assert torch_preactivations(case.torch(problem, torch.device("cpu")).model, torch.zeros(1)) is None
+    scratch_side, torch_side = case.scratch(problem), case.torch(problem, torch.device("cpu"))
+    assert not scratch_side.start_kink_watch() and not torch_side.start_kink_watch()
+    assert not start_kink_watch(scratch_side, torch_side)
+    torch_side.step()
+    assert torch_side.preactivations() == []
+
+
+def test_every_case_with_relu_family_units_is_watched() -> None:
+    watched, relu_cases = [], []
+    for case in select([]):
+        problem = case.make_problem(0, np.dtype("float64"))
+        if problem.hyper.get("hidden_activation") in ("relu", "leaky_relu"):
+            relu_cases.append(case.name)
+        if start_kink_watch(case.scratch(problem), case.torch(problem, torch.device("cpu"))):
+            watched.append(case.name)
+    assert relu_cases and watched == relu_cases
+    assert {"regularization/dropout", "regularization/early_stopping"} <= set(watched)
+
+
+# -- a ReLU model that is not DeepNet: an nn.Sequential and a scratch trainer written for it ----------------
+
+class ScratchSequential(ScratchTrainer):
+    """``[Linear -> leaky ReLU] x (L-1) -> Linear`` with the course's layer functions, capturing its own ``Z``."""
+
+    has_kinks = True
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem)
+        self.X, self.Y = problem.data["X"], problem.data["Y"]
+        self.learning_rate = problem.hyper["learning_rate"]
+
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
+        L = len(self.params) // 2
+        A, caches = self.X, []
+        for l in range(1, L):  # noqa: E741
+            A_prev, W, b = A, self.params[f"W{l}"], self.params[f"b{l}"]
+            A, cache = dn.linear_activation_forward(A_prev, W, b, "leaky_relu")
+            caches.append(cache)
+            self.capture_preactivations(lambda Z=cache[1], W=W, A_prev=A_prev, b=b: [preactivation(Z, W, A_prev, b)])
+        ZL, linear_cache = dn.linear_forward(A, self.params[f"W{L}"], self.params[f"b{L}"])
+        caches.append((linear_cache, ZL))
+        grads = dn.L_model_backward(dn.sigmoid(ZL), self.Y, caches, hidden_activation="leaky_relu")
+        return dn.cost_from_logits(ZL, self.Y), grads
+
+    def update(self) -> None:
+        dn.update_parameters(self.params, self.grads, self.learning_rate)
+
+
+def torch_sequential(problem: Problem, device: torch.device) -> TorchTrainer:
+    dims = problem.hyper["layer_dims"]
+    layers: list[torch.nn.Module] = []
+    for n_in, n_out in zip(dims[:-1], dims[1:], strict=True):
+        layers += [torch.nn.Linear(n_in, n_out, dtype=torch_dtype(problem.dtype)), torch.nn.LeakyReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    linears = [module for module in model if isinstance(module, torch.nn.Linear)]
+    mapping = [entry for l, linear in enumerate(linears, start=1) for entry in (  # noqa: E741
+        ParamMap(f"W{l}", linear.weight), ParamMap(f"b{l}", linear.bias, to_scratch=column, from_scratch=np.ravel))]
+    load_parameters(mapping, problem.params)
+    optimizer = torch.optim.SGD(model.parameters(), lr=problem.hyper["learning_rate"])
+    x, y = (to_torch(problem.data[k], device, transpose=True) for k in ("X", "Y"))
+    return TorchTrainer(model, torch.nn.BCEWithLogitsLoss(), optimizer, x, y, mapping)
+
+
+def test_a_relu_model_that_is_not_deep_net_is_watched_and_its_crossing_reported() -> None:
+    (deep_net_case,) = select([CROSSING_CASE])
+    case = Case("custom", "sequential_leaky_relu", "nn.Sequential twin of " + CROSSING_CASE,
+                deep_net_case.make_problem, ScratchSequential, torch_sequential)
+    run = run_case(case, seed=CROSSING_SEED, dtype="float32")
+    assert len(run.scratch.kink_crossings) == 1
+    (crossing,) = run.scratch.kink_crossings
+    assert max(abs(crossing.scratch_z), abs(crossing.torch_z)) <= crossing.bound
+    assert (crossing.scratch_z > 0) != (crossing.torch_z > 0)
+    assert run.parity.passed and run.record()["kink_crossings"] == [crossing.describe()]
+
+
+def test_a_relu_after_a_module_other_than_linear_is_an_error_not_unwatched() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4, dtype=torch.float64), torch.nn.Tanh(), torch.nn.ReLU(),
+                                torch.nn.Linear(4, 1, dtype=torch.float64))
+    x, y = torch.ones(5, 3, dtype=torch.float64), torch.ones(5, 1, dtype=torch.float64)
+    trainer = TorchTrainer(model, torch.nn.BCEWithLogitsLoss(), torch.optim.SGD(model.parameters(), lr=0.1), x, y, [])
+    assert trainer.start_kink_watch()
+    with pytest.raises(RuntimeError, match="not produced by an nn.Linear"):
+        trainer.step()
 
 
 def test_float32_relu_run_leaves_out_only_the_crossing_step_which_is_real(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,8 +207,8 @@ def test_float32_relu_run_leaves_out_only_the_crossing_step_which_is_real(monkey
     assert len(run.scratch.kink_crossings) == 1
     (crossing,) = run.scratch.kink_crossings
     assert 0 < crossing.step < case.steps
-    assert max(abs(crossing.numpy_z), abs(crossing.torch_z)) <= crossing.bound
-    assert (crossing.numpy_z > 0) != (crossing.torch_z > 0)
+    assert max(abs(crossing.scratch_z), abs(crossing.torch_z)) <= crossing.bound
+    assert (crossing.scratch_z > 0) != (crossing.torch_z > 0)
     assert run.parity.passed and run.parity.notes == [crossing.describe()]
     assert len(run.scratch.losses) == len(run.torch.losses) == case.steps
     assert run.record()["steps_compared"] == case.steps - 1

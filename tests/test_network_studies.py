@@ -34,9 +34,9 @@ def test_zero_start_keeps_hidden_units_identical_on_both_sides(activation: str) 
         np.testing.assert_allclose(run.params["W2"], run.params["W2"][0, 0], rtol=1e-12, atol=0)
         np.testing.assert_allclose(run.params["b1"], run.params["b1"][0, 0], rtol=1e-12, atol=0)
     if activation == "sigmoid":  # the units do learn, in lock step (tanh's gradients are exactly zero)
-        assert np.abs(runs["numpy"].params["W1"]).max() > 1e-3
+        assert np.abs(runs["scratch"].params["W1"]).max() > 1e-3
     else:
-        assert not runs["numpy"].params["W1"].any() and not runs["torch"].params["W1"].any()
+        assert not runs["scratch"].params["W1"].any() and not runs["torch"].params["W1"].any()
 
 
 @pytest.mark.parametrize("init", ["small", "he"])
@@ -46,14 +46,14 @@ def test_random_start_breaks_the_symmetry_on_both_sides(init: str) -> None:
         W1 = run.params["W1"]
         assert hidden_unit_spread(W1) > 0.1 * np.abs(W1).max(), side
         assert len(np.unique(W1, axis=0)) == W1.shape[0], side
-    np.testing.assert_allclose(runs["numpy"].costs, runs["torch"].costs, rtol=1e-12)
+    np.testing.assert_allclose(runs["scratch"].costs, runs["torch"].costs, rtol=1e-12)
 
 
 def test_accuracy_settings_agree_between_sides() -> None:
     result = train_to_convergence(ACCURACY_SETTINGS[0], steps=300)
     for split in ("train", "test"):
-        assert result[f"numpy {split}"] == result[f"torch {split}"]
-    assert result["numpy train"] > 0.75  # the flower is not linearly separable: a linear model is near 0.5
+        assert result[f"scratch {split}"] == result[f"torch {split}"]
+    assert result["scratch train"] > 0.75  # the flower is not linearly separable: a linear model is near 0.5
     assert result["max rel param diff"] < 1e-10
 
 

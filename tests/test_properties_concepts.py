@@ -32,8 +32,8 @@ import scratch.normalization as norm
 import torch_ref.augmentation as taug
 import torch_ref.normalization as tnorm
 from compare.cases import optim as optim_case
-from compare.cases.deep_net import deep_problem
-from compare.cases.logistic_regression import _problem as logistic_problem
+from compare.cases.logistic import logistic_problem
+from compare.cases.networks import deep_problem
 from compare.cases.softmax import softmax_problem
 from compare.core.problem import Problem
 from compare.core.registry import select

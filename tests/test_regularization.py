@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import scratch.deep_net as deep_net
 import scratch.regularization as reg
 import torch_ref.regularization as treg
-from compare.cases.regularization import deep_param_map, moons_problem
+from compare.cases.networks import deep_param_map
+from compare.cases.regularization import moons_problem
 from compare.core.parity import relative_difference, tolerance
 from compare.core.registry import select
 from compare.core.runner import run_case

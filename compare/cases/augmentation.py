@@ -1,10 +1,11 @@
-"""Data augmentation: random horizontal flip + random crop with padding, NumPy vs torchvision.transforms.v2.
+"""Data augmentation: random horizontal flip + random crop with padding, scratch vs torchvision.transforms.v2.
 
 Each training step augments the same raw batch afresh and takes one gradient step of logistic regression
 on the augmented images. The harness draws the random decisions once per step
 (:func:`scratch.augmentation.draw_decisions`, a seeded ``np.random.Generator``), the torch side applies
 them with ``v2.RandomCrop.transform`` / ``v2.functional.horizontal_flip``, and ``couple`` hands the same
-decisions to the NumPy side: identical batches give identical trajectories.
+decisions to the scratch side: identical batches give identical trajectories. The picture grid of the
+report is :mod:`compare.studies.augmentation_grid`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import torch
 
 import scratch.augmentation as aug
 import torch_ref.augmentation as taug
-from compare.cases.logistic_regression import ScratchLogisticRegression, _problem, torch_trainer
+from compare.cases.logistic import ScratchLogisticRegression, logistic_problem, torch_logistic_regression
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, register
 from compare.data import datasets
-from compare.report.studies import Study, StudyOutput, register_study
 
 PADDING = 2
 BATCH = 64
@@ -29,7 +29,7 @@ def digits_problem(seed: int, dtype: np.dtype) -> Problem:
     rng = np.random.default_rng(seed)
     batch = data.subset(rng.choice(data.m, BATCH, replace=False))
     batch = datasets.Dataset(batch.name, batch.X / 16.0, batch.Y, image_shape=batch.image_shape)  # pixels 0..1
-    problem = _problem(batch, seed, dtype)
+    problem = logistic_problem(batch, seed, dtype)
     problem.hyper.update(image_shape=data.image_shape, padding=PADDING)
     return problem
 
@@ -55,7 +55,7 @@ class TorchAugmented:
     """Draw this step's decisions, apply them with ``torchvision.transforms.v2``, one torch SGD step."""
 
     def __init__(self, problem: Problem, device: torch.device):
-        self.inner = torch_trainer(problem, device)
+        self.inner = torch_logistic_regression(problem, device)
         self.raw = self.inner.x.reshape(-1, *problem.hyper["image_shape"])
         self.padding = problem.hyper["padding"]
         self.rng = np.random.default_rng(problem.seed)
@@ -80,7 +80,7 @@ def hand_decisions_to_scratch(scratch_side: ScratchAugmented, torch_side: TorchA
 register(Case(
     concept="augmentation",
     variant="flip_crop",
-    summary=f"random flip + crop (padding {PADDING}) on {BATCH} 8x8 digits, NumPy vs v2, then a GD step",
+    summary=f"random flip + crop (padding {PADDING}) on {BATCH} 8x8 digits, scratch vs v2, then a GD step",
     make_problem=digits_problem,
     scratch=ScratchAugmented,
     torch=TorchAugmented,
@@ -97,41 +97,3 @@ register(Case(
     scratch_source=(aug.draw_decisions, aug.horizontal_flip, aug.random_crop, aug.augment),
     torch_source=(taug.make_augmentation, taug.augment_with_decisions),
 ))
-
-
-def augmentation_grid_study(ctx) -> StudyOutput:
-    """A grid: each row one digit, first column the original, then augmented copies (NumPy == v2)."""
-    import matplotlib.pyplot as plt
-
-    rows, copies, padding = 6, 7, 1
-    data = datasets.digits()
-    originals = np.ascontiguousarray(data.images()[:rows])
-    rng = np.random.default_rng(0)
-    decisions = [aug.draw_decisions(rng, rows, padding=padding) for _ in range(copies)]
-    ours = [aug.augment(originals, d) for d in decisions]
-    theirs = [taug.augment_with_decisions(torch.from_numpy(originals), *(torch.from_numpy(a) for a in (
-        d.flip, d.top, d.left)), padding=padding).numpy() for d in decisions]
-    identical = all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
-    fig, axes = plt.subplots(rows, copies + 1, figsize=(1.2 * (copies + 1), 1.2 * rows))
-    for r in range(rows):
-        titles = [("flip " if d.flip[r] else "") + f"t{d.top[r]} l{d.left[r]}" for d in decisions]
-        panels = [(originals[r, 0], "original")] + [(ours[c][r, 0], titles[c]) for c in range(copies)]
-        for ax, (image, title) in zip(axes[r], panels, strict=True):
-            ax.imshow(image, cmap="gray_r", vmin=0, vmax=16)
-            ax.set_title(title, fontsize=6)
-            ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(ctx.plot("augmentation_grid.png"), dpi=90)
-    plt.close(fig)
-    markdown = (
-        f"Random horizontal flip (p = 0.5) then random crop with zero padding {padding} on 8x8 digits. Each "
-        f"title gives the decisions (flip, crop offset top/left in 0..{2 * padding}); the centre crop is "
-        f"t{padding} l{padding}. The same decisions fed to `torchvision.transforms.v2` produce "
-        f"{'bit-identical' if identical else 'DIFFERENT'} images. Note that a mirrored digit is no longer "
-        "the same digit for some classes (2, 3, 7): flips suit cats, not always handwriting, which is why "
-        "augmentations must preserve the label.\n\n![augmented digits](plots/augmentation_grid.png)")
-    return StudyOutput(markdown, ("plots/augmentation_grid.png",))
-
-
-register_study(Study("augmentation_grid", "augmentation", "Data augmentation: flipped and cropped examples",
-                     augmentation_grid_study))

@@ -7,7 +7,7 @@ and Adam against their torch equivalents), plus batch, mini-batch (64, 128, 256,
 smaller batch) and stochastic (batch size 1) gradient descent over several epochs, and the course's
 learning-rate decay (every epoch, and every k epochs) against ``LambdaLR``.
 
-The network is the shared L-layer net of ``compare/cases/deep_net.py`` (2 -> 16 -> 16 -> 1, tanh hidden,
+The network is the shared L-layer net of :mod:`compare.cases.networks` (2 -> 16 -> 16 -> 1, tanh hidden,
 sigmoid output, binary cross-entropy from the logits) on the course's planar flower, Xavier-initialised per seed:
 ``scratch.deep_net.loss_and_grads`` on one side, ``DeepNet`` + autograd on the other.
 
@@ -31,11 +31,11 @@ import scratch.deep_net as dn
 import scratch.minibatch as smb
 import scratch.optim as so
 import torch_ref.optim as to
-from compare.cases.deep_net import build_torch_model, check_gradients, deep_problem
+from compare.cases.networks import build_torch_model, check_gradients, deep_problem
 from compare.core.devices import to_torch
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, register
-from compare.core.trainers import observe_parameters
+from compare.core.trainers import ScratchTrainer, observe_parameters
 from compare.data import datasets
 from torch_ref.training import train_step
 
@@ -85,41 +85,38 @@ def _scratch_batches(X: np.ndarray, Y: np.ndarray, batch_size: int | None, seed:
             yield epoch, X_batch, Y_batch
 
 
-class ScratchOptimTrainer:
+class ScratchOptimTrainer(ScratchTrainer):
     """One (mini-)batch step: ``deep_net.loss_and_grads`` then ``optimizer.step``; LR decay at each new epoch."""
 
     def __init__(self, problem: Problem, spec: OptimSpec):
-        self.params = problem.fresh_params()
+        super().__init__(problem)
         self.optimizer = getattr(so, spec.name)(self.params, **spec.hyper)
         self.lr0, self.decay, self.epoch = self.optimizer.lr, spec.decay, 0
         self.batches = _scratch_batches(problem.data["X"], problem.data["Y"], spec.batch_size,
                                         problem.hyper["shuffle_seed"])
         self.activation = problem.hyper["hidden_activation"]
-        self.cost, self.grads = np.nan, {}
 
-    def step(self) -> None:
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
         epoch, X_batch, Y_batch = next(self.batches)
         if self.decay is not None and epoch != self.epoch:
             decay_rate, time_interval = self.decay
             self.optimizer.lr = so.schedule_lr_decay(self.lr0, epoch, decay_rate, time_interval)
         self.epoch = epoch
-        self.cost, self.grads = dn.loss_and_grads(self.params, X_batch, Y_batch, hidden_activation=self.activation,
-                                                  check=False)
+        return dn.loss_and_grads(self.params, X_batch, Y_batch, hidden_activation=self.activation, check=False)
+
+    def update(self) -> None:
         self.optimizer.step(self.params, self.grads)
 
-    def observe(self) -> Observation:
-        arrays = {}
-        for name, value in self.params.items():
-            arrays[f"grad.{name}"] = self.grads["d" + name]
-            arrays[f"param.{name}"] = value
-            for key, state in self.optimizer.torch_state(name).items():
-                arrays[f"state.{name}.{key}"] = state
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        state: dict[str, dict[str, np.ndarray]] = {}
+        for name in self.params:
+            state[name] = dict(self.optimizer.torch_state(name))
             count = self.optimizer.step_count(name)
             if count is not None:
-                arrays[f"state.{name}.step"] = np.array(float(count))
+                state[name]["step"] = np.array(float(count))
         if self.decay is not None:
-            arrays["state.lr"] = np.array(self.optimizer.lr)
-        return Observation(self.cost, arrays)
+            state[""] = {"lr": np.array(self.optimizer.lr)}
+        return state
 
 
 class TorchOptimTrainer:
@@ -159,14 +156,8 @@ class TorchOptimTrainer:
     def observe(self) -> Observation:
         if self.loss is None:
             raise RuntimeError("observe() called before step()")
-        arrays = observe_parameters(self.mapping, self.optimizer)  # tensors shaped like their parameter
-        for entry in self.mapping:  # the scalar step count, which observe_parameters leaves out
-            count = self.optimizer.state.get(entry.parameter, {}).get("step")
-            if count is not None:
-                arrays[f"state.{entry.scratch_name}.step"] = np.array(float(count))
-        if self.scheduler is not None:
-            arrays["state.lr"] = np.array(self.optimizer.param_groups[0]["lr"])
-        return Observation(float(self.loss), arrays)
+        lr = {"": {"lr": np.array(self.optimizer.param_groups[0]["lr"])}} if self.scheduler is not None else None
+        return observe_parameters(float(self.loss), self.mapping, self.optimizer, with_step_count=True, state=lr)
 
 
 # ------------------------------------------------------------------------- the variants

@@ -10,7 +10,7 @@ BCE output) by full-batch gradient descent on both sides from the same initial w
 - ``l1_penalty``: ``lambda / m sum |W|`` with the subgradient ``sign(W)``.
 - ``dropout``: inverted dropout (``keep_prob``) after every hidden activation. The torch side is a plain
   ``nn.Dropout(p = 1 - keep_prob)`` in train mode; forward hooks record the masks torch drew and ``couple``
-  hands them to the NumPy side, so both sides drop the same units and agree to rounding.
+  hands them to the scratch side, so both sides drop the same units and agree to rounding.
 - ``early_stopping``: one step is one epoch; the dev loss is tracked with ``patience``; at the stop both
   sides restore the best epoch's parameters. The stop and best epochs are compared as ``state.stop.*``.
 """
@@ -24,12 +24,19 @@ from torch import nn
 import scratch.deep_net as deep_net
 import scratch.regularization as reg
 import torch_ref.regularization as treg
-from compare.cases.deep_net import deep_param_map
+from compare.cases.networks import PIECEWISE_LINEAR, deep_param_map, hidden_preactivations
 from compare.core.devices import to_numpy, to_torch, torch_dtype
-from compare.core.kinks import Preactivation, scratch_preactivations
-from compare.core.problem import Observation, Problem
+from compare.core.kinks import Preactivation
+from compare.core.problem import Observation, Problem, initial_parameters_rng
 from compare.core.registry import Case, register
-from compare.core.trainers import ParamMap, TorchTrainer, load_parameters, observe_parameters
+from compare.core.trainers import (
+    ParamMap,
+    ScratchTrainer,
+    TorchTrainer,
+    load_parameters,
+    observation,
+    observe_parameters,
+)
 from compare.data import datasets
 from compare.data.splits import train_dev_test_split
 from scratch.gradient_check import gradient_check_n
@@ -40,8 +47,7 @@ HIDDEN_ACTIVATION = "relu"
 
 
 def _problem(seed: int, dtype: np.dtype, data: datasets.Dataset, layer_dims: list[int], **hyper) -> Problem:
-    rng = np.random.default_rng(seed)
-    params = initialize_parameters(layer_dims, method="he", rng=rng, dtype=dtype)
+    params = initialize_parameters(layer_dims, method="he", rng=initial_parameters_rng(seed), dtype=dtype)
     hyper = {"layer_dims": layer_dims, "hidden_activation": HIDDEN_ACTIVATION, **hyper}
     return Problem(seed, dtype, {"X": data.X.astype(dtype), "Y": data.Y.astype(dtype)}, params, hyper)
 
@@ -63,64 +69,55 @@ def early_stopping_problem(seed: int, dtype: np.dtype) -> Problem:
 
 # --- scratch side -------------------------------------------------------------------------------------
 
-class ScratchRegularized:
-    """Gradient descent on ``deep_net`` plus the regularizer named by ``problem.hyper``.
+class ScratchRegularized(ScratchTrainer):
+    """Gradient descent on :mod:`scratch.deep_net` plus the regularizer named by ``problem.hyper``.
 
-    ``observe_data_term`` reports the unregularized loss and gradients (what torch's ``.grad`` holds when
-    the decay lives in the optimizer) while the update still uses the regularized gradient.
+    The penalties are :mod:`scratch.regularization`'s (:func:`~scratch.regularization.add_penalties`),
+    dropout its inverted dropout with the masks torch drew (``couple``). ``observe_data_term`` reports the
+    unregularized loss and gradients (what torch's ``.grad`` holds when the decay lives in the optimizer)
+    while the update still uses the regularized gradient.
     """
 
     def __init__(self, problem: Problem, *, observe_data_term: bool = False):
+        super().__init__(problem)
         self.X, self.Y = problem.data["X"], problem.data["Y"]
-        self.params = problem.fresh_params()
         self.hyper = problem.hyper
+        self.activation = problem.hyper["hidden_activation"]
+        self.has_kinks = self.activation in PIECEWISE_LINEAR
         self.observe_data_term = observe_data_term
         self.rng = np.random.default_rng(problem.seed)  # dropout masks when run alone (timing)
         self.masks: dict[str, np.ndarray] | None = None
-        self.cost, self.grads = np.nan, {}
+        self.total_grads: dict[str, np.ndarray] = {}
 
-    def _data_term(self) -> tuple[float, dict[str, np.ndarray]]:
+    def _forward(self) -> tuple[np.ndarray, list[deep_net.LayerCache], dict[str, np.ndarray] | None]:
         keep_prob = self.hyper.get("keep_prob")
         if keep_prob is None:
-            cost, grads = deep_net.loss_and_grads(self.params, self.X, self.Y,
-                                                  hidden_activation=self.hyper["hidden_activation"])
-            return float(cost), grads
+            ZL, caches = deep_net.L_model_logits(self.X, self.params, hidden_activation=self.activation)
+            return ZL, caches, None
         masks = self.masks or reg.draw_dropout_masks(self.rng, self.hyper["layer_dims"], self.X.shape[1],
                                                      keep_prob, self.X.dtype)
         self.masks = None
-        return reg.dropout_loss_and_grads(self.params, self.X, self.Y, masks, keep_prob=keep_prob,
-                                          hidden_activation=self.hyper["hidden_activation"])
+        ZL, caches = reg.dropout_model_logits(self.params, self.X, masks, keep_prob=keep_prob,
+                                              hidden_activation=self.activation)
+        return ZL, caches, masks
 
-    def step(self) -> None:
-        cost, grads = self._data_term()
-        self.cost, self.grads = cost, grads
-        total = dict(grads)
-        m = self.X.shape[1]
-        for key, penalty, penalty_grads in (("l2", reg.l2_cost, reg.l2_grads), ("l1", reg.l1_cost, reg.l1_grads)):
-            lambd = self.hyper.get(key, 0.0)
-            if lambd:
-                extra = penalty_grads(self.params, lambd, m)
-                total = {name: g + extra[name] if name in extra else g for name, g in total.items()}
-                if not self.observe_data_term:
-                    self.cost += penalty(self.params, lambd, m)
-        if not self.observe_data_term:
-            self.grads = total
-        for name in self.params:
-            self.params[name] -= self.hyper["learning_rate"] * total[f"d{name}"]
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
+        ZL, caches, masks = self._forward()
+        self.capture_preactivations(lambda: hidden_preactivations(caches))
+        if masks is None:
+            grads = deep_net.L_model_backward(deep_net.sigmoid(ZL), self.Y, caches, hidden_activation=self.activation)
+        else:
+            grads = reg.dropout_model_backward(deep_net.sigmoid(ZL) - self.Y, caches, masks,
+                                               keep_prob=self.hyper["keep_prob"], hidden_activation=self.activation)
+        cost = float(deep_net.cost_from_logits(ZL, self.Y))
+        penalized_cost, self.total_grads = reg.add_penalties(cost, grads, self.params, self.X.shape[1],
+                                                             l2=self.hyper.get("l2", 0.0), l1=self.hyper.get("l1", 0.0))
+        if self.observe_data_term:
+            return cost, grads
+        return penalized_cost, self.total_grads
 
-    def hidden_preactivations(self) -> list[Preactivation] | None:
-        if self.hyper.get("keep_prob") is not None:
-            return None  # the step's later layers see dropout masks that are not drawn yet
-        return scratch_preactivations(self.params, self.X, self.hyper["hidden_activation"])
-
-    def adopt_parameters(self, params: dict[str, np.ndarray]) -> None:
-        for name, value in self.params.items():
-            value[...] = params[name]
-
-    def observe(self) -> Observation:
-        arrays = {f"grad.{k[1:]}": v for k, v in self.grads.items()}
-        arrays.update({f"param.{k}": v for k, v in self.params.items()})
-        return Observation(float(self.cost), arrays)
+    def update(self) -> None:
+        deep_net.update_parameters(self.params, self.total_grads, self.hyper["learning_rate"])
 
 
 # --- torch side ---------------------------------------------------------------------------------------
@@ -219,6 +216,7 @@ class ScratchEarlyStopping(ScratchRegularized):
 
     def step(self) -> None:
         if self.stopper.stopped_epoch is not None:
+            self.clear_preactivations()
             return
         super().step()
         dev_loss, _ = deep_net.loss_and_grads(self.params, self.X_dev, self.Y_dev,
@@ -229,15 +227,14 @@ class ScratchEarlyStopping(ScratchRegularized):
         self.epoch += 1
 
     def observe(self) -> Observation:
-        observation = super().observe()
-        observation.loss = self.dev_loss
-        observation.arrays.update(_stop_state(self.stopper.best_epoch, self.stopper.stopped_epoch))
-        return observation
+        grads = {name: self.grads[f"d{name}"] for name in self.params}
+        return observation(self.dev_loss, self.params, grads, stop_state(self.stopper))
 
 
-def _stop_state(best_epoch: int, stopped_epoch: int | None) -> dict[str, np.ndarray]:
-    return {"state.stop.best_epoch": np.array(float(best_epoch)),
-            "state.stop.stopped_epoch": np.array(float(-1 if stopped_epoch is None else stopped_epoch))}
+def stop_state(stopper: reg.EarlyStopping | treg.EarlyStopping) -> dict[str, dict[str, np.ndarray]]:
+    """The best and the stop epoch (-1 before the stop), observed as ``state.stop.*``."""
+    stopped = -1 if stopper.stopped_epoch is None else stopper.stopped_epoch
+    return {"stop": {"best_epoch": np.array(float(stopper.best_epoch)), "stopped_epoch": np.array(float(stopped))}}
 
 
 class TorchEarlyStopping:
@@ -251,6 +248,7 @@ class TorchEarlyStopping:
 
     def step(self) -> None:
         if self.stopper.stopped_epoch is not None:
+            self.trainer.kinks.clear()
             return
         self.trainer.step()
         with torch.no_grad():
@@ -260,9 +258,14 @@ class TorchEarlyStopping:
         self.epoch += 1
 
     def observe(self) -> Observation:
-        arrays = observe_parameters(self.trainer.mapping)
-        arrays.update(_stop_state(self.stopper.best_epoch, self.stopper.stopped_epoch))
-        return Observation(self.dev_loss, arrays)
+        return observe_parameters(self.dev_loss, self.trainer.mapping, state=stop_state(self.stopper))
+
+    # the kink watch of the wrapped trainer (dev-loss forwards run without autograd and are not captured)
+    def start_kink_watch(self) -> bool:
+        return self.trainer.start_kink_watch()
+
+    def preactivations(self) -> list[Preactivation]:
+        return self.trainer.preactivations()
 
 
 # --- gradient checks (float64, course relative error) ------------------------------------------------

@@ -3,7 +3,7 @@
 Variants: ``planar_flower`` is the course's setting (400 flower points, 4 tanh units, small random
 start, learning rate 1.2); ``planar_flower_nh50`` a wide hidden layer (the course's hidden-size study);
 ``breast_cancer`` a real data set (standardized 80% training split, 8 units, Xavier start).
-Data, initial weights, the parameter map and the torch trainer come from :mod:`compare.cases.deep_net`.
+Data, initial weights and the parameter map come from :mod:`compare.cases.networks`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 
 import scratch.shallow_net as sn
 import torch_ref.shallow_net as tsn
-from compare.cases.deep_net import (
+from compare.cases.networks import (
     ScratchDeepNet,
     breast_cancer_train,
     deep_param_map,
@@ -34,7 +34,7 @@ COURSE_LEARNING_RATE = 1.2
 
 def shallow_problem(seed: int, dtype: np.dtype, dataset: datasets.Dataset, *, n_h: int, init: str = "small",
                     learning_rate: float = COURSE_LEARNING_RATE) -> Problem:
-    """``[n_x, n_h, 1]`` tanh network on ``dataset``; see :func:`compare.cases.deep_net.deep_problem`."""
+    """``[n_x, n_h, 1]`` tanh network on ``dataset``; see :func:`compare.cases.networks.deep_problem`."""
     return deep_problem(seed, dtype, layer_dims=[dataset.n_x, n_h, 1], dataset=dataset, hidden_activation="tanh",
                         init=init, learning_rate=learning_rate)
 
@@ -42,12 +42,14 @@ def shallow_problem(seed: int, dtype: np.dtype, dataset: datasets.Dataset, *, n_
 class ScratchShallowNet(ScratchDeepNet):
     """Full-batch gradient descent with :func:`scratch.shallow_net.loss_and_grads` (the course's backward)."""
 
-    def __init__(self, problem: Problem):
-        super().__init__(problem)
+    def check_inputs(self) -> None:
+        super().check_inputs()
         sn.check_inputs(self.X, self.params, self.Y)
 
-    def step(self) -> None:
-        self.cost, self.grads = sn.loss_and_grads(self.params, self.X, self.Y, check=False)
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
+        return sn.loss_and_grads(self.params, self.X, self.Y, check=False)
+
+    def update(self) -> None:
         sn.update_parameters(self.params, self.grads, self.learning_rate)
 
 

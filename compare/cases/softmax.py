@@ -2,13 +2,18 @@
 
 Variants on scikit-learn's digits (10 classes, 8x8 pixels, standardized 80% training split of 1438
 examples): ``digits`` ``[64, 32, 10]`` and ``digits_depth3`` ``[64, 32, 16, 10]``, tanh hidden units,
-Xavier init, SGD for 200 full-batch steps. The labels are integer class indices on both sides (``(1, m)``
-int64 in scratch, ``(m,)`` long for torch), never one-hot in the problem.
+Xavier init, SGD for 200 full-batch steps; and ``large_logits``, a one-layer ``[64, 10]`` softmax
+regression on 256 digits whose Xavier weights are scaled by ``LOGIT_SCALE``, so the logits reach several
+thousand (``exp`` overflows float64 above 709.8, float32 above 88.7) and the predictions are saturated:
+both sides must stay finite and agree, which only the max shift achieves (a softmax without it returns
+inf/inf = NaN, which the harness reports as a divergence at step 0, tests/test_mutants.py). The labels are integer
+class indices on both sides (``(1, m)`` int64 in scratch, ``(m,)`` long for torch), never one-hot in the
+problem.
 
 Why no ReLU variant is registered here: in float32, a ReLU pre-activation that lands within rounding of
 0 can fall on different sides of the kink in the two implementations (their float32 parameters differ
 by ~1 ulp after some steps). Measured on ``[64, 32, 10]`` relu, He init, seed 0: at step 182 one of the
-46,016 pre-activations was +7.5e-8 in NumPy and -1.6e-7 in torch, and that step's ``db1`` differed by
+46,016 pre-activations was +7.5e-8 in scratch and -1.6e-7 in torch, and that step's ``db1`` differed by
 4e-3 relative (``W1`` gradient 5e-2) -- a kink crossing, not a formula difference. float64 stays at
 1e-15 (tests/test_softmax.py runs the relu network in float64). The smooth tanh keeps the float32
 comparison meaningful.
@@ -24,9 +29,15 @@ import torch
 import scratch.deep_net as dn
 import scratch.softmax as sm
 import torch_ref.softmax as tsm
-from compare.cases.deep_net import build_torch_model, deep_problem, gradient_check_point, observe_scratch
+from compare.cases.networks import (
+    ScratchDeepNet,
+    build_torch_model,
+    deep_problem,
+    gradient_check_point,
+    hidden_preactivations,
+)
 from compare.core.devices import to_torch
-from compare.core.problem import Observation, Problem
+from compare.core.problem import Problem
 from compare.core.registry import Case, register
 from compare.core.trainers import TorchTrainer
 from compare.data import datasets
@@ -34,6 +45,8 @@ from scratch.gradient_check import gradient_check_n
 
 #: Examples used by the gradient check (two cost evaluations per parameter: a subset keeps it fast).
 GRADIENT_CHECK_EXAMPLES = 100
+#: ``large_logits``: the factor on the Xavier weights that puts the logits at several thousand.
+LOGIT_SCALE = 500.0
 
 
 def digits_split(seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
@@ -44,7 +57,7 @@ def digits_split(seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
 
 def softmax_problem(seed: int, dtype: np.dtype, dataset: datasets.Dataset, *, layer_dims: list[int],
                     hidden_activation: str, init: str, learning_rate: float) -> Problem:
-    """Like :func:`compare.cases.deep_net.deep_problem` with ``n_L = K`` and integer labels ``Y`` ``(1, m)``."""
+    """Like :func:`compare.cases.networks.deep_problem` with ``n_L = K`` and integer labels ``Y`` ``(1, m)``."""
     if layer_dims[-1] != dataset.n_classes:
         raise ValueError(f"layer_dims[-1] must equal the dataset's {dataset.n_classes} classes, got {layer_dims[-1]}")
     problem = deep_problem(seed, dtype, layer_dims=layer_dims, dataset=dataset, hidden_activation=hidden_activation,
@@ -54,25 +67,25 @@ def softmax_problem(seed: int, dtype: np.dtype, dataset: datasets.Dataset, *, la
     return problem
 
 
-class ScratchSoftmaxNet:
-    """Full-batch gradient descent with :func:`scratch.softmax.loss_and_grads` (validated once here)."""
+def large_logits_problem(seed: int, dtype: np.dtype) -> Problem:
+    """Digits (first 256 training examples), ``[64, 10]``, Xavier weights times ``LOGIT_SCALE``: logits ~4e3."""
+    train = digits_split(seed)[0].subset(np.arange(256))
+    problem = softmax_problem(seed, dtype, train, layer_dims=[64, 10], hidden_activation="tanh", init="xavier",
+                              learning_rate=0.01)
+    problem.params["W1"] *= np.asarray(LOGIT_SCALE, dtype=dtype)
+    return problem
 
-    def __init__(self, problem: Problem):
-        self.X, self.labels = problem.data["X"], problem.data["Y"]
-        self.params = problem.fresh_params()
-        self.hidden_activation = problem.hyper["hidden_activation"]
-        self.learning_rate = problem.hyper["learning_rate"]
-        sm.check_inputs(self.X, self.params, self.hidden_activation, self.labels)
-        self.grads: dict[str, np.ndarray] = {}
-        self.cost = np.nan
 
-    def step(self) -> None:
-        self.cost, self.grads = sm.loss_and_grads(self.params, self.X, self.labels,
-                                                  hidden_activation=self.hidden_activation, check=False)
-        dn.update_parameters(self.params, self.grads, self.learning_rate)
+class ScratchSoftmaxNet(ScratchDeepNet):
+    """Full-batch gradient descent on :mod:`scratch.softmax`'s network; ``Y`` holds integer labels ``(1, m)``."""
 
-    def observe(self) -> Observation:
-        return observe_scratch(self.cost, self.params, self.grads)
+    def check_inputs(self) -> None:
+        sm.check_inputs(self.X, self.params, self.hidden_activation, self.Y)
+
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
+        ZL, caches = dn.L_model_logits(self.X, self.params, hidden_activation=self.hidden_activation, check=False)
+        self.capture_preactivations(lambda: hidden_preactivations(caches))
+        return sm.cost_and_grads_from_logits(ZL, self.Y, caches, hidden_activation=self.hidden_activation)
 
 
 class TorchSoftmaxNet(TorchTrainer):
@@ -116,7 +129,8 @@ NOTES = (
 )
 
 
-def _register(variant: str, summary: str, make_problem: Callable[[int, np.dtype], Problem]) -> None:
+def _register(variant: str, summary: str, make_problem: Callable[[int, np.dtype], Problem], notes: str = NOTES
+              ) -> None:
     register(Case(
         concept="softmax",
         variant=variant,
@@ -126,7 +140,7 @@ def _register(variant: str, summary: str, make_problem: Callable[[int, np.dtype]
         torch=TorchSoftmaxNet,
         gradient_check=check_gradients,
         equations=EQUATIONS,
-        notes=NOTES,
+        notes=notes,
         scratch_source=(sm.softmax, sm.log_softmax, sm.cross_entropy_from_logits, sm.loss_and_grads,
                         dn.L_model_backward),
         torch_source=(tsm.DeepNet, tsm.make_training, tsm.predict),
@@ -147,3 +161,7 @@ _register("digits", "[64, 32, 10] tanh, xavier init, softmax + cross-entropy, SG
 _register("digits_depth3",
           "[64, 32, 16, 10] tanh, xavier init, softmax + cross-entropy, SGD lr 0.1 on digits (1438 x 64)",
           _digits([64, 32, 16, 10], "tanh", "xavier", 0.1))
+_register("large_logits",
+          f"[64, 10] softmax regression, Xavier x {LOGIT_SCALE:g}: logits up to ~4e3 where exp overflows, 256 digits",
+          large_logits_problem,
+          NOTES + " Here the logits reach ~4e3: without the shift exp(z) would overflow to inf on either side.")

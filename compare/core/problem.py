@@ -16,6 +16,19 @@ import numpy as np
 
 #: Prefixes of observation keys, one per comparison category.
 CATEGORIES = ("grad", "param", "state")
+#: The stream number of initial parameters: ``np.random.default_rng([seed, INIT_STREAM])``.
+INIT_STREAM = 4
+
+
+def initial_parameters_rng(seed: int, *substream: int) -> np.random.Generator:
+    """The generator every problem builder draws its initial parameters from.
+
+    ``np.random.default_rng([seed, INIT_STREAM, *substream])``: one rule for every case, and a stream of its
+    own, so initial weights never reuse the draws of the data (``default_rng(seed)`` in the dataset
+    generators) or of batch orders and masks. ``substream`` separates further draws tied to the initial
+    parameters (e.g. the gradient check's random biases).
+    """
+    return np.random.default_rng([seed, INIT_STREAM, *substream])
 
 
 @dataclass

@@ -2,10 +2,10 @@
 
 The two trainers advance in lock step: torch step k, then (after ``Case.couple`` if any) scratch step k,
 each observed at the shared snapshot steps. A side whose loss or arrays turn NaN/Inf stops the run and
-is reported as "diverged at step k" instead of comparing NaNs. Before each step of a network with ReLU
-units, both sides' hidden pre-activations are checked for a kink crossing (:mod:`compare.core.kinks`); a step
-with one within rounding is recorded, left out of the comparison, and followed by the scratch side
-adopting torch's parameters.
+is reported as "diverged at step k" instead of comparing NaNs. When the trainers have piecewise-linear
+units, each side captures the pre-activations of its own step, and after both steps they are checked for
+a kink crossing (:mod:`compare.core.kinks`); a step with one within rounding is recorded, left out of the
+comparison, and followed by the scratch side adopting torch's parameters.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from compare.core.devices import numpy_dtype, resolve_device
-from compare.core.kinks import watch_kinks, watches_kinks
+from compare.core.kinks import start_kink_watch, watch_kinks
 from compare.core.parity import ParityResult, compare_trajectories, tolerance
 from compare.core.problem import Trainer
 from compare.core.record import Timing, Trajectory, snapshot_steps
@@ -96,10 +96,9 @@ def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, st
     torch_side = case.torch(problem, device)
     keep = snapshot_steps(steps, problem.n_param_elements)
     tol = tolerance(dtype, device.type, case.tolerance_factor)
-    watched = watches_kinks(scratch_side, torch_side)  # a runtime Protocol check is slow: once per run
+    watched = start_kink_watch(scratch_side, torch_side)
     scratch_run, torch_run = Trajectory(), Trajectory()
     for step in range(steps):
-        crossing = watch_kinks(step, scratch_side, torch_side, tol) if watched else None
         torch_side.step()
         torch_run.record(step, torch_side.observe, step in keep)
         if case.couple is not None:
@@ -108,6 +107,7 @@ def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, st
         scratch_run.record(step, scratch_side.observe, step in keep)
         if scratch_run.diverged_at is not None or torch_run.diverged_at is not None:
             break
+        crossing = watch_kinks(step, scratch_side, torch_side, tol) if watched else None
         if crossing is not None:
             scratch_run.kink_crossings.append(crossing)
             torch_run.kink_crossings.append(crossing)

@@ -1,15 +1,23 @@
-"""Glue between a torch model and the harness: scratch's names and layouts on the torch side.
+"""The two sides' trainers, observed under scratch's names and layouts.
 
-A :class:`ParamMap` entry says which ``nn.Parameter`` plays the part of a scratch parameter and how to
-turn one into the other (``nn.Linear.weight`` is already ``W[l]``'s shape; logistic regression's ``w`` is
-its transpose). :class:`TorchTrainer` runs the idiomatic torch step and reports gradients, parameters and
-the optimizer's state (``optimizer.state[p]``) under scratch's names, so any torch case gets
-observation for free.
+Both sides report a step the same way, through :func:`observation`: ``grad.<name>``, ``param.<name>`` and
+``state.<name>.<key>`` under scratch's parameter names, so the two compare key by key.
+
+- :class:`ScratchTrainer`: parameters in a dict under scratch names; a case implements ``loss_and_grads()``
+  (the cost and ``{"d<name>": gradient}``) and ``update()``; optimizer state through ``optimizer_state()``.
+- :class:`TorchTrainer`: the idiomatic torch step (``torch_ref.training.train_step``) on a model whose
+  parameters a :class:`ParamMap` names: which ``nn.Parameter`` plays the part of a scratch parameter and
+  how to turn one into the other (``nn.Linear.weight`` is already ``W[l]``'s shape; logistic regression's
+  ``w`` is its transpose). The optimizer's state (``optimizer.state[p]``) is observed for free.
+
+Both offer the kink watch of :mod:`compare.core.kinks`: torch through forward hooks on any model with
+ReLU / leaky-ReLU modules, scratch from the caches of its forward pass (a trainer with such units sets
+``has_kinks`` and calls :meth:`ScratchTrainer.capture_preactivations` in ``loss_and_grads``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,9 +25,91 @@ import torch
 from torch import nn
 
 from compare.core.devices import to_numpy
-from compare.core.kinks import Preactivation, torch_preactivations
-from compare.core.problem import Observation
+from compare.core.kinks import Preactivation, TorchKinkCapture
+from compare.core.problem import Observation, Problem
 from torch_ref.training import train_step
+
+
+def observation(loss: float, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray] | None = None,
+                state: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> Observation:
+    """One step's :class:`Observation`: ``grad.<name>``, ``param.<name>``, ``state.<name>.<key>``.
+
+    ``params``, ``grads`` and ``state`` are keyed by scratch parameter names (``state`` may add names that
+    are no parameter, e.g. ``state.lr``: give it under the name ``""`` with key ``"lr"``).
+    """
+    arrays: dict[str, np.ndarray] = {}
+    for name, grad in (grads or {}).items():
+        arrays[f"grad.{name}"] = np.asarray(grad)
+    for name, value in params.items():
+        arrays[f"param.{name}"] = np.asarray(value)
+    for name, entries in (state or {}).items():
+        for key, value in entries.items():
+            arrays[f"state.{name}.{key}" if name else f"state.{key}"] = np.asarray(value)
+    return Observation(float(loss), arrays)
+
+
+class ScratchTrainer:
+    """The scratch side of a case: ``step()`` is ``loss_and_grads()`` then ``update()``.
+
+    ``self.params`` holds the parameters under scratch names (fresh copies of the problem's),
+    ``self.grads`` the last step's gradients keyed ``d<name>`` as the course returns them, ``self.cost``
+    its cost. Subclasses implement :meth:`loss_and_grads` and :meth:`update`, and :meth:`optimizer_state`
+    when the update keeps state.
+    """
+
+    #: Whether the model has piecewise-linear units (ReLU, leaky ReLU, max): then it is kink-watched.
+    has_kinks = False
+
+    def __init__(self, problem: Problem):
+        self.params = problem.fresh_params()
+        self.grads: dict[str, np.ndarray] = {}
+        self.cost = np.nan
+        self._captured: list[Preactivation] | None = None  # None: not watched
+
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
+        """The cost at ``self.params`` and the gradients ``{"d<name>": array}``."""
+        raise NotImplementedError
+
+    def update(self) -> None:
+        """Change ``self.params`` (in place) with ``self.grads``."""
+        raise NotImplementedError
+
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{name: {key: array}}`` with torch's state keys (``momentum_buffer``, ``exp_avg``, ...)."""
+        return {}
+
+    def step(self) -> None:
+        self.clear_preactivations()
+        self.cost, self.grads = self.loss_and_grads()
+        self.update()
+
+    def observe(self) -> Observation:
+        grads = {name: self.grads[f"d{name}"] for name in self.params if f"d{name}" in self.grads}
+        return observation(self.cost, self.params, grads, self.optimizer_state())
+
+    # -- kink watch (compare.core.kinks) --
+    def start_kink_watch(self) -> bool:
+        if self.has_kinks:
+            self._captured = []
+        return self.has_kinks
+
+    def clear_preactivations(self) -> None:
+        """Forget the previous step's capture (a step that trains nothing captures nothing)."""
+        if self._captured is not None:
+            self._captured = []
+
+    def capture_preactivations(self, layers: Callable[[], Iterable[Preactivation]]) -> None:
+        """Keep ``layers()`` when watched; call it before :meth:`update` changes the weights it reads."""
+        if self._captured is not None:
+            self._captured.extend(layers())
+
+    def preactivations(self) -> list[Preactivation]:
+        return self._captured or []
+
+    def adopt_parameters(self, params: Mapping[str, np.ndarray]) -> None:
+        """Continue from ``params`` (scratch names and layout), written into the arrays in place."""
+        for name, value in self.params.items():
+            value[...] = params[name]
 
 
 def _identity(array: np.ndarray) -> np.ndarray:
@@ -49,20 +139,31 @@ def load_parameters(mapping: list[ParamMap], params: dict[str, np.ndarray]) -> N
             entry.parameter.copy_(torch.from_numpy(value))
 
 
-def observe_parameters(mapping: list[ParamMap], optimizer: torch.optim.Optimizer | None = None
-                       ) -> dict[str, np.ndarray]:
-    """``grad.*``, ``param.*`` and ``state.<name>.<key>`` arrays in scratch's layout."""
-    arrays: dict[str, np.ndarray] = {}
+def observe_parameters(loss: float, mapping: list[ParamMap], optimizer: torch.optim.Optimizer | None = None,
+                       *, with_step_count: bool = False,
+                       state: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> Observation:
+    """:func:`observation` of the mapped torch parameters, their ``.grad`` and ``optimizer.state``.
+
+    State tensors shaped like their parameter are converted to scratch layout; the scalar ``step`` count
+    is observed only ``with_step_count`` (as a float). ``state`` adds entries of the case's own.
+    """
+    params: dict[str, np.ndarray] = {}
+    grads: dict[str, np.ndarray] = {}
+    state = dict(state or {})
     for entry in mapping:
         p = entry.parameter
         if p.grad is not None:
-            arrays[f"grad.{entry.scratch_name}"] = entry.to_scratch(to_numpy(p.grad))
-        arrays[f"param.{entry.scratch_name}"] = entry.to_scratch(to_numpy(p))
-        state = optimizer.state.get(p, {}) if optimizer is not None else {}
-        for key, value in state.items():
+            grads[entry.scratch_name] = entry.to_scratch(to_numpy(p.grad))
+        params[entry.scratch_name] = entry.to_scratch(to_numpy(p))
+        entries = {}
+        for key, value in (optimizer.state.get(p, {}) if optimizer is not None else {}).items():
             if isinstance(value, torch.Tensor) and value.shape == p.shape:
-                arrays[f"state.{entry.scratch_name}.{key}"] = entry.to_scratch(to_numpy(value))
-    return arrays
+                entries[key] = entry.to_scratch(to_numpy(value))
+            elif key == "step" and with_step_count:
+                entries[key] = np.array(float(value))
+        if entries:
+            state[entry.scratch_name] = entries
+    return observation(loss, params, grads, state)
 
 
 class TorchTrainer:
@@ -73,14 +174,20 @@ class TorchTrainer:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.x, self.y, self.mapping = x, y, mapping
         self.loss: torch.Tensor | None = None
+        self.kinks = TorchKinkCapture(model)
 
     def step(self) -> None:
+        self.kinks.clear()
         self.loss = train_step(self.model, self.loss_fn, self.optimizer, self.x, self.y)
-
-    def hidden_preactivations(self) -> list[Preactivation] | None:
-        return torch_preactivations(self.model, self.x)
 
     def observe(self) -> Observation:
         if self.loss is None:
             raise RuntimeError("observe() called before step()")
-        return Observation(float(self.loss), observe_parameters(self.mapping, self.optimizer))
+        return observe_parameters(float(self.loss), self.mapping, self.optimizer)
+
+    # -- kink watch (compare.core.kinks) --
+    def start_kink_watch(self) -> bool:
+        return self.kinks.start()
+
+    def preactivations(self) -> list[Preactivation]:
+        return self.kinks.layers

@@ -15,7 +15,7 @@ import scratch.deep_net as dn
 import scratch.softmax as sm
 import torch_ref.deep_net as tdn
 import torch_ref.softmax as tsm
-from compare.cases.deep_net import ScratchDeepNet, TorchDeepNet, deep_problem
+from compare.cases.networks import ScratchDeepNet, TorchDeepNet, deep_problem
 from compare.cases.shallow_net import ScratchShallowNet, TorchShallowNet, shallow_problem
 from compare.cases.softmax import ScratchSoftmaxNet, TorchSoftmaxNet, digits_split, softmax_problem
 from compare.core.devices import to_torch
@@ -66,7 +66,7 @@ def symmetry_problem(activation: str, init: str, *, seed: int = 0, learning_rate
 def train_observed(problem: Problem, steps: int) -> dict[str, SymmetryRun]:
     """Gradient descent on both sides, recording the cost and ``hidden_unit_spread(W1)`` after every step."""
     runs = {}
-    for side, trainer in (("numpy", ScratchDeepNet(problem)), ("torch", TorchDeepNet(problem, CPU))):
+    for side, trainer in (("scratch", ScratchDeepNet(problem)), ("torch", TorchDeepNet(problem, CPU))):
         costs, spreads = [], []
         for _ in range(steps):
             trainer.step()
@@ -94,23 +94,25 @@ def zero_init_study(ctx: StudyContext) -> StudyOutput:
 
     steps = 200 if ctx.quick else 2000
     data = symmetry_data()
-    rows = ["| hidden | init | final cost numpy / torch | train accuracy numpy / torch | distinct hidden units "
-            "numpy / torch | first step with unequal rows numpy / torch | max spread of W1 rows numpy / torch | "
+    rows = ["| hidden | init | final cost scratch / torch | train accuracy scratch / torch | distinct hidden units "
+            "scratch / torch | first step with unequal rows scratch / torch | max spread of W1 rows scratch / torch | "
             "max rel. param diff |", "|---|---|---|---|---|---|---|---|"]
     fig, (ax_cost, ax_spread) = plt.subplots(1, 2, figsize=(10, 3.8))
     for index, (activation, init) in enumerate(SYMMETRY_CONFIGS):
         problem = symmetry_problem(activation, init)
         runs = train_observed(problem, steps)
-        ours, theirs = runs["numpy"], runs["torch"]
-        diff = max(relative_difference(ours.params[name], theirs.params[name])[1] for name in ours.params)
-        units = [len(np.unique(run.params["W1"], axis=0)) for run in (ours, theirs)]
-        rows.append(f"| {activation} | {init} | {ours.costs[-1]:.4f} / {theirs.costs[-1]:.4f} | "
-                    f"{_train_accuracy(problem, ours.params):.3f} / {_train_accuracy(problem, theirs.params):.3f} | "
+        scratch_run, torch_run = runs["scratch"], runs["torch"]
+        diff = max(relative_difference(scratch_run.params[name], torch_run.params[name])[1]
+                   for name in scratch_run.params)
+        units = [len(np.unique(run.params["W1"], axis=0)) for run in (scratch_run, torch_run)]
+        rows.append(f"| {activation} | {init} | {scratch_run.costs[-1]:.4f} / {torch_run.costs[-1]:.4f} | "
+                    f"{_train_accuracy(problem, scratch_run.params):.3f} / "
+                    f"{_train_accuracy(problem, torch_run.params):.3f} | "
                     f"{units[0]} / {units[1]} of {SYMMETRY_LAYERS[1]} | "
-                    f"{_first_asymmetric_step(ours)} / {_first_asymmetric_step(theirs)} | "
-                    f"{ours.spreads[-1]:.3g} / {theirs.spreads[-1]:.3g} | {diff:.1e} |")
+                    f"{_first_asymmetric_step(scratch_run)} / {_first_asymmetric_step(torch_run)} | "
+                    f"{scratch_run.spreads[-1]:.3g} / {torch_run.spreads[-1]:.3g} | {diff:.1e} |")
         for side, run in runs.items():
-            style = "-" if side == "numpy" else ":"
+            style = "-" if side == "scratch" else ":"
             label = f"{activation}, {init} ({side})"
             ax_cost.plot(run.costs, style, color=f"C{index}", label=label)
             ax_spread.plot(run.spreads, style, color=f"C{index}", label=label)
@@ -120,7 +122,7 @@ def zero_init_study(ctx: StudyContext) -> StudyOutput:
     ax_spread.set_ylabel("max |W1[i, :] - W1[0, :]|")
     ax_spread.set_yscale("symlog", linthresh=1e-17)
     ax_spread.legend(fontsize=6)
-    fig.suptitle(f"planar flower (train split), {SYMMETRY_LAYERS}, lr 1.2, {steps} steps (numpy solid, torch dotted)")
+    fig.suptitle(f"planar flower (train split), {SYMMETRY_LAYERS}, lr 1.2, {steps} steps (scratch solid, torch dotted)")
     fig.tight_layout()
     fig.savefig(ctx.plot("zero_init_symmetry.png"), dpi=90)
     plt.close(fig)
@@ -172,7 +174,7 @@ def _binary_accuracies(scratch, torch_side, problem: Problem, test: datasets.Dat
     X_test = test.X.astype(problem.dtype)
     result = {}
     for split, X, Y in (("train", problem.data["X"], problem.data["Y"]), ("test", X_test, test.Y)):
-        result[f"numpy {split}"] = dn.accuracy(dn.predict(X, scratch.params, hidden_activation=activation), Y)
+        result[f"scratch {split}"] = dn.accuracy(dn.predict(X, scratch.params, hidden_activation=activation), Y)
         labels = tdn.predict(torch_side.model, to_torch(X, CPU, transpose=True)).numpy().T
         result[f"torch {split}"] = dn.accuracy(labels, Y)
     return result
@@ -182,7 +184,7 @@ def _softmax_accuracies(scratch, torch_side, problem: Problem, test: datasets.Da
     activation = problem.hyper["hidden_activation"]
     result = {}
     for split, X, labels in (("train", problem.data["X"], problem.data["Y"]), ("test", test.X, test.Y)):
-        result[f"numpy {split}"] = sm.accuracy(sm.predict(X, scratch.params, hidden_activation=activation), labels)
+        result[f"scratch {split}"] = sm.accuracy(sm.predict(X, scratch.params, hidden_activation=activation), labels)
         result[f"torch {split}"] = sm.accuracy(tsm.predict(torch_side.model, to_torch(X, CPU, transpose=True)).numpy(),
                                                labels)
     return result
@@ -224,30 +226,30 @@ def train_to_convergence(setting: AccuracySetting, *, steps: int, seed: int = 0)
     for _ in range(steps):
         torch_side.step()
         scratch.step()
-    ours, theirs = scratch.observe(), torch_side.observe()
+    scratch_run, torch_run = scratch.observe(), torch_side.observe()
     result = accuracies(scratch, torch_side, problem, test)
-    result["numpy cost"], result["torch cost"] = ours.loss, theirs.loss
-    result["max rel param diff"] = max(relative_difference(ours.arrays[key], theirs.arrays[key])[1]
-                                       for key in ours.arrays if key.startswith("param."))
+    result["scratch cost"], result["torch cost"] = scratch_run.loss, torch_run.loss
+    result["max rel param diff"] = max(relative_difference(scratch_run.arrays[key], torch_run.arrays[key])[1]
+                                       for key in scratch_run.arrays if key.startswith("param."))
     result["m train"], result["m test"] = problem.data["X"].shape[1], test.m
     return result
 
 
 def accuracy_study(ctx: StudyContext) -> StudyOutput:
-    rows = ["| data (train / test) | model | steps | numpy train | torch train | numpy test | torch test | "
-            "final cost numpy / torch | max rel. param diff |",
+    rows = ["| data (train / test) | model | steps | scratch train | torch train | scratch test | torch test | "
+            "final cost scratch / torch | max rel. param diff |",
             "|---|---|---|---|---|---|---|---|---|"]
     for setting in ACCURACY_SETTINGS:
         steps = setting.steps // 10 if ctx.quick else setting.steps
         r = train_to_convergence(setting, steps=steps)
         rows.append(f"| {setting.name} ({r['m train']} / {r['m test']}) | {setting.model} | {steps} | "
-                    f"{r['numpy train']:.3f} | {r['torch train']:.3f} | {r['numpy test']:.3f} | "
-                    f"{r['torch test']:.3f} | {r['numpy cost']:.4f} / {r['torch cost']:.4f} | "
+                    f"{r['scratch train']:.3f} | {r['torch train']:.3f} | {r['scratch test']:.3f} | "
+                    f"{r['torch test']:.3f} | {r['scratch cost']:.4f} / {r['torch cost']:.4f} | "
                     f"{r['max rel param diff']:.1e} |")
     markdown = "\n".join([
         "Both implementations trained from the same initial weights with full-batch gradient descent on a "
         "seeded 80/20 train/test split (seed 0; breast cancer and digits standardized with the training "
-        "statistics). Accuracies are computed from each side's own final parameters: numpy with "
+        "statistics). Accuracies are computed from each side's own final parameters: scratch with "
         "scratch's predict, torch with the nn.Module's forward.",
         "",
         *rows,

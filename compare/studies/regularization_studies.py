@@ -11,7 +11,7 @@ import torch
 import scratch.deep_net as deep_net
 import scratch.regularization as reg
 import torch_ref.regularization as treg
-from compare.cases.deep_net import deep_param_map
+from compare.cases.networks import deep_param_map
 from compare.core.parity import relative_difference
 from compare.core.trainers import load_parameters
 from compare.data import datasets
