@@ -17,7 +17,7 @@ import torch
 
 from compare.core.devices import numpy_dtype, resolve_device
 from compare.core.kinks import start_kink_watch, watch_kinks
-from compare.core.parity import ParityResult, compare_trajectories, tolerance
+from compare.core.parity import ParityResult, compare_trajectories, rounding_floor, tolerance
 from compare.core.problem import Trainer
 from compare.core.record import Timing, Trajectory, snapshot_steps
 from compare.core.registry import Case
@@ -137,7 +137,8 @@ def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str =
     # Overflow and NaN are not errors here: they end the run as "diverged at step k" (see Trajectory).
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         scratch_run, torch_run = run_trajectories(case, seed, dtype, torch_device, steps)
-    parity = compare_trajectories(scratch_run, torch_run, tolerance(dtype, torch_device.type, case.tolerance_factor))
+    parity = compare_trajectories(scratch_run, torch_run, tolerance(dtype, torch_device.type, case.tolerance_factor),
+                                  rounding_floor=rounding_floor(dtype))
     run = CaseRun(case, seed, dtype, torch_device.type, steps, scratch_run, torch_run, parity)
     if gradient_check and case.gradient_check is not None:
         run.gradient_check = float(case.gradient_check(case.make_problem(seed, np.dtype(np.float64))))
