@@ -2,7 +2,7 @@
 
 ``tests/test_optim.py`` checks the optimizers' arithmetic on synthetic gradient streams; this file checks the
 registered harness cases (network, batches, schedules and optimizer together), as ``python -m compare run
-optim`` does, in float64 (rounding level) and float32 (the documented tolerance of ``compare/parity.py``).
+optim`` does, in float64 (rounding level) and float32 (the documented tolerance of ``compare/core/parity.py``).
 """
 
 from __future__ import annotations

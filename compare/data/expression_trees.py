@@ -157,7 +157,7 @@ def build(program: Program) -> Built:
 
 
 def relative(a: np.ndarray, b: np.ndarray) -> float:
-    """``max|a - b| / max|b|`` (``max|a - b|`` when ``b`` is all zero), as in compare/parity.py."""
+    """``max|a - b| / max|b|`` (``max|a - b|`` when ``b`` is all zero), as in compare/core/parity.py."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     difference, scale = float(np.max(np.abs(a - b))), float(np.max(np.abs(b)))
     return difference / scale if scale > 0 else difference

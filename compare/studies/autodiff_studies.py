@@ -83,7 +83,7 @@ def parity_and_speed(ctx: StudyContext) -> StudyOutput:
         "torch": time_step(torch_logistic_regression(problem, torch.device("cpu")).step).median,
     }
     lines = [
-        f"**Random expression graphs.** {len(comparisons)} random programs (`compare/expression_trees.py`; "
+        f"**Random expression graphs.** {len(comparisons)} random programs (`compare/data/expression_trees.py`; "
         f"depth {min(depths)}..{max(depths)}, median {int(np.median(depths))}; shared subexpressions and "
         "constants) built with the engine and with torch.autograd in float64. Largest relative difference "
         f"over all nodes of a graph: values {worst['value_rel']:.1e}, gradients {worst['grad_rel']:.1e}. "
