@@ -119,9 +119,9 @@ def test_initializer_has_the_target_distribution(method: str, side: str) -> None
 
 @pytest.mark.parametrize("method", RANDOM_METHODS)
 def test_numpy_and_torch_initializers_have_equal_variance(method: str) -> None:
-    ours, theirs = _scratch_init(method, seed=3), _torch_init(method, seed=3)
+    scratch_out, torch_out = _scratch_init(method, seed=3), _torch_init(method, seed=3)
     for name in ("W1", "W2"):
-        a, b = ours[name], theirs[name]
+        a, b = scratch_out[name], torch_out[name]
         ratio = np.mean(np.square(a)) / np.mean(np.square(b))  # ~ F(n, n) under equal variances
         low, high = stats.f.ppf(P_FAIL / 2, a.size, b.size), stats.f.isf(P_FAIL / 2, a.size, b.size)
         assert low <= ratio <= high, f"{name}: variance ratio {ratio:.4f} outside [{low:.4f}, {high:.4f}]"

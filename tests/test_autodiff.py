@@ -46,16 +46,16 @@ SLIDES = {
 
 @pytest.mark.parametrize("name", sorted(SLIDES))
 def test_lecture_example_matches_slides_torch_and_central_differences(name):
-    ours, theirs, point, slide_value, slide_grads = SLIDES[name]
-    out, grads = ad.value_and_grad(ours, point)
-    t_out, t_grads = tad.value_and_grad(theirs, {n: torch.tensor(v, dtype=torch.float64) for n, v in point.items()})
+    scratch_out, torch_out, point, slide_value, slide_grads = SLIDES[name]
+    out, grads = ad.value_and_grad(scratch_out, point)
+    t_out, t_grads = tad.value_and_grad(torch_out, {n: torch.tensor(v, dtype=torch.float64) for n, v in point.items()})
     assert out.item() == pytest.approx(slide_value, abs=0.005)
     assert {n: round(float(g), 2) for n, g in grads.items()} == pytest.approx(slide_grads, abs=1e-12)
     assert relative(out.data, t_out.item()) <= ROUNDING
     assert relative([grads[n] for n in point], [t_grads[n].item() for n in point]) <= ROUNDING
     for n in point:
         def f(v, n=n):
-            return ours(**{k: ad.Value(v if k == n else x) for k, x in point.items()}).item()
+            return scratch_out(**{k: ad.Value(v if k == n else x) for k, x in point.items()}).item()
         assert float(grads[n]) == pytest.approx(central_difference(f, point[n]), rel=1e-7, abs=1e-9)
 
 

@@ -35,7 +35,7 @@ PREVIOUS = {
     "speed.json": b'{"previous": true}\n',
 }
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGKILL": signal.SIGKILL}
-# Ctrl-C while Python is still importing is Python's own default handling, not ours: killed only.
+# Ctrl-C while Python is still importing is Python's own default handling, not scratch_out: killed only.
 CASES = [("start", "SIGKILL"), ("running", "SIGINT"), ("running", "SIGKILL"), ("writing", "SIGINT"),
          ("writing", "SIGKILL")]
 

@@ -42,9 +42,9 @@ def test_equal_patterns_are_no_crossing() -> None:
 
 
 def test_a_flip_within_tolerance_of_zero_is_a_crossing_naming_the_entry() -> None:
-    ours = [_layer([[1.0, -2.0]]), _layer([[1.0, -1e-7, 2.0]], scale=3.0)]
-    theirs = [_layer([[1.0, -2.0]]), _layer([[1.0, 2e-8, 2.0]], scale=3.0)]
-    crossing = find_kink_crossing(7, ours, theirs, tol=1e-4)
+    scratch_out = [_layer([[1.0, -2.0]]), _layer([[1.0, -1e-7, 2.0]], scale=3.0)]
+    torch_out = [_layer([[1.0, -2.0]]), _layer([[1.0, 2e-8, 2.0]], scale=3.0)]
+    crossing = find_kink_crossing(7, scratch_out, torch_out, tol=1e-4)
     assert crossing is not None
     assert (crossing.step, crossing.layer, crossing.unit, crossing.example, crossing.count) == (7, 2, 0, 1, 1)
     assert (crossing.scratch_z, crossing.torch_z) == (-1e-7, 2e-8)
@@ -53,17 +53,17 @@ def test_a_flip_within_tolerance_of_zero_is_a_crossing_naming_the_entry() -> Non
 
 
 def test_a_flip_beyond_the_bound_is_a_real_difference_not_a_crossing() -> None:
-    ours, theirs = [_layer([[-1e-3, 5.0]])], [_layer([[1e-3, 5.0]])]
-    assert find_kink_crossing(1, ours, theirs, tol=1e-4) is None
+    scratch_out, torch_out = [_layer([[-1e-3, 5.0]])], [_layer([[1e-3, 5.0]])]
+    assert find_kink_crossing(1, scratch_out, torch_out, tol=1e-4) is None
     # The bound scales with |W||A| + |b|: the same values are a crossing when the terms summed are large.
-    ours, theirs = [_layer([[-1e-3, 5.0]], scale=100.0)], [_layer([[1e-3, 5.0]], scale=100.0)]
-    assert find_kink_crossing(1, ours, theirs, tol=1e-4) is not None
+    scratch_out, torch_out = [_layer([[-1e-3, 5.0]], scale=100.0)], [_layer([[1e-3, 5.0]], scale=100.0)]
+    assert find_kink_crossing(1, scratch_out, torch_out, tol=1e-4) is not None
 
 
 def test_the_worst_entry_is_reported_and_every_flip_counted() -> None:
-    ours = [_layer([[-1e-9, 4.0]]), _layer([[3e-5, -1.0]])]
-    theirs = [_layer([[1e-9, 4.0]]), _layer([[-1e-5, -1.0]])]
-    crossing = find_kink_crossing(3, ours, theirs, tol=1e-4)
+    scratch_out = [_layer([[-1e-9, 4.0]]), _layer([[3e-5, -1.0]])]
+    torch_out = [_layer([[1e-9, 4.0]]), _layer([[-1e-5, -1.0]])]
+    crossing = find_kink_crossing(3, scratch_out, torch_out, tol=1e-4)
     assert crossing is not None
     assert (crossing.layer, crossing.count, crossing.scratch_z) == (2, 2, 3e-5)
 
@@ -109,8 +109,8 @@ def test_torch_preactivations_are_the_bits_of_the_training_forward(dtype: str) -
     scratch_side = case.scratch(problem)
     assert scratch_side.start_kink_watch()
     scratch_side.step()
-    for ours, theirs in zip(scratch_side.preactivations(), watched, strict=True):
-        np.testing.assert_allclose(ours.z, theirs.z, rtol=0, atol=1e-5 * float(np.max(theirs.scale)))
+    for scratch_out, torch_out in zip(scratch_side.preactivations(), watched, strict=True):
+        np.testing.assert_allclose(scratch_out.z, torch_out.z, rtol=0, atol=1e-5 * float(np.max(torch_out.scale)))
 
 
 def test_smooth_units_are_not_watched() -> None:
@@ -217,35 +217,35 @@ def test_float32_relu_run_leaves_out_only_the_crossing_step_which_is_real(monkey
     assert all(np.allclose(after[0][key], after[1][key], rtol=0, atol=1e-6) for key in after[1])
     # Without the watch the two correct implementations part beyond the float32 tolerance after the crossing.
     monkeypatch.setattr(runner, "watch_kinks", lambda *args: None)
-    ours, theirs = runner.run_trajectories(case, CROSSING_SEED, "float32", torch.device("cpu"), case.steps)
-    assert not compare_trajectories(ours, theirs, tolerance("float32", "cpu")).passed
+    scratch_out, torch_out = runner.run_trajectories(case, CROSSING_SEED, "float32", torch.device("cpu"), case.steps)
+    assert not compare_trajectories(scratch_out, torch_out, tolerance("float32", "cpu")).passed
 
 
 def test_the_crossing_step_is_excluded_from_the_comparison_and_only_it() -> None:
     crossing = find_kink_crossing(1, [_layer([[-1e-9]])], [_layer([[1e-9]])], tol=1e-4)
     assert crossing is not None
-    ours, theirs = Trajectory(kink_crossings=[crossing]), Trajectory(kink_crossings=[crossing])
+    scratch_out, torch_out = Trajectory(kink_crossings=[crossing]), Trajectory(kink_crossings=[crossing])
     for step, (mine, reference) in enumerate([(1.0, 1.0), (5.0, 1.0), (2.0, 2.0)]):
-        ours.record(step, lambda v=mine: Observation(v, {"grad.W": np.array([v])}), keep_arrays=True)
-        theirs.record(step, lambda v=reference: Observation(v, {"grad.W": np.array([v])}), keep_arrays=True)
-    result = compare_trajectories(ours, theirs, tol=1e-10)
+        scratch_out.record(step, lambda v=mine: Observation(v, {"grad.W": np.array([v])}), keep_arrays=True)
+        torch_out.record(step, lambda v=reference: Observation(v, {"grad.W": np.array([v])}), keep_arrays=True)
+    result = compare_trajectories(scratch_out, torch_out, tol=1e-10)
     assert result.passed and result.max_rel == {"loss": 0.0, "grad": 0.0}
-    ours.losses[2] = 2.5
-    assert not compare_trajectories(ours, theirs, tol=1e-10).passed
+    scratch_out.losses[2] = 2.5
+    assert not compare_trajectories(scratch_out, torch_out, tol=1e-10).passed
 
 
 def test_more_crossings_than_rounding_explains_fail_the_run() -> None:
     steps = 100
     crossings = [find_kink_crossing(k, [_layer([[-1e-9]])], [_layer([[1e-9]])], tol=1e-4)
                  for k in range(MAX_CROSSINGS_PER_100_STEPS + 1)]
-    ours, theirs = Trajectory(kink_crossings=crossings), Trajectory(kink_crossings=crossings)
+    scratch_out, torch_out = Trajectory(kink_crossings=crossings), Trajectory(kink_crossings=crossings)
     for step in range(steps):
-        ours.record(step, lambda: Observation(1.0, {}), keep_arrays=False)
-        theirs.record(step, lambda: Observation(1.0, {}), keep_arrays=False)
-    result = compare_trajectories(ours, theirs, tol=1e-4)
+        scratch_out.record(step, lambda: Observation(1.0, {}), keep_arrays=False)
+        torch_out.record(step, lambda: Observation(1.0, {}), keep_arrays=False)
+    result = compare_trajectories(scratch_out, torch_out, tol=1e-4)
     assert not result.passed and "more than rounding explains" in result.problems[0]
-    ours.kink_crossings.pop()
-    assert compare_trajectories(ours, theirs, tol=1e-4).passed
+    scratch_out.kink_crossings.pop()
+    assert compare_trajectories(scratch_out, torch_out, tol=1e-4).passed
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

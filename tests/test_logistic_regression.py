@@ -51,8 +51,8 @@ def test_step_zero_loop_vectorized_and_torch_agree(seed: int, dtype: str) -> Non
     grads_loop, cost_loop = lr.propagate_loop(w, b, X, Y)
     cost_torch, dw_torch, db_torch = _torch_cost_and_grads(w, b, X, Y)
     tol = tolerance(dtype, "cpu")
-    for name, ours in [("vectorized", (cost_vec, grads_vec)), ("loop", (cost_loop, grads_loop))]:
-        cost, grads = ours
+    for name, scratch_out in [("vectorized", (cost_vec, grads_vec)), ("loop", (cost_loop, grads_loop))]:
+        cost, grads = scratch_out
         assert grads["dw"].shape == w.shape and grads["dw"].dtype == X.dtype, name
         assert relative_difference(np.asarray(cost), np.asarray(cost_torch))[1] <= tol, name
         assert relative_difference(grads["dw"], dw_torch)[1] <= tol, name

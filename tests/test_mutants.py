@@ -423,18 +423,18 @@ def first_divergence(run: CaseRun) -> tuple[int, set[str]] | None:
     (non-finite values count as out of tolerance). Each array is scaled as the parity measure scales it,
     by ``max|torch|`` over the whole run, so a key named here is one the parity verdict counts."""
     tol = run.parity.tolerance
-    ours, theirs = run.scratch, run.torch
-    steps = min(len(ours.losses), len(theirs.losses))
-    loss_scale = max(abs(v) for v in theirs.losses[:steps]) or 1.0
-    keys = set().union(*(arrays.keys() for arrays in theirs.snapshots.values()))
-    scale = {k: float(max(np.max(np.abs(a[k])) for a in theirs.snapshots.values())) or 1.0 for k in keys}
+    scratch_out, torch_out = run.scratch, run.torch
+    steps = min(len(scratch_out.losses), len(torch_out.losses))
+    loss_scale = max(abs(v) for v in torch_out.losses[:steps]) or 1.0
+    keys = set().union(*(arrays.keys() for arrays in torch_out.snapshots.values()))
+    scale = {k: float(max(np.max(np.abs(a[k])) for a in torch_out.snapshots.values())) or 1.0 for k in keys}
     for step in range(steps):
         failing = set()
-        if not abs(ours.losses[step] - theirs.losses[step]) <= tol * loss_scale:
+        if not abs(scratch_out.losses[step] - torch_out.losses[step]) <= tol * loss_scale:
             failing.add("loss")
-        if step in ours.snapshots and step in theirs.snapshots:
-            failing |= {k for k in keys
-                        if not np.max(np.abs(ours.snapshots[step][k] - theirs.snapshots[step][k])) <= tol * scale[k]}
+        if step in scratch_out.snapshots and step in torch_out.snapshots:
+            a, b = scratch_out.snapshots[step], torch_out.snapshots[step]
+            failing |= {k for k in keys if not np.max(np.abs(a[k] - b[k])) <= tol * scale[k]}
         if failing:
             return step, failing
     return None

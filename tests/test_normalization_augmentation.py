@@ -38,9 +38,9 @@ def test_feature_normalization_parity_train_and_dev(dtype, seed):
     eps = np.finfo(dtype).eps
     bound = 16 * eps * float(np.max(1 + np.abs(fitted.mean) / fitted.std))
     for X in (X_train, X_dev):
-        ours = fitted.apply(X)
-        theirs = tnorm.normalize_features(torch.from_numpy(X.T.copy()), mean, std).numpy().T
-        assert np.max(np.abs(ours - theirs)) < bound
+        scratch_out = fitted.apply(X)
+        torch_out = tnorm.normalize_features(torch.from_numpy(X.T.copy()), mean, std).numpy().T
+        assert np.max(np.abs(scratch_out - torch_out)) < bound
     train_norm = fitted.apply(X_train)
     np.testing.assert_allclose(train_norm.mean(axis=1), 0, atol=bound)
     np.testing.assert_allclose(train_norm.std(axis=1), 1, rtol=bound)
@@ -51,10 +51,10 @@ def test_feature_normalization_parity_train_and_dev(dtype, seed):
 def test_image_normalization_matches_v2_normalize(dtype):
     rng = np.random.default_rng(3)
     images = (rng.uniform(0, 1, (10, 3, 5, 5)) * np.array([1, 2, 3]).reshape(1, 3, 1, 1)).astype(dtype)
-    ours = norm.fit_image_normalizer(images).apply(images)
-    theirs = tnorm.fit_image_normalize(torch.from_numpy(images))(torch.from_numpy(images)).numpy()
-    assert ours.dtype == theirs.dtype == np.dtype(dtype)
-    assert relative_difference(ours, theirs)[1] < DATA_TOL[dtype]
+    scratch_out = norm.fit_image_normalizer(images).apply(images)
+    torch_out = tnorm.fit_image_normalize(torch.from_numpy(images))(torch.from_numpy(images)).numpy()
+    assert scratch_out.dtype == torch_out.dtype == np.dtype(dtype)
+    assert relative_difference(scratch_out, torch_out)[1] < DATA_TOL[dtype]
 
 
 def test_normalization_constant_feature_and_bad_input():
@@ -81,10 +81,10 @@ def _digit_batch(m: int = 32) -> np.ndarray:
 def test_augmentation_identical_batches(dtype, padding, seed):
     images = _digit_batch().astype(dtype)
     decisions = aug.draw_decisions(np.random.default_rng(seed), images.shape[0], padding=padding)
-    ours = aug.augment(images, decisions)
+    scratch_out = aug.augment(images, decisions)
     flip, top, left = (torch.from_numpy(a) for a in (decisions.flip, decisions.top, decisions.left))
-    theirs = taug.augment_with_decisions(torch.from_numpy(images), flip, top, left, padding=padding).numpy()
-    np.testing.assert_array_equal(ours, theirs)  # pure data movement: bit-identical
+    torch_out = taug.augment_with_decisions(torch.from_numpy(images), flip, top, left, padding=padding).numpy()
+    np.testing.assert_array_equal(scratch_out, torch_out)  # pure data movement: bit-identical
 
 
 def test_augmentation_semantics():

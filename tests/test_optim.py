@@ -59,34 +59,34 @@ def _stream(seed: int, dtype: str, steps: int = STEPS) -> tuple[dict[str, np.nda
 def _run_both(name: str, hyper: dict, seed: int, dtype: str):
     """Yield, after each step, (scratch params, scratch torch-keyed state, torch params, torch state)."""
     params, grads = _stream(seed, dtype)
-    ours = getattr(so, name)(params, **hyper)
+    scratch_out = getattr(so, name)(params, **hyper)
     tensors = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in params.items()}
-    theirs = to.make_optimizer(name, tensors.values(), **hyper)
+    torch_out = to.make_optimizer(name, tensors.values(), **hyper)
     for g in grads:
-        ours.step(params, g)
+        scratch_out.step(params, g)
         for k, p in tensors.items():
             p.grad = torch.from_numpy(g["d" + k].copy())
-        theirs.step()
-        yield params, ours, tensors, theirs
+        torch_out.step()
+        yield params, scratch_out, tensors, torch_out
 
 
 def _max_rel(name: str, hyper: dict, seed: int, dtype: str) -> dict[str, float]:
     """Max relative difference per category, each array compared over its whole trajectory (as compare/parity)."""
-    ours_traj: dict[str, list[np.ndarray]] = {}
-    theirs_traj: dict[str, list[np.ndarray]] = {}
-    for params, ours, tensors, theirs in _run_both(name, hyper, seed, dtype):
+    scratch_traj: dict[str, list[np.ndarray]] = {}
+    torch_traj: dict[str, list[np.ndarray]] = {}
+    for params, scratch_out, tensors, torch_out in _run_both(name, hyper, seed, dtype):
         for k, p in tensors.items():
-            torch_state = {key: v.numpy().copy() for key, v in theirs.state[p].items() if v.shape == p.shape}
-            our_state = ours.torch_state(k)
+            torch_state = {key: v.numpy().copy() for key, v in torch_out.state[p].items() if v.shape == p.shape}
+            our_state = scratch_out.torch_state(k)
             assert our_state.keys() == torch_state.keys(), (our_state.keys(), torch_state.keys())
-            ours_traj.setdefault(f"param.{k}", []).append(params[k].copy())
-            theirs_traj.setdefault(f"param.{k}", []).append(p.detach().numpy().copy())
+            scratch_traj.setdefault(f"param.{k}", []).append(params[k].copy())
+            torch_traj.setdefault(f"param.{k}", []).append(p.detach().numpy().copy())
             for key in torch_state:
-                ours_traj.setdefault(f"state.{k}.{key}", []).append(np.array(our_state[key], copy=True))
-                theirs_traj.setdefault(f"state.{k}.{key}", []).append(torch_state[key])
+                scratch_traj.setdefault(f"state.{k}.{key}", []).append(np.array(our_state[key], copy=True))
+                torch_traj.setdefault(f"state.{k}.{key}", []).append(torch_state[key])
     worst = {"param": 0.0, "state": 0.0}
-    for key, arrays in ours_traj.items():
-        rel = relative_difference(np.stack(arrays), np.stack(theirs_traj[key]))[1]
+    for key, arrays in scratch_traj.items():
+        rel = relative_difference(np.stack(arrays), np.stack(torch_traj[key]))[1]
         category = key.split(".")[0]
         worst[category] = max(worst[category], rel)
     return worst
@@ -103,10 +103,10 @@ def test_matches_torch_optim(name, hyper, seed, dtype):
 @pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW"])
 def test_defaults_are_torchs(name):
     params, _ = _stream(0, "float64")
-    ours = getattr(so, name)(params)
-    theirs = to.make_optimizer(name, [torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))])
-    for key, value in ours.hyper.items():
-        assert theirs.defaults[key] == value, key
+    scratch_out = getattr(so, name)(params)
+    torch_out = to.make_optimizer(name, [torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))])
+    for key, value in scratch_out.hyper.items():
+        assert torch_out.defaults[key] == value, key
 
 
 @pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad"])
@@ -114,11 +114,11 @@ def test_state_keys_and_step_count_follow_torch(name):
     hyper = {"SGD": dict(momentum=0.9), "RMSprop": dict(momentum=0.9, centered=True),
              "Adam": dict(amsgrad=True), "AdamW": dict(), "Adagrad": dict()}[name]
     run = _run_both(name, hyper, 3, "float64")
-    params, ours, tensors, theirs = next(run)
+    params, scratch_out, tensors, torch_out = next(run)
     for k, p in tensors.items():
-        assert set(ours.state_dict()["state"][k]) == set(theirs.state[p])
-        if "step" in theirs.state[p]:
-            assert ours.state[k]["step"] == theirs.state[p]["step"].item() == 1
+        assert set(scratch_out.state_dict()["state"][k]) == set(torch_out.state[p])
+        if "step" in torch_out.state[p]:
+            assert scratch_out.state[k]["step"] == torch_out.state[p]["step"].item() == 1
 
 
 @pytest.mark.parametrize(("cls", "kwargs", "word"), [
@@ -223,9 +223,9 @@ def test_lr_decay_matches_lambda_lr_per_epoch(decay_rate, time_interval):
     optimizer = torch.optim.SGD([p], lr=lr0)
     scheduler = to.inverse_time_decay(optimizer, decay_rate=decay_rate, time_interval=time_interval)
     for epoch in range(12):
-        ours = (so.update_lr(lr0, epoch, decay_rate) if time_interval == 1
+        scratch_out = (so.update_lr(lr0, epoch, decay_rate) if time_interval == 1
                 else so.schedule_lr_decay(lr0, epoch, decay_rate, time_interval))
-        assert ours == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-15, abs=0)
+        assert scratch_out == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-15, abs=0)
         optimizer.step()
         scheduler.step()
 
@@ -269,13 +269,13 @@ def test_dataloader_over_the_same_permutation_gives_the_same_batches(size):
     m = 1000
     X = np.random.default_rng(0).standard_normal((3, m))
     Y = (np.arange(m) % 2).reshape(1, m).astype(np.float64)
-    ours = random_mini_batches(X, Y, size, rng=np.random.default_rng(7))
+    scratch_out = random_mini_batches(X, Y, size, rng=np.random.default_rng(7))
     rng = np.random.default_rng(7)
     loader = to.make_loader(torch.from_numpy(X.T.copy()), torch.from_numpy(Y.T.copy()), size,
                             lambda: rng.permutation(m))
-    theirs = list(loader)
-    assert len(theirs) == len(ours) == len(batch_sizes(m, size))
-    for (xb, yb), (tx, ty) in zip(ours, theirs, strict=True):
+    torch_out = list(loader)
+    assert len(torch_out) == len(scratch_out) == len(batch_sizes(m, size))
+    for (xb, yb), (tx, ty) in zip(scratch_out, torch_out, strict=True):
         np.testing.assert_array_equal(xb.T, tx.numpy())
         np.testing.assert_array_equal(yb.T, ty.numpy())
 

@@ -67,8 +67,8 @@ def test_everything_torch_keeps_as_state_is_observed_on_both_sides(variant: str)
     """No state escapes the comparison: each key of ``optimizer.state[p]`` (momentum_buffer, square_avg,
     grad_avg, sum, exp_avg, exp_avg_sq, max_exp_avg_sq, step) is an observed array on both sides."""
     expected = {f"state.{name}.{key}" for name, keys in _torch_state_keys(variant).items() for key in keys}
-    ours, theirs = run_trajectories(_case(variant), 0, "float64", CPU, 3)
-    for trajectory in (ours, theirs):
+    scratch_out, torch_out = run_trajectories(_case(variant), 0, "float64", CPU, 3)
+    for trajectory in (scratch_out, torch_out):
         observed = {key for key in trajectory.snapshots[2] if key.startswith("state.") and key != "state.lr"}
         assert observed == expected
 
@@ -100,9 +100,9 @@ def test_scheduled_lr_matches_the_course_formula_epoch_by_epoch(variant: str) ->
     lr0 = spec.hyper["lr"]
     steps_per_epoch = len(range(0, cases.M_TRAIN, spec.batch_size))
     steps = 12 * steps_per_epoch  # 12 epochs, so the staircase form changes lr several times
-    ours, theirs = run_trajectories(_case(variant), 0, "float64", CPU, steps)
+    scratch_out, torch_out = run_trajectories(_case(variant), 0, "float64", CPU, steps)
     expected = [lr0 / (1 + decay_rate * ((step // steps_per_epoch) // interval)) for step in range(steps)]
-    for trajectory in (ours, theirs):
+    for trajectory in (scratch_out, torch_out):
         observed = [float(trajectory.snapshots[step]["state.lr"]) for step in range(steps)]
         np.testing.assert_allclose(observed, expected, rtol=1e-15, atol=0)
     assert len(set(expected)) >= 4
@@ -119,7 +119,7 @@ def test_course_momentum_against_dampened_sgd_on_the_deep_net() -> None:
                                                                                  dampening=beta)))
     course.step()
     dampened.step()
-    theirs = dampened.observe().arrays
+    torch_out = dampened.observe().arrays
     for name in problem.params:
-        gap = course.params[name] - theirs[f"param.{name}"]
+        gap = course.params[name] - torch_out[f"param.{name}"]
         np.testing.assert_allclose(gap, lr * beta * course.grads[f"d{name}"], rtol=1e-9, atol=1e-14)

@@ -95,26 +95,26 @@ def _trajectories(name: str, hyper: dict, shapes: list[tuple[int, int]], seed: i
     """Params, torch-keyed state and step counts after each of STEPS steps, scratch and torch."""
     rng = np.random.default_rng(seed)
     params = {f"W{i}": rng.standard_normal(shape) for i, shape in enumerate(shapes, start=1)}
-    ours = getattr(so, name)(params, **hyper)
+    scratch_out = getattr(so, name)(params, **hyper)
     tensors = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in params.items()}
-    theirs = to.make_optimizer(name, tensors.values(), **hyper)
+    torch_out = to.make_optimizer(name, tensors.values(), **hyper)
     traj_ours: dict[str, list[np.ndarray]] = {}
     traj_theirs: dict[str, list[np.ndarray]] = {}
     for _ in range(STEPS):
         # gradients of random scale, some far below eps, so the eps placement matters
         grads = {"d" + k: rng.standard_normal(v.shape) * 10.0 ** rng.uniform(-6, 1) for k, v in params.items()}
-        ours.step(params, grads)
+        scratch_out.step(params, grads)
         for k, p in tensors.items():
             p.grad = torch.from_numpy(grads["d" + k].copy())
-        theirs.step()
+        torch_out.step()
         for k, p in tensors.items():
             traj_ours.setdefault(f"param.{k}", []).append(params[k].copy())
             traj_theirs.setdefault(f"param.{k}", []).append(p.detach().numpy().copy())
-            for key, value in ours.torch_state(k).items():
+            for key, value in scratch_out.torch_state(k).items():
                 traj_ours.setdefault(f"state.{k}.{key}", []).append(np.array(value, copy=True))
-            if ours.step_count(k) is not None:
-                traj_ours.setdefault(f"state.{k}.step", []).append(np.array(float(ours.step_count(k))))
-            for key, value in theirs.state[p].items():
+            if scratch_out.step_count(k) is not None:
+                traj_ours.setdefault(f"state.{k}.step", []).append(np.array(float(scratch_out.step_count(k))))
+            for key, value in torch_out.state[p].items():
                 traj_theirs.setdefault(f"state.{k}.{key}", []).append(np.array(value.numpy(), dtype=np.float64))
     return traj_ours, traj_theirs
 
@@ -123,8 +123,8 @@ def _trajectories(name: str, hyper: dict, shapes: list[tuple[int, int]], seed: i
 @given(config=OPTIMIZER_CONFIGS, shapes=SHAPES, seed=st.integers(0, 2**32 - 1))
 def test_random_hyperparameters_match_torch_to_rounding(config: tuple[str, dict], shapes, seed: int) -> None:
     name, hyper = config
-    ours, theirs = _trajectories(name, hyper, shapes, seed)
-    assert ours.keys() == theirs.keys()  # every state torch keeps (and its step count) is compared
-    for key in theirs:
-        rel = relative_difference(np.stack(ours[key]), np.stack(theirs[key]))[1]
+    scratch_out, torch_out = _trajectories(name, hyper, shapes, seed)
+    assert scratch_out.keys() == torch_out.keys()  # every state torch keeps (and its step count) is compared
+    for key in torch_out:
+        rel = relative_difference(np.stack(scratch_out[key]), np.stack(torch_out[key]))[1]
         assert rel <= TOLERANCE, (key, rel)

@@ -74,8 +74,8 @@ def test_identical_trajectories_pass_with_zero_difference() -> None:
 
 def test_a_difference_above_tolerance_fails_and_names_the_worst_array() -> None:
     ref = [{"grad.w": np.ones(3), "grad.b": np.ones(1), "param.w": np.ones(3)}]
-    ours = [{"grad.w": np.ones(3), "grad.b": np.ones(1) * (1 + 1e-6), "param.w": np.ones(3)}]
-    result = compare_trajectories(_trajectory([1.0], ours), _trajectory([1.0], ref), 1e-10)
+    scratch_out = [{"grad.w": np.ones(3), "grad.b": np.ones(1) * (1 + 1e-6), "param.w": np.ones(3)}]
+    result = compare_trajectories(_trajectory([1.0], scratch_out), _trajectory([1.0], ref), 1e-10)
     assert not result.passed
     assert result.worst["grad"].key == "grad.b"
     assert result.max_rel["grad"] == pytest.approx(1e-6)
@@ -83,17 +83,17 @@ def test_a_difference_above_tolerance_fails_and_names_the_worst_array() -> None:
 
 
 def test_mismatched_keys_are_a_problem_not_a_crash() -> None:
-    ours = [{"grad.w": np.ones(2), "param.w": np.ones(2)}]
+    scratch_out = [{"grad.w": np.ones(2), "param.w": np.ones(2)}]
     ref = [{"grad.w": np.ones(2), "param.v": np.ones(2)}]
-    result = compare_trajectories(_trajectory([1.0], ours), _trajectory([1.0], ref), 1e-10)
+    result = compare_trajectories(_trajectory([1.0], scratch_out), _trajectory([1.0], ref), 1e-10)
     assert not result.passed
     assert result.problems == ["recorded arrays differ: only scratch ['param.w'], only torch ['param.v']"]
 
 
 def test_mismatched_shapes_are_a_problem_naming_the_array() -> None:
-    ours = [{"grad.W1": np.ones((3, 2))}]
+    scratch_out = [{"grad.W1": np.ones((3, 2))}]
     ref = [{"grad.W1": np.ones((2, 3))}]
-    result = compare_trajectories(_trajectory([1.0], ours), _trajectory([1.0], ref), 1e-10)
+    result = compare_trajectories(_trajectory([1.0], scratch_out), _trajectory([1.0], ref), 1e-10)
     assert not result.passed
     assert len(result.problems) == 1 and result.problems[0].startswith("grad.W1:")
 

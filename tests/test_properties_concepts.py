@@ -299,9 +299,9 @@ def test_augmentation_is_bit_identical_to_v2_for_any_flip_prob(m: int, channels:
     rng = np.random.default_rng(seed)
     images = rng.standard_normal((m, channels, height, width))
     decisions = aug.draw_decisions(rng, m, padding=padding, flip_prob=flip_prob)
-    theirs = taug.augment_with_decisions(torch.from_numpy(images), *(torch.from_numpy(a) for a in (
+    torch_out = taug.augment_with_decisions(torch.from_numpy(images), *(torch.from_numpy(a) for a in (
         decisions.flip, decisions.top, decisions.left)), padding=padding)
-    np.testing.assert_array_equal(aug.augment(images, decisions), theirs.numpy())
+    np.testing.assert_array_equal(aug.augment(images, decisions), torch_out.numpy())
 
 
 # --- autodiff --------------------------------------------------------------------------------------------

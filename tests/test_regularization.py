@@ -46,14 +46,14 @@ def test_penalty_and_gradient_match_autograd(dtype, seed, kind):
     model = _model(problem)
     penalty = (treg.l2_penalty if kind == "l2" else treg.l1_penalty)(model, lambd, m)
     penalty.backward()
-    ours_cost = (reg.l2_cost if kind == "l2" else reg.l1_cost)(params, lambd, m)
-    ours_grads = (reg.l2_grads if kind == "l2" else reg.l1_grads)(params, lambd, m)
-    assert relative_difference(np.array(ours_cost), penalty.detach().numpy())[1] < ONE_STEP_TOL[dtype]
+    scratch_cost = (reg.l2_cost if kind == "l2" else reg.l1_cost)(params, lambd, m)
+    scratch_grads = (reg.l2_grads if kind == "l2" else reg.l1_grads)(params, lambd, m)
+    assert relative_difference(np.array(scratch_cost), penalty.detach().numpy())[1] < ONE_STEP_TOL[dtype]
     for index, linear in enumerate(model.linears, start=1):
-        theirs = linear.weight.grad.numpy()
-        assert relative_difference(ours_grads[f"dW{index}"], theirs)[1] < ONE_STEP_TOL[dtype]
+        torch_out = linear.weight.grad.numpy()
+        assert relative_difference(scratch_grads[f"dW{index}"], torch_out)[1] < ONE_STEP_TOL[dtype]
     if kind == "l1":
-        assert ours_grads["dW2"][0, 0] == 0 == model.linears[1].weight.grad[0, 0]
+        assert scratch_grads["dW2"][0, 0] == 0 == model.linears[1].weight.grad[0, 0]
 
 
 def test_penalties_reject_bad_lambda():
@@ -187,13 +187,13 @@ def test_early_stopping_stops_after_patience_and_keeps_best():
     assert (stopper.best_epoch, stopped_at) == (3, 5)
     assert stopper.best_params["W1"][0, 0] == 3.0
     model = torch.nn.Linear(1, 1)
-    theirs = treg.EarlyStopping(patience=2)
+    torch_out = treg.EarlyStopping(patience=2)
     for epoch, loss in enumerate(losses[:6]):
         with torch.no_grad():
             model.weight.fill_(epoch)
-        theirs.update(epoch, loss, model)
-    theirs.restore(model)
-    assert (theirs.best_epoch, theirs.stopped_epoch, float(model.weight.detach())) == (3, 5, 3.0)
+        torch_out.update(epoch, loss, model)
+    torch_out.restore(model)
+    assert (torch_out.best_epoch, torch_out.stopped_epoch, float(model.weight.detach())) == (3, 5, 3.0)
 
 
 def test_early_stopping_rejects_bad_settings():

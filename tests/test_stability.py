@@ -63,9 +63,9 @@ def test_activations_and_derivatives_are_finite_at_the_extremes(name: str, dtype
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_log_sigmoid_is_finite_where_the_naive_form_is_not(dtype: type) -> None:
     z = _z(dtype)
-    ours = lr.log_sigmoid(z)
-    assert np.isfinite(ours).all()
-    np.testing.assert_allclose(ours, torch.nn.functional.logsigmoid(torch.from_numpy(z)).numpy(),
+    scratch_out = lr.log_sigmoid(z)
+    assert np.isfinite(scratch_out).all()
+    np.testing.assert_allclose(scratch_out, torch.nn.functional.logsigmoid(torch.from_numpy(z)).numpy(),
                                rtol=_rounding(dtype), atol=0)
     with np.errstate(divide="ignore"):
         naive = np.log(act.sigmoid(z))
