@@ -159,7 +159,9 @@ def replay(case: dict) -> dict[str, tuple[object, object]]:
     return {key: (outputs[key], expected) for key, expected in case["expected"].items()}
 
 
-SLOW = {"c1w3a1.nn_model.planar_dataset", "legacy2017.c1w3.nn_model.planar_dataset"}
+#: 10000 training iterations each (a few seconds): run with ``-m slow``.
+SLOW = {"c1w3a1.nn_model.planar_dataset", "legacy2017.c1w3.nn_model.planar_dataset", "c1w3a1.nn_model.public_test",
+        "legacy2018.c1w3.nn_model"}
 REPRODUCIBLE = [c for c in CASES if c["id"] not in NOT_REPRODUCED]
 
 
