@@ -51,3 +51,9 @@ def legacy_stream(seed: int | None, rng: np.random.Generator | None) -> Iterator
 def copy_params(parameters: dict[str, object]) -> dict[str, np.ndarray]:
     """A float64 copy: the 2021 course's update functions leave the caller's dict untouched."""
     return {name: as_float(name, value).copy() for name, value in parameters.items()}
+
+
+def check_iterations(num_iterations: int) -> None:
+    """A count of iterations >= 0: 0 returns the starting point, as the course's loops do."""
+    if isinstance(num_iterations, bool) or not isinstance(num_iterations, (int, np.integer)) or num_iterations < 0:
+        raise ValueError(f"num_iterations must be an integer >= 0, got {num_iterations!r}")

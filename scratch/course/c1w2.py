@@ -13,8 +13,7 @@ import numpy as np
 import scratch.activations as act
 import scratch.logistic_regression as lr
 import scratch.softmax as sm
-from scratch.course._compat import as_float, as_labels
-from scratch.validation import check_positive_int
+from scratch.course._compat import as_float, as_labels, check_iterations
 
 
 def basic_sigmoid(x: float) -> float:
@@ -104,7 +103,7 @@ def predict(w: np.ndarray, b: float, X: np.ndarray) -> np.ndarray:
 def model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray,
           num_iterations: int = 2000, learning_rate: float = 0.5, print_cost: bool = False) -> dict[str, object]:
     """Logistic regression from zeros; the course's result dict (costs, predictions, w, b, settings)."""
-    check_positive_int("num_iterations", num_iterations)
+    check_iterations(num_iterations)
     w, b = initialize_with_zeros(as_float("X_train", X_train).shape[0])
     params, _, costs = optimize(w, b, X_train, Y_train, num_iterations, learning_rate, print_cost)
     w, b = params["w"], params["b"]

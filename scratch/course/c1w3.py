@@ -16,8 +16,7 @@ import numpy as np
 
 import scratch.deep_net as dn
 import scratch.shallow_net as sn
-from scratch.course._compat import as_float, as_labels, copy_params, legacy_stream
-from scratch.validation import check_positive_int
+from scratch.course._compat import as_float, as_labels, check_iterations, copy_params, legacy_stream
 
 
 def layer_sizes(X: np.ndarray, Y: np.ndarray) -> tuple[int, int, int]:
@@ -65,7 +64,7 @@ def update_parameters(parameters: Mapping[str, np.ndarray], grads: Mapping[str, 
 def nn_model(X: np.ndarray, Y: np.ndarray, n_h: int, num_iterations: int = 10000, print_cost: bool = False, *,
              seed: int | None = 3, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
     """Batch gradient descent at rate 1.2 from :func:`initialize_parameters`; prints every 1000th cost."""
-    check_positive_int("num_iterations", num_iterations)
+    check_iterations(num_iterations)
     X = as_float("X", X)
     Y = as_labels(Y, X.shape[1])
     n_x, _, n_y = layer_sizes(X, Y)

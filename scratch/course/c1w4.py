@@ -21,9 +21,8 @@ import numpy as np
 
 import scratch.activations as act
 import scratch.deep_net as dn
-from scratch.course._compat import as_float, as_labels, copy_params, legacy_stream
+from scratch.course._compat import as_float, as_labels, check_iterations, copy_params, legacy_stream
 from scratch.initialization import initialize_parameters as initialize_layers
-from scratch.validation import check_positive_int
 
 LayerCache = tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -138,8 +137,9 @@ def predict(X: np.ndarray, y: np.ndarray, parameters: dict[str, np.ndarray]) -> 
 
 def _train(X: np.ndarray, Y: np.ndarray, parameters: dict[str, np.ndarray], learning_rate: float,
            num_iterations: int, print_cost: bool) -> tuple[dict[str, np.ndarray], list[float]]:
-    """Batch gradient descent with the course's step functions; the cost of every 100th and the last step."""
-    check_positive_int("num_iterations", num_iterations)
+    """Batch gradient descent with the course's step functions; the cost of every 100th iteration is kept
+    (and printed with ``print_cost``, also at the last iteration, as the course does)."""
+    check_iterations(num_iterations)
     X = as_float("X", X)
     Y = as_labels(Y, X.shape[1])
     costs = []
@@ -148,10 +148,10 @@ def _train(X: np.ndarray, Y: np.ndarray, parameters: dict[str, np.ndarray], lear
         cost = float(compute_cost(AL, Y))
         grads = L_model_backward(AL, Y, caches)
         parameters = update_parameters(parameters, grads, learning_rate)
-        if i % 100 == 0 or i == num_iterations - 1:
+        if print_cost and (i % 100 == 0 or i == num_iterations - 1):
+            print(f"Cost after iteration {i}: {cost}")
+        if i % 100 == 0:
             costs.append(cost)
-            if print_cost:
-                print(f"Cost after iteration {i}: {cost}")
     return parameters, costs
 
 
