@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from compare.check import course1, course2  # noqa: F401  (they register the course's functions)
-from compare.check.catalogue import WEEKS, known_names, resolve
+from compare.check.catalogue import WEEKS, file_week, known_names, resolve
 from compare.check.report import Report
 from compare.check.runner import UserError, discover, learner_functions, run
 from compare.check.training import TRAINING, check_training
@@ -51,9 +51,9 @@ def check(target: object, *, functions: Iterable[str] | None = None, week: str |
 
     ``target`` is a ``.py`` path, an imported module or a namespace (``globals()`` in a notebook).
     ``plot_dir`` receives the loss overlay of each training check (``<name>_loss.png``).
-    ``week`` (``c1w2`` ... ``c2w2``) decides which assignment a shared name such as ``compute_cost`` or
-    ``predict`` belongs to; by default the week whose other functions the file defines. Raises
-    :class:`UserError` when nothing can be checked.
+    ``week`` (``c1w2`` ... ``c2w2``) is the assignment the functions are checked as; by default the week
+    whose own function names the file defines most. Functions of other weeks are listed as not checked.
+    Raises :class:`UserError` when nothing can be checked.
     """
     if week is not None and week not in WEEKS:
         raise UserError(f"week must be one of {', '.join(WEEKS)}, got {week!r}")
@@ -72,9 +72,12 @@ def check(target: object, *, functions: Iterable[str] | None = None, week: str |
     if not found:
         raise UserError("no course function found (names such as propagate, L_model_backward, "
                         "update_parameters_with_adam); define them at the top level of the file")
+    week = week or file_week(found)
     specs = resolve(found, week)
+    trained = {name for name, t in TRAINING.items() if t.week == week}
+    skipped = sorted(set(found) - {spec.name for spec in specs} - trained)
     jobs = [(spec.name, spec.cases()) for spec in specs]
     calls = run(source, jobs, time_limit)
     results = [judge(spec, cases, calls[spec.name]) for spec, (_, cases) in zip(specs, jobs, strict=True)]
-    trainings = check_training(source, found, time_limit, plot_dir) if training else []
-    return Report(str(target) if isinstance(source, Path) else "namespace", results, trainings)
+    trainings = check_training(source, found, week, time_limit, plot_dir) if training else []
+    return Report(str(target) if isinstance(source, Path) else "namespace", week, results, trainings, skipped)

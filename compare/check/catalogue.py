@@ -73,21 +73,19 @@ def known_names() -> set[str]:
     return {name for specs in REGISTRY.values() for name in specs}
 
 
-def resolve(defined: Iterable[str], week: str | None = None) -> list[Spec]:
-    """The specs for the course functions among ``defined``, in the course's order.
+def file_week(defined: Iterable[str]) -> str:
+    """The week whose own names (used in no other week) ``defined`` holds most; ties go to the earlier week."""
+    defined = set(defined)
+    score = {w: sum(1 for name in REGISTRY[w] if name in defined and
+                    all(name not in REGISTRY[other] for other in WEEKS if other != w)) for w in WEEKS}
+    return max(WEEKS, key=lambda w: (score[w], -WEEKS.index(w)))
 
-    The file's week is the one whose own names (used in no other week) it defines most, unless ``week``
-    says. A name used in several weeks (``compute_cost``, ``predict``, ``sigmoid``, ...) is checked as that
-    week's; if that week does not have it, it is one of the course's given helpers and is not checked.
-    """
-    defined = set(defined) & known_names()
-    owners = {name: [w for w in WEEKS if name in REGISTRY[w]] for name in defined}
-    if week is None:
-        score = {w: sum(1 for ws in owners.values() if ws == [w]) for w in WEEKS}
-        week = max(WEEKS, key=lambda w: (score[w], -WEEKS.index(w)))
-    chosen = {name: week if week in weeks else weeks[0] for name, weeks in owners.items()
-              if week in weeks or len(weeks) == 1}
-    return [REGISTRY[w][name] for w in WEEKS for name in REGISTRY[w] if chosen.get(name) == w]
+
+def resolve(defined: Iterable[str], week: str) -> list[Spec]:
+    """The specs of ``week`` among ``defined``, in the course's order. Names of other weeks are not checked:
+    in an assignment's file they are the course's given helpers (``sigmoid``, ``relu``, ``compute_cost``)."""
+    defined = set(defined)
+    return [spec for name, spec in REGISTRY[week].items() if name in defined]
 
 
 # --- readers of the course's return values -------------------------------------------------------------

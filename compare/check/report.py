@@ -25,8 +25,11 @@ def _index(index: tuple[int, ...] | None) -> str:
 @dataclass
 class Report:
     target: str
+    week: str
     functions: list[FunctionResult]
     trainings: list[TrainingResult] = field(default_factory=list)
+    #: Course names the file defines that belong to another week (the course's helpers, usually).
+    not_checked: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -58,13 +61,14 @@ class Report:
                 "id": result.diagnosis.id, "title": result.diagnosis.title, "evidence": result.diagnosis.evidence,
                 "advice": result.diagnosis.advice}
             functions.append(entry)
-        return plain({"version": JSON_VERSION, "target": self.target, "passed": self.passed,
-                      "functions": functions, "trainings": [asdict(t) for t in self.trainings]})
+        return plain({"version": JSON_VERSION, "target": self.target, "week": self.week, "passed": self.passed,
+                      "functions": functions, "trainings": [asdict(t) for t in self.trainings],
+                      "not_checked": self.not_checked})
 
     def __str__(self) -> str:
         n_pass = sum(r.status == "pass" for r in self.functions)
-        lines = [f"Checked {self.target} against PyTorch (float64): {len(self.functions)} function(s), "
-                 f"{n_pass} passed, {len(self.functions) - n_pass} failed."]
+        lines = [f"Checked {self.target} as {self.week.upper()} against PyTorch (float64): "
+                 f"{len(self.functions)} function(s), {n_pass} passed, {len(self.functions) - n_pass} failed."]
         width = max((len(r.name) for r in self.functions), default=10)
         for result in self.functions:
             lines += self._function_lines(result, width)
@@ -73,6 +77,9 @@ class Report:
             for training in self.trainings:
                 lines += [f"  {training.status.upper():4}  {training.name}: {training.summary}"]
                 lines += [f"        {line}" for line in training.detail.splitlines()]
+        if self.not_checked:
+            lines.append(f"Not checked (other weeks' names, the course's helpers here; --week chooses): "
+                         f"{', '.join(self.not_checked)}")
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython shows the text, not the dataclass

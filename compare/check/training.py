@@ -40,6 +40,7 @@ class TrainingResult:
 class Training:
     """How to call one course training function: data, its two calls, and how to read what it returns."""
 
+    week: str
     title: str
     activations: tuple[str, ...]
     learning_rate: float
@@ -55,9 +56,9 @@ def training_data() -> tuple[np.ndarray, np.ndarray]:
 
 
 TRAINING = {
-    "model": Training("logistic regression", ("sigmoid",), 0.05),
-    "nn_model": Training("one hidden layer (tanh), learning rate 1.2", ("tanh", "sigmoid"), 1.2),
-    "L_layer_model": Training("L layers (relu, sigmoid output)", ("relu", "relu", "sigmoid"), 0.3),
+    "model": Training("c1w2", "logistic regression", ("sigmoid",), 0.05),
+    "nn_model": Training("c1w3", "one hidden layer (tanh), learning rate 1.2", ("tanh", "sigmoid"), 1.2),
+    "L_layer_model": Training("c1w4", "L layers (relu, sigmoid output)", ("relu", "relu", "sigmoid"), 0.3),
 }
 LAYERS = {"nn_model": 4, "L_layer_model": [3, 5, 3, 1]}
 
@@ -176,10 +177,10 @@ def plot(result: TrainingResult, directory: Path) -> str:
     return str(path)
 
 
-def check_training(source, found: Mapping[str, list[str]], time_limit: float,
+def check_training(source, found: Mapping[str, list[str]], week: str, time_limit: float,
                    plot_dir: Path | None = None) -> list[TrainingResult]:
-    """Train each course model the learner defined and compare it with torch."""
-    names = [name for name in TRAINING if name in found]
+    """Train each course model of ``week`` the learner defined and compare it with torch."""
+    names = [name for name, training in TRAINING.items() if name in found and training.week == week]
     X, Y = training_data()
     results = []
     calls = run(source, [(name, _cases(name, X, Y)) for name in names], time_limit) if names else {}
