@@ -63,6 +63,7 @@ def check(target: object, *, functions: Iterable[str] | None = None, week: str |
         found = discover(source, names, time_limit)
     else:
         found = learner_functions(source, names)
+    week = week or file_week(found)
     if functions is not None:
         wanted = set(functions)
         unknown = wanted - names
@@ -72,7 +73,6 @@ def check(target: object, *, functions: Iterable[str] | None = None, week: str |
     if not found:
         raise UserError("no course function found (names such as propagate, L_model_backward, "
                         "update_parameters_with_adam); define them at the top level of the file")
-    week = week or file_week(found)
     specs = resolve(found, week)
     trained = {name for name, t in TRAINING.items() if t.week == week}
     skipped = sorted(set(found) - {spec.name for spec in specs} - trained)

@@ -74,10 +74,13 @@ def known_names() -> set[str]:
 
 
 def file_week(defined: Iterable[str]) -> str:
-    """The week whose own names (used in no other week) ``defined`` holds most; ties go to the earlier week."""
-    defined = set(defined)
-    score = {w: sum(1 for name in REGISTRY[w] if name in defined and
-                    all(name not in REGISTRY[other] for other in WEEKS if other != w)) for w in WEEKS}
+    """The week ``defined`` belongs to: each course name counts for its weeks, ``1/k`` for a name that k
+    weeks share (``predict``, ``compute_cost``, ...); ties go to the earlier week."""
+    score = dict.fromkeys(WEEKS, 0.0)
+    for name in set(defined):
+        owners = [w for w in WEEKS if name in REGISTRY[w]]
+        for w in owners:
+            score[w] += 1 / len(owners)
     return max(WEEKS, key=lambda w: (score[w], -WEEKS.index(w)))
 
 

@@ -124,7 +124,9 @@ register(
          lambda c: tx.propagate(*c.args)),
     Spec("optimize", "c1w2", ("w", "b", "X", "Y", "num_iterations", "learning_rate"), _optimize_cases,
          _read_optimize, lambda c: tx.optimize(*c.args, **c.kwargs),
-         (Hypothesis("gradient_ascent", lambda c: tx.optimize(*c.args, **c.kwargs, ascent=True)),)),
+         # the ascent's costs run into log(0) in the course's formula: the parameters are the evidence
+         (Hypothesis("gradient_ascent", lambda c: {k: v for k, v in tx.optimize(*c.args, **c.kwargs, ascent=True)
+                                                   .items() if k != "costs"}),)),
     Spec("predict", "c1w2", ("w", "b", "X"), _predict_cases, read_value("Y_prediction"),
          lambda c: tx.predict_logistic(*c.args),
          (Hypothesis("threshold_inclusive", lambda c: tx.predict_logistic(*c.args, at_half=1.0)),)),

@@ -196,8 +196,9 @@ def _dropout_backward_expected(case: Case) -> dict:
     return tx.network_grads(X, Y, _params_of(cache, True), THREE, masks=_masks_of(cache), keep_prob=keep_prob)
 
 
-def _dropout_backward_variant(case: Case, bug: str) -> dict:
-    """Layer-by-layer autograd with the mask (or its scale) left out of the backward pass."""
+def _dropout_backward_variant(case: Case, bug: str, relu_from: str) -> dict:
+    """Layer-by-layer autograd with the mask (or its scale) left out of the backward pass; relu' taken as the
+    course writes it (``A > 0`` with the cached, dropped-out ``A``) or from ``Z > 0``."""
     X, Y, cache, keep_prob = case.args
     params, masks = _params_of(cache, True), _masks_of(cache)
     A = {1: np.asarray(cache[2], float), 2: np.asarray(cache[7], float), 0: X}
@@ -211,7 +212,8 @@ def _dropout_backward_variant(case: Case, bug: str) -> dict:
             dA = out["dA_prev"]
             dA = dA / keep_prob if bug == "dropout_no_mask_backward" else dA * masks[f"D{layer - 1}"]
             grads[f"dA{layer - 1}"] = dA
-            dZ = grads[f"dZ{layer - 1}"] = dA * (Z[layer - 1] > 0)
+            active = (A if relu_from == "A" else Z)[layer - 1] > 0
+            dZ = grads[f"dZ{layer - 1}"] = dA * active
     return grads
 
 
@@ -247,9 +249,8 @@ register(
           Hypothesis("dropout_mask_randn", lambda c: _dropout_forward_expected(c, draw="randn<")))),
     Spec("backward_propagation_with_dropout", "c2w1", ("X", "Y", "cache", "keep_prob"), _dropout_backward_cases,
          _read_grads, _dropout_backward_expected,
-         (Hypothesis("dropout_no_mask_backward", lambda c: _dropout_backward_variant(c, "dropout_no_mask_backward")),
-          Hypothesis("dropout_no_scale_backward",
-                     lambda c: _dropout_backward_variant(c, "dropout_no_scale_backward")))),
+         tuple(Hypothesis(bug, lambda c, bug=bug, relu_from=relu_from: _dropout_backward_variant(c, bug, relu_from))
+               for bug in ("dropout_no_mask_backward", "dropout_no_scale_backward") for relu_from in "AZ")),
 )
 
 # --- week 2: optimization ------------------------------------------------------------------------------

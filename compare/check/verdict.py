@@ -71,7 +71,9 @@ def _aligned(got: object, expected: object) -> tuple[np.ndarray | None, np.ndarr
 def first_wrong(case: Case, got: dict, expected: dict) -> tuple[Wrong | None, float]:
     """The first output (in the course's order) that differs, and the worst relative error of the call."""
     worst, wrong = 0.0, None
-    for name, want in expected.items():
+    order = [k for k in got if k in expected] + [k for k in expected if k not in got]  # the course's order
+    for name in order:
+        want = expected[name]
         if name not in got:
             wrong = wrong or Wrong(case.label, name, None, None, _show(want), "missing")
             continue

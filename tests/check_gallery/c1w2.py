@@ -2,6 +2,8 @@
 ``scratch``: the checker's gallery mutates one line of it per bug. Internally it works with examples as
 rows (``X.T``), a different shape from the course's, to show the checker judges outputs only."""
 
+# ruff: noqa: NPY002, E741, UP031, UP032, E501  (written as a learner writes the course's code)
+
 import math
 
 import numpy as np

@@ -1,5 +1,7 @@
 """A learner's solution to course 1, week 3 (one hidden tanh layer), written independently of ``scratch``."""
 
+# ruff: noqa: NPY002, E741, UP031, UP032, E501  (written as a learner writes the course's code)
+
 import numpy as np
 
 

@@ -1,6 +1,8 @@
 """A learner's solution to course 1, week 4 (deep network step by step, and the L-layer model), written
 independently of ``scratch``, with the course's helper functions (``dnn_utils``) copied in."""
 
+# ruff: noqa: NPY002, E741, UP031, UP032, E501  (written as a learner writes the course's code)
+
 import numpy as np
 
 

@@ -1,6 +1,8 @@
 """A learner's solution to course 2, week 1 (initialization, L2 regularization, dropout, gradient checking),
 written independently of ``scratch``."""
 
+# ruff: noqa: NPY002, E741, UP031, UP032, E501  (written as a learner writes the course's code)
+
 import numpy as np
 
 

@@ -1,5 +1,7 @@
 """A learner's solution to course 2, week 2 (optimization methods), written independently of ``scratch``."""
 
+# ruff: noqa: NPY002, E741, UP031, UP032, E501  (written as a learner writes the course's code)
+
 import math
 
 import numpy as np
