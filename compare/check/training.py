@@ -21,7 +21,7 @@ from compare.check.catalogue import Case
 from compare.check.runner import TIMEOUT, Call, run
 from compare.check.verdict import ATOL, RTOL, as_array
 
-ITERATIONS = 1000
+ITERATIONS = 600
 
 
 @dataclass
