@@ -105,12 +105,6 @@ def read_tuple(*names: str) -> Callable[[object, Case], Outputs]:
     return read
 
 
-def read_dict(keys: Callable[[Case], Iterable[str]], prefix: str = "") -> Callable[[object, Case], Outputs]:
-    def read(ret: object, case: Case) -> Outputs:
-        return dict_entries(ret, list(keys(case)), prefix)
-    return read
-
-
 def dict_entries(ret: object, keys: list[str], prefix: str = "", what: str = "a dict") -> Outputs:
     if not isinstance(ret, Mapping):
         raise WrongReturn(f"expected {what} with keys {', '.join(keys)}, got {_kind(ret)}")

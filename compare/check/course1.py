@@ -219,9 +219,10 @@ def _update_expected(case: Case, default_lr: float, ascent: bool = False) -> dic
     return tx.sgd_step(params, grads, lr, ascent=ascent)
 
 
-def _read_params(keys_from: int = 0):
+def _read_params():
+    """The updated parameters, keyed like the input ``parameters`` (the first argument)."""
     def read(ret: object, case: Case) -> dict:
-        return dict_entries(ret, list(case.args[keys_from]), what="parameters")
+        return dict_entries(ret, list(case.args[0]), what="parameters")
     return read
 
 

@@ -49,9 +49,9 @@ class Report:
             if isinstance(value, (list, tuple)):
                 return [plain(v) for v in value]
             if isinstance(value, (np.floating, np.integer)):
-                return value.item()
+                value = value.item()
             if isinstance(value, float) and not np.isfinite(value):
-                return str(value)
+                return str(value)  # JSON has no NaN or Infinity
             return value
 
         functions = []
