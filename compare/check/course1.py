@@ -311,6 +311,11 @@ def _read_linear_cache(cache: object, prefix: str) -> dict:
     return {f"{prefix}A_prev": cache[0], f"{prefix}W": cache[1], f"{prefix}b": cache[2]}
 
 
+def _read_linear_forward(ret: object, case: Case) -> dict:
+    Z, cache = read_tuple("Z", "cache")(ret, case).values()
+    return {"Z": Z} | _read_linear_cache(cache, "cache ")
+
+
 def _read_layer_forward(ret: object, case: Case) -> dict:
     A, cache = read_tuple("A", "cache")(ret, case).values()
     if not isinstance(cache, (tuple, list)) or len(cache) != 2:
@@ -460,9 +465,7 @@ register(
     _init_spec("initialize_parameters", "c1w4", 1, 0, [[3, 2, 1], [4, 3, 2]], lambda n_in, n_out: 0.01),
     _init_spec("initialize_parameters_deep", "c1w4", 3, 0, [[5, 4, 3], [4, 3, 2], [6, 4, 4, 4, 1]],
                lambda n_in, n_out: 0.01, split=False),
-    Spec("linear_forward", "c1w4", ("A", "W", "b"), lambda: _layer_cases(False),
-         lambda ret, c: (lambda Z, cache: {"Z": Z} | _read_linear_cache(cache, "cache "))(
-             *read_tuple("Z", "cache")(ret, c).values()),
+    Spec("linear_forward", "c1w4", ("A", "W", "b"), lambda: _layer_cases(False), _read_linear_forward,
          lambda c: {"Z": tx.array(tx.linear(*(tx.tensor(a) for a in c.args))), "cache A_prev": c.args[0],
                     "cache W": c.args[1], "cache b": c.args[2]}),
     Spec("linear_activation_forward", "c1w4", ("A_prev", "W", "b", "activation"), lambda: _layer_cases(True),

@@ -10,6 +10,8 @@ from compare.check.training import TrainingResult
 from compare.check.verdict import FunctionResult
 
 JSON_VERSION = 1
+#: Diagnoses that stop a function's check at the input where they happened.
+STOPPED = ("raised", "wrong_signature", "wrong_return", "timeout")
 
 
 def _number(value: object) -> str:
@@ -78,7 +80,7 @@ class Report:
                 lines += [f"  {training.status.upper():4}  {training.name}: {training.summary}"]
                 lines += [f"        {line}" for line in training.detail.splitlines()]
         if self.not_checked:
-            lines.append(f"Not checked (other weeks' names, the course's helpers here; --week chooses): "
+            lines.append(f"Not checked (names of other weeks, usually the course's given helpers; --week chooses): "
                          f"{', '.join(self.not_checked)}")
         return "\n".join(lines)
 
@@ -90,7 +92,9 @@ class Report:
         if result.status == "pass":
             return [f"  PASS  {result.name:<{width}}  {result.cases} inputs, worst relative error "
                     f"{result.worst_relative_error:.1e}"]
-        lines = [f"  FAIL  {result.name:<{width}}  wrong on {result.failed} of {result.cases} inputs"]
+        stopped = result.diagnosis is not None and result.diagnosis.id in STOPPED
+        headline = result.diagnosis.title if stopped else f"wrong on {result.failed} of {result.cases} inputs"
+        lines = [f"  FAIL  {result.name:<{width}}  {headline}"]
         wrong = result.first_wrong
         if wrong is not None:
             where = f"{wrong.output}{_index(wrong.index)}"
@@ -102,6 +106,6 @@ class Report:
             lines.append(f"        hint: {result.diagnosis.advice}")
         elif wrong is not None:
             lines.append("        diagnosis: none of the known bug signatures fits these numbers")
-        if result.detail and result.diagnosis is not None and result.diagnosis.id in ("raised", "wrong_signature"):
+        if result.detail and stopped and result.diagnosis.id != "timeout":
             lines += [f"        | {line}" for line in result.detail.rstrip().splitlines()[-12:]]
         return lines
