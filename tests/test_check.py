@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from check_gallery.bugs import BUGS, apply
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scratch.course.c1w2
 import scratch.course.c1w3
@@ -239,3 +241,13 @@ def test_pattern_needs_the_same_ratio_everywhere():
     got = expected * 4
     got[0, 0] += 1.0
     assert pattern(got, expected, m=4) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 6), m=st.integers(2, 300), seed=st.integers(0, 2**32 - 1),
+       missing=st.booleans())
+def test_pattern_finds_the_factor_m_at_any_shape(rows, m, seed, missing):
+    expected = np.random.default_rng(seed).standard_normal((rows, min(m, 9))) + 0.1
+    got = expected * m if missing else expected / m
+    found = pattern(got, expected, m=m)
+    assert found.id == ("missing_1_over_m" if missing else "extra_1_over_m")

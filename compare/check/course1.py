@@ -199,7 +199,7 @@ def _shallow_backward_variant(case: Case, bug: str) -> dict:
             "dW2": tx.array(dZ2 @ A1.T / m), "db2": tx.array(dZ2.sum(1, keepdims=True) / m)}
 
 
-def _update_cases(deep: bool, with_default: bool) -> list[Case]:
+def update_cases(deep: bool, with_default: bool) -> list[Case]:
     shapes = [*NETWORK_SHAPES, DEEP] if deep else NETWORK_SHAPES
     cases = []
     for index, (label, dims, _) in enumerate(shapes):
@@ -213,20 +213,20 @@ def _update_cases(deep: bool, with_default: bool) -> list[Case]:
     return cases
 
 
-def _update_expected(case: Case, default_lr: float, ascent: bool = False) -> dict:
+def update_expected(case: Case, default_lr: float, ascent: bool = False) -> dict:
     params, grads = case.args[:2]
     lr = case.args[2] if len(case.args) > 2 else default_lr
     return tx.sgd_step(params, grads, lr, ascent=ascent)
 
 
-def _read_params():
+def read_params():
     """The updated parameters, keyed like the input ``parameters`` (the first argument)."""
     def read(ret: object, case: Case) -> dict:
         return dict_entries(ret, list(case.args[0]), what="parameters")
     return read
 
 
-def _legacy_draws(seed: int, dims: list[int], scale) -> dict:
+def legacy_draws(seed: int, dims: list[int], scale) -> dict:
     """The course's initializer: ``np.random.seed(seed)``, then ``randn(n_l, n_{l-1}) * scale(n_{l-1})``."""
     legacy = np.random.RandomState(seed)
     params = {}
@@ -236,7 +236,7 @@ def _legacy_draws(seed: int, dims: list[int], scale) -> dict:
     return params
 
 
-def _init_spec(name: str, week: str, seed: int | None, caller_seed: int, dims_list: list[list[int]],
+def init_spec(name: str, week: str, seed: int | None, caller_seed: int, dims_list: list[list[int]],
                scale, hypotheses=(), split: bool = True) -> Spec:
     """An initializer: the course's legacy draws (``seed`` inside, or ``caller_seed`` before the call)."""
     def cases() -> list[Case]:
@@ -250,9 +250,9 @@ def _init_spec(name: str, week: str, seed: int | None, caller_seed: int, dims_li
         dims = dims_of(case)
         return dict_entries(ret, [f"{p}{k}" for k in range(1, len(dims)) for p in "Wb"], what="parameters")
 
-    not_seeded = Hypothesis("not_seeded", lambda c: _legacy_draws(c.legacy_seed, dims_of(c), scale))
+    not_seeded = Hypothesis("not_seeded", lambda c: legacy_draws(c.legacy_seed, dims_of(c), scale))
     return Spec(name, week, ("n_x", "n_h", "n_y") if split else ("layer_dims",), cases, read,
-                lambda c: _legacy_draws(caller_seed if seed is None else seed, dims_of(c), scale),
+                lambda c: legacy_draws(caller_seed if seed is None else seed, dims_of(c), scale),
                 (*hypotheses, not_seeded) if seed is not None else tuple(hypotheses))
 
 
@@ -262,7 +262,7 @@ register(
                   Case("m = 1", (np.zeros((7, 1)), np.zeros((1, 1))))],
          read_tuple("n_x", "n_h", "n_y"),
          lambda c: {"n_x": c.args[0].shape[0], "n_h": 4, "n_y": c.args[1].shape[0]}),
-    _init_spec("initialize_parameters", "c1w3", None, 2, [[3, 5, 2], [2, 4, 1], [4, 1, 1]],
+    init_spec("initialize_parameters", "c1w3", None, 2, [[3, 5, 2], [2, 4, 1], [4, 1, 1]],
                lambda n_in, n_out: 0.01),
     Spec("forward_propagation", "c1w3", ("X", "parameters"),
          lambda: [Case(label, (X, p)) for label, X, p, _ in _shallow_inputs()], _read_forward, _forward_expected,
@@ -276,8 +276,8 @@ register(
          tuple(Hypothesis(bug, lambda c, bug=bug: _shallow_backward_variant(c, bug))
                for bug in ("tanh_derivative_from_Z", "sigmoid_prime_on_fused", "wrong_activation_derivative"))),
     Spec("update_parameters", "c1w3", ("parameters", "grads", "learning_rate"),
-         lambda: _update_cases(deep=False, with_default=True), _read_params(), lambda c: _update_expected(c, 1.2),
-         (Hypothesis("gradient_ascent", lambda c: _update_expected(c, 1.2, ascent=True)),)),
+         lambda: update_cases(deep=False, with_default=True), read_params(), lambda c: update_expected(c, 1.2),
+         (Hypothesis("gradient_ascent", lambda c: update_expected(c, 1.2, ascent=True)),)),
     Spec("predict", "c1w3", ("parameters", "X"),
          lambda: [Case(label, (p, X)) for label, X, p, _ in _shallow_inputs()], read_value("predictions"),
          lambda c: {"predictions": (_shallow_forward(c.args[1], c.args[0])["A2"] > 0.5).astype(float)}),
@@ -462,8 +462,8 @@ def _activation_backward_expected(case: Case, activation: str) -> dict:
 
 
 register(
-    _init_spec("initialize_parameters", "c1w4", 1, 0, [[3, 2, 1], [4, 3, 2]], lambda n_in, n_out: 0.01),
-    _init_spec("initialize_parameters_deep", "c1w4", 3, 0, [[5, 4, 3], [4, 3, 2], [6, 4, 4, 4, 1]],
+    init_spec("initialize_parameters", "c1w4", 1, 0, [[3, 2, 1], [4, 3, 2]], lambda n_in, n_out: 0.01),
+    init_spec("initialize_parameters_deep", "c1w4", 3, 0, [[5, 4, 3], [4, 3, 2], [6, 4, 4, 4, 1]],
                lambda n_in, n_out: 0.01, split=False),
     Spec("linear_forward", "c1w4", ("A", "W", "b"), lambda: _layer_cases(False), _read_linear_forward,
          lambda c: {"Z": tx.array(tx.linear(*(tx.tensor(a) for a in c.args))), "cache A_prev": c.args[0],
@@ -488,8 +488,8 @@ register(
           Hypothesis("wrong_activation_derivative",
                      lambda c: tx.L_model_backward(*c.args, bug="hidden_sigmoid_derivative")))),
     Spec("update_parameters", "c1w4", ("parameters", "grads", "learning_rate"),
-         lambda: _update_cases(deep=True, with_default=False), _read_params(), lambda c: _update_expected(c, 0.0),
-         (Hypothesis("gradient_ascent", lambda c: _update_expected(c, 0.0, ascent=True)),)),
+         lambda: update_cases(deep=True, with_default=False), read_params(), lambda c: update_expected(c, 0.0),
+         (Hypothesis("gradient_ascent", lambda c: update_expected(c, 0.0, ascent=True)),)),
     Spec("predict", "c1w4", ("X", "y", "parameters"),
          lambda: [Case(label, (X, Y, p)) for label, X, p, Y in _deep_inputs()], read_value("p"),
          lambda c: {"p": (_deep_caches(c.args[0], c.args[2])[0] > 0.5).astype(float)}),

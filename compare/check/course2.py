@@ -27,7 +27,7 @@ from compare.check.catalogue import (
     rng,
     zero_example,
 )
-from compare.check.course1 import _init_spec, _legacy_draws, _read_params, _update_cases, _update_expected
+from compare.check.course1 import init_spec, legacy_draws, read_params, update_cases, update_expected
 
 THREE = ("relu", "relu", "sigmoid")
 GRAD_KEYS = ("dZ3", "dW3", "db3", "dA2", "dZ2", "dW2", "db2", "dA1", "dZ1", "dW1", "db1")
@@ -46,10 +46,10 @@ register(
     Spec("initialize_parameters_zeros", "c2w1", ("layers_dims",),
          lambda: [Case(f"layers_dims {d}", (d,)) for d in DIMS],
          lambda ret, c: dict_entries(ret, [f"{p}{k}" for k in range(1, len(c.args[0])) for p in "Wb"]),
-         lambda c: _legacy_draws(0, c.args[0], lambda n_in, n_out: 0.0)),
-    _init_spec("initialize_parameters_random", "c2w1", 3, 0, DIMS, lambda n_in, n_out: 10.0, split=False),
-    _init_spec("initialize_parameters_he", "c2w1", 3, 0, DIMS, _he, split=False,
-               hypotheses=(Hypothesis("he_fan_out", lambda c: _legacy_draws(3, c.args[0],
+         lambda c: legacy_draws(0, c.args[0], lambda n_in, n_out: 0.0)),
+    init_spec("initialize_parameters_random", "c2w1", 3, 0, DIMS, lambda n_in, n_out: 10.0, split=False),
+    init_spec("initialize_parameters_he", "c2w1", 3, 0, DIMS, _he, split=False,
+               hypotheses=(Hypothesis("he_fan_out", lambda c: legacy_draws(3, c.args[0],
                                                                            lambda n_in, n_out: _he(n_out, 0))),)),
 )
 
@@ -366,8 +366,8 @@ def _schedule_expected(case: Case, floor: bool = True) -> dict:
 
 register(
     Spec("update_parameters_with_gd", "c2w2", ("parameters", "grads", "learning_rate"),
-         lambda: _update_cases(deep=True, with_default=False), _read_params(), lambda c: _update_expected(c, 0.0),
-         (Hypothesis("gradient_ascent", lambda c: _update_expected(c, 0.0, ascent=True)),)),
+         lambda: update_cases(deep=True, with_default=False), read_params(), lambda c: update_expected(c, 0.0),
+         (Hypothesis("gradient_ascent", lambda c: update_expected(c, 0.0, ascent=True)),)),
     Spec("random_mini_batches", "c2w2", ("X", "Y", "mini_batch_size", "seed"), _minibatch_cases, _read_minibatches,
          _minibatch_expected,
          tuple(Hypothesis(bug, lambda c, bug=bug: _minibatch_expected(c, bug))

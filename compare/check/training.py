@@ -33,6 +33,8 @@ class TrainingResult:
     iterations: list[int] = field(default_factory=list)
     costs_learner: list[float] = field(default_factory=list)
     costs_torch: list[float] = field(default_factory=list)
+    #: torch's cost at every iteration, for the plot
+    torch_curve: list[float] = field(default_factory=list)
     plot: str | None = None
 
 
@@ -135,7 +137,8 @@ def _compare(name: str, X, Y, calls: list[Call]) -> TrainingResult:
     torch_costs, torch_params = torch_training(X, Y, start, spec.activations, spec.learning_rate, ITERATIONS)
     recorded = list(range(0, ITERATIONS, 100))
     result = TrainingResult(name, "pass", "", iterations=recorded if costs is not None else [],
-                            costs_learner=costs or [], costs_torch=[torch_costs[i] for i in recorded] if costs else [])
+                            costs_learner=costs or [], costs_torch=[torch_costs[i] for i in recorded] if costs else [],
+                            torch_curve=[torch_costs[i] for i in range(ITERATIONS)])
     problems = []
     if costs is not None:
         if len(costs) != len(recorded):
@@ -165,7 +168,7 @@ def plot(result: TrainingResult, directory: Path) -> str:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6, 3.5))
-    axes.plot(result.iterations, result.costs_torch, "-", color="tab:orange", label="torch")
+    axes.plot(range(len(result.torch_curve)), result.torch_curve, "-", color="tab:orange", label="torch")
     axes.plot(result.iterations, result.costs_learner, "o", color="tab:blue", fillstyle="none", label="yours")
     axes.set(xlabel="iteration", ylabel="cost", title=f"{result.name}: your costs over torch's")
     axes.legend()
