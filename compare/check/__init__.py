@@ -63,7 +63,7 @@ def check(target: object, *, functions: Iterable[str] | None = None, week: str |
         found = discover(source, names, time_limit)
     else:
         found = learner_functions(source, names)
-    week = week or file_week(found)
+    week = week or file_week(found, {name: t.week for name, t in TRAINING.items()})
     if functions is not None:
         wanted = set(functions)
         unknown = wanted - names
