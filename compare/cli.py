@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                        help="wall time, or this process's CPU time (robust to a busy machine; use with --threads 1)")
     bench.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+
+    from compare.check.cli import add_check_parser
+    add_check_parser(commands)
     return parser
 
 
@@ -161,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "check":
+            from compare.check.cli import cmd_check
+            return cmd_check(args)
         return cmd_report(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

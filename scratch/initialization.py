@@ -52,14 +52,20 @@ def check_layer_dims(layer_dims: Sequence[int]) -> list[int]:
     return [int(size) for size in dims]
 
 
-def initialize_parameters(layer_dims: Sequence[int], *, method: str, rng: np.random.Generator,
+def initialize_parameters(layer_dims: Sequence[int], *, method: str,
+                          rng: np.random.Generator | np.random.RandomState,
                           dtype: np.dtype | type | str = np.float64) -> dict[str, np.ndarray]:
-    """``{"W1": (n_1, n_0), "b1": (n_1, 1), ..., "WL": (n_L, n_{L-1}), "bL": (n_L, 1)}`` in ``dtype``."""
+    """``{"W1": (n_1, n_0), "b1": (n_1, 1), ..., "WL": (n_L, n_{L-1}), "bL": (n_L, 1)}`` in ``dtype``.
+
+    ``rng`` is the project's ``np.random.Generator``; a legacy ``np.random.RandomState`` is accepted for the
+    course's seeded initializers (:mod:`scratch.course`), whose published values come from that stream
+    (``RandomState(k).standard_normal(shape)`` draws what ``np.random.seed(k); np.random.randn(*shape)`` draws).
+    """
     dims = check_layer_dims(layer_dims)
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if not isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        raise TypeError(f"rng must be a numpy.random.Generator (or a legacy RandomState), got {type(rng).__name__}")
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")

@@ -185,8 +185,8 @@ def rmsprop_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr
 
 
 def adam_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta1: float,
-                     beta2: float, epsilon: float) -> None:
-    """The course's Adam::
+                     beta2: float, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+    """The course's Adam; returns ``(v_corrected, s_corrected)`` as the course's function does::
 
         v = beta1 v + (1 - beta1) dW,    v_corrected = v / (1 - beta1^t)
         s = beta2 s + (1 - beta2) dW^2,  s_corrected = s / (1 - beta2^t)
@@ -199,6 +199,7 @@ def adam_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: f
     v_corrected = state["v"] / (1 - beta1**t)
     s_corrected = state["s"] / (1 - beta2**t)
     param -= lr * v_corrected / (np.sqrt(s_corrected) + epsilon)
+    return v_corrected, s_corrected
 
 
 # --------------------------------------------------------------------------------------------------

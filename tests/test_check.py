@@ -1,0 +1,253 @@
+"""The checker (``compare.check``): correct solutions pass, every gallery bug fails with its diagnosis.
+
+The default run checks the course API, the five independent learner solutions and a representative
+subset of the gallery (one bug per kind of diagnosis family); ``-m slow`` runs the whole gallery.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from check_gallery.bugs import BUGS, apply
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import scratch.course.c1w2
+import scratch.course.c1w3
+import scratch.course.c1w4
+import scratch.course.c2w1
+import scratch.course.c2w2
+from compare.check import UserError, check
+from compare.check.catalogue import REGISTRY
+from compare.check.diagnosis import CATALOGUE, pattern
+from compare.cli import main
+
+GALLERY = Path(__file__).parent / "check_gallery"
+SOLUTIONS = ("c1w2", "c1w3", "c1w4", "c2w1", "c2w2")
+COURSE_API = {"c1w2": scratch.course.c1w2, "c1w3": scratch.course.c1w3, "c1w4": scratch.course.c1w4,
+              "c2w1": scratch.course.c2w1, "c2w2": scratch.course.c2w2}
+
+#: One bug per diagnosis family, for the default run (the whole gallery runs with -m slow).
+DEFAULT_BUGS = {"sigmoid_int_truncation", "softmax_axis0", "propagate_dw_not_averaged", "propagate_cost_sign",
+                "predict_inclusive", "tanh_prime_of_Z", "db1_no_keepdims", "dAL_fused_then_sigmoid",
+                "relu_grad_at_zero", "he_as_xavier", "l2_grad_half", "dropout_not_inverted",
+                "dropout_backward_no_mask", "minibatch_drop_last", "momentum_no_dampening", "adam_eps_in_sqrt",
+                "propagate_signature"}
+
+
+def _buggy_file(tmp_path: Path, bug) -> Path:
+    path = tmp_path / f"{bug.id}.py"
+    path.write_text(apply((GALLERY / f"{bug.solution}.py").read_text(), bug))
+    return path
+
+
+def _check_bug(tmp_path: Path, bug) -> None:
+    report = check(_buggy_file(tmp_path, bug), functions=[bug.function], training=False)
+    (result,) = report.functions
+    assert result.status == "fail", f"{bug.id}: {bug.function} passed"
+    assert result.diagnosis is not None, f"{bug.id}: no diagnosis\n{report}"
+    assert result.diagnosis.id == bug.diagnosis, f"{bug.id}: diagnosed {result.diagnosis.id}\n{report}"
+    assert report.exit_code == 1
+
+
+# --- correct solutions: no false alarms --------------------------------------------------------------
+
+@pytest.mark.parametrize("week", SOLUTIONS)
+def test_course_api_passes_every_function(week):
+    module = COURSE_API[week]
+    namespace = {name: getattr(module, name) for name in dir(module) if not name.startswith("_")}
+    report = check(namespace, week=week, training=False)
+    assert report.passed, str(report)
+    checked = {r.name for r in report.functions}
+    assert checked == set(REGISTRY[week]) & set(namespace), checked  # every function the checker knows
+    assert all(r.worst_relative_error < 1e-10 for r in report.functions), str(report)
+
+
+@pytest.mark.parametrize("week", SOLUTIONS)
+def test_independent_learner_solution_passes(week):
+    report = check(GALLERY / f"{week}.py", training=False)
+    assert report.week == week
+    assert report.passed, str(report)
+    assert len(report.functions) >= 6
+
+
+def test_whole_training_follows_torch_for_a_correct_L_layer_model(tmp_path):
+    report = check(GALLERY / "c1w4.py", functions=["L_layer_model"], plot_dir=tmp_path)
+    (training,) = report.trainings
+    assert training.status == "pass", str(report)
+    assert len(training.costs_learner) == 6  # every 100th of 600 iterations
+    np.testing.assert_allclose(training.costs_learner, training.costs_torch, rtol=1e-10)
+    assert Path(training.plot).is_file()
+
+
+# --- the gallery ---------------------------------------------------------------------------------------
+
+def test_gallery_size_and_spread():
+    assert len(BUGS) >= 25
+    assert {bug.solution for bug in BUGS} == set(SOLUTIONS)
+    assert {bug.diagnosis for bug in BUGS} <= set(CATALOGUE)
+    assert len({bug.diagnosis for bug in BUGS}) >= 25
+
+
+@pytest.mark.parametrize("bug", [b for b in BUGS if b.id in DEFAULT_BUGS], ids=lambda b: b.id)
+def test_gallery_bug_is_diagnosed(tmp_path, bug):
+    _check_bug(tmp_path, bug)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", [b for b in BUGS if b.id not in DEFAULT_BUGS], ids=lambda b: b.id)
+def test_gallery_bug_is_diagnosed_full(tmp_path, bug):
+    _check_bug(tmp_path, bug)
+
+
+def test_report_names_the_first_wrong_number_and_the_evidence(tmp_path):
+    bug = next(b for b in BUGS if b.id == "dW_not_averaged")
+    report = check(_buggy_file(tmp_path, bug), functions=["linear_backward"], training=False)
+    (result,) = report.functions
+    wrong = result.first_wrong
+    assert (wrong.case, wrong.output) == ("published", "dW")
+    assert wrong.got == pytest.approx(4 * wrong.expected)  # m = 4 examples in the published input
+    assert "= m on every entry" in result.diagnosis.evidence
+    text = str(report)
+    assert "first wrong: dW[0, 0] on input 'published'" in text and "the 1/m average is missing" in text
+
+
+def test_whole_training_shows_where_the_trajectories_part(tmp_path):
+    bug = next(b for b in BUGS if b.id == "dW_not_averaged")
+    report = check(_buggy_file(tmp_path, bug), functions=["L_layer_model"])
+    (training,) = report.trainings
+    assert training.status == "fail"
+    assert "the costs part at iteration 100" in training.detail
+    assert report.exit_code == 1
+
+
+# --- errors: the rest is still checked ------------------------------------------------------------------
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "solution.py"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_function_that_never_returns_is_a_timeout_and_the_rest_is_checked(tmp_path):
+    path = _write(tmp_path, """
+        def update_lr(learning_rate0, epoch_num, decay_rate):
+            while True:
+                pass
+
+        def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
+            return learning_rate0 / (1 + decay_rate * (epoch_num // time_interval))
+    """)
+    report = check(path, time_limit=5.0, training=False)
+    results = {r.name: r for r in report.functions}
+    assert results["update_lr"].status == "fail"
+    assert results["update_lr"].diagnosis.id == "timeout"
+    assert results["schedule_lr_decay"].status == "pass"
+
+
+def test_a_function_that_raises_shows_its_traceback(tmp_path):
+    path = _write(tmp_path, """
+        def update_lr(learning_rate0, epoch_num, decay_rate):
+            return learning_rate0 / (1 + decay_rate * epoch)
+
+        def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
+            return learning_rate0 / (1 + decay_rate * (epoch_num // time_interval))
+    """)
+    report = check(path, training=False)
+    results = {r.name: r for r in report.functions}
+    assert results["update_lr"].diagnosis.id == "raised"
+    assert "NameError: name 'epoch' is not defined" in results["update_lr"].diagnosis.evidence
+    assert "solution.py" in results["update_lr"].detail
+    assert results["schedule_lr_decay"].status == "pass"
+    assert "| NameError" in str(report)
+
+
+def test_a_crashing_function_does_not_take_the_checker_down(tmp_path):
+    path = _write(tmp_path, """
+        import os
+
+        def update_lr(learning_rate0, epoch_num, decay_rate):
+            os._exit(3)
+
+        def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
+            return learning_rate0 / (1 + decay_rate * (epoch_num // time_interval))
+    """)
+    results = {r.name: r for r in check(path, training=False).functions}
+    assert results["update_lr"].diagnosis.evidence == "crashed (exit code 3)"
+    assert results["schedule_lr_decay"].status == "pass"
+
+
+def test_notebook_namespace_in_one_line():
+    namespace = {"__name__": "__main__"}
+    exec(textwrap.dedent("""
+        import numpy as np
+
+        def sigmoid(x):
+            return 1 / (1 + np.exp(-x))
+
+        def L1(yhat, y):
+            return np.sum(np.abs(y - yhat)) / len(y)
+    """), namespace)
+    report = check(namespace)
+    results = {r.name: r for r in report.functions}
+    assert results["sigmoid"].status == "pass"
+    assert results["L1"].diagnosis.id == "extra_1_over_m"
+    assert "np" not in results  # only the namespace's own functions
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("def propagate(w, b, X, Y):\n    return (\n", "does not import"),
+    ("import numpy as np\nx = 1\n", "no course function found"),
+])
+def test_user_errors(tmp_path, text, message):
+    with pytest.raises(UserError, match=message):
+        check(_write(tmp_path, text))
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+def test_cli_exit_codes_and_json(tmp_path, capsys):
+    assert main(["check", str(GALLERY / "c2w2.py"), "--no-training"]) == 0
+    assert "8 passed, 0 failed" in capsys.readouterr().out
+    bug = next(b for b in BUGS if b.id == "adam_no_bias_correction")
+    assert main(["check", str(_buggy_file(tmp_path, bug)), "--json", "--only", bug.function]) == 1
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["passed"] is False and verdict["week"] == "c2w2"
+    (function,) = verdict["functions"]
+    assert function["diagnosis"]["id"] == "adam_no_bias_correction"
+    assert function["first_wrong"]["output"].startswith("W")
+    assert main(["check", str(tmp_path / "missing.py")]) == 2
+    assert "is not a file" in capsys.readouterr().err
+    assert main(["check", str(_write(tmp_path, "def f(:\n"))]) == 2
+
+
+# --- the diagnosis patterns on their own ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("factor", "diagnosis"), [(7, "missing_1_over_m"), (1 / 7, "extra_1_over_m"),
+                                                   (-1, "sign_flipped"), (2.5, "constant_factor")])
+def test_pattern_of_a_constant_ratio(factor, diagnosis):
+    expected = np.random.default_rng(0).standard_normal((3, 7))
+    found = pattern(expected * factor, expected, m=7)
+    assert found.id == diagnosis
+    assert ("-expected" if factor == -1 else f"{factor:.6g}") in found.evidence
+
+
+def test_pattern_needs_the_same_ratio_everywhere():
+    expected = np.random.default_rng(1).standard_normal((3, 4))
+    got = expected * 4
+    got[0, 0] += 1.0
+    assert pattern(got, expected, m=4) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 6), m=st.integers(2, 300), seed=st.integers(0, 2**32 - 1),
+       missing=st.booleans())
+def test_pattern_finds_the_factor_m_at_any_shape(rows, m, seed, missing):
+    expected = np.random.default_rng(seed).standard_normal((rows, min(m, 9))) + 0.1
+    got = expected * m if missing else expected / m
+    found = pattern(got, expected, m=m)
+    assert found.id == ("missing_1_over_m" if missing else "extra_1_over_m")
