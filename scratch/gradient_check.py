@@ -41,16 +41,16 @@ def dictionary_to_vector(parameters: Mapping[str, np.ndarray]) -> tuple[np.ndarr
     return np.concatenate(columns, axis=0), keys
 
 
-def vector_to_dictionary(theta: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The arrays of ``theta`` ``(n, 1)`` with the names and shapes of ``like`` (the inverse of the above)."""
+def vector_to_dictionary(theta: np.ndarray, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The arrays of ``theta`` ``(n, 1)`` under the names and ``shapes`` given (the inverse of the above)."""
     theta = np.asarray(theta)
-    sizes = [int(np.size(value)) for value in like.values()]
+    sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes.values()]
     if theta.size != sum(sizes):
         raise ValueError(f"theta has {theta.size} entries but the parameters have {sum(sizes)}")
     flat = theta.reshape(-1)
     parameters, start = {}, 0
-    for (name, value), size in zip(like.items(), sizes, strict=True):
-        parameters[name] = flat[start:start + size].reshape(np.shape(value))
+    for (name, shape), size in zip(shapes.items(), sizes, strict=True):
+        parameters[name] = flat[start:start + size].reshape(shape)
         start += size
     return parameters
 
@@ -73,14 +73,15 @@ def numerical_gradient(cost: Callable[[dict[str, np.ndarray]], float], parameter
     """``gradapprox`` ``(n, 1)``: two-sided differences of ``cost`` for every entry of ``theta``."""
     check_positive("epsilon", epsilon)
     theta, _ = dictionary_to_vector(parameters)
+    shapes = {name: np.shape(value) for name, value in parameters.items()}
     gradapprox = np.zeros_like(theta)
     for i in range(theta.shape[0]):
         theta_plus = np.copy(theta)
         theta_plus[i, 0] += epsilon
-        J_plus = cost(vector_to_dictionary(theta_plus, parameters))
+        J_plus = cost(vector_to_dictionary(theta_plus, shapes))
         theta_minus = np.copy(theta)
         theta_minus[i, 0] -= epsilon
-        J_minus = cost(vector_to_dictionary(theta_minus, parameters))
+        J_minus = cost(vector_to_dictionary(theta_minus, shapes))
         gradapprox[i, 0] = (J_plus - J_minus) / (2 * epsilon)
     return gradapprox
 

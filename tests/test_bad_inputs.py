@@ -196,7 +196,7 @@ ROWS = [
     Bad("gradcheck-names", lambda: gradient_check_n(lambda p: 0.0, {"w": W}, {"dv": W}), VE, "gradients has no ['dw']"),
     Bad("gradcheck-shapes", lambda: gradient_check_n(lambda p: 0.0, {"w": W}, {"dw": W.T}), VE,
         f"dw has shape {W.T.shape}, but w has {W.shape}"),
-    Bad("gradcheck-theta", lambda: vector_to_dictionary(np.zeros((3, 1)), {"w": W}), VE,
+    Bad("gradcheck-theta", lambda: vector_to_dictionary(np.zeros((3, 1)), {"w": W.shape}), VE,
         f"theta has 3 entries but the parameters have {W.size}"),
     Bad("load-missing", lambda: load_parameters([ParamMap("W1", LINEAR.weight)], {"W2": W.T}), VE, "no entry 'W1'"),
     Bad("load-shape", lambda: load_parameters([ParamMap("W1", LINEAR.weight)], {"W1": W}), VE, "parameter W1"),

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+import reference_vectors
 
 from scratch.course import c1w2, c1w3, c1w4, c2w1, c2w2
 
-DATA = Path(__file__).parent / "data" / "course_vectors"
 MODULES = {"C1W2": c1w2, "C1W3": c1w3, "C1W4": c1w4, "C2W1": c2w1, "C2W2": c2w2}
 
 #: Cases the course API does not reproduce, and why (the count is reported in docs/check.md).
@@ -39,10 +37,8 @@ NOT_REPRODUCED = {
 
 
 def _cases() -> list[dict]:
-    cases = []
-    for name in ("dlai_2021_public_tests.json", "dlai_legacy_2017_2018.json"):
-        cases += json.loads((DATA / name).read_text())["cases"]
-    return cases
+    return [case for name in ("dlai_2021_public_tests.json", "dlai_legacy_2017_2018.json")
+            for case in reference_vectors.cases(name)]
 
 
 CASES = _cases()

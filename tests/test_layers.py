@@ -5,7 +5,7 @@ Read from the source (AST), so an import inside a function counts as much as one
 - ``scratch/`` imports neither torch nor ``torch_ref`` nor ``compare``; ``torch_ref/`` imports neither ``scratch``
   nor ``compare``.
 - ``compare``'s packages form layers, each importing only from the layers below it:
-  core < data < perf < report < cases < studies < cli. The core knows no concept: of ``scratch`` and
+  core < data < perf < report < cases < studies < check < cli. The core knows no concept: of ``scratch`` and
   ``torch_ref`` it may import only the generic modules in :data:`GENERIC_SIDE_MODULES`.
 - A case module imports no other case module, except the shared ones that ``compare.cases.SHARED`` declares.
 - No import cycle between the project's modules, and no module uses another module's ``_private`` name.
@@ -22,7 +22,7 @@ import compare.cases
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("scratch", "torch_ref", "compare")
-LAYERS = ("core", "data", "perf", "report", "cases", "studies", "cli")
+LAYERS = ("core", "data", "perf", "report", "cases", "studies", "check", "cli")
 #: Side modules that are not a concept: validation helpers, the gradient check, the standard torch step.
 GENERIC_SIDE_MODULES = frozenset({"scratch.validation", "scratch.gradient_check", "torch_ref.training"})
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 import scratch.deep_net as dn
+import scratch.gradient_check as gc
 import scratch.regularization as reg
 from scratch.activations import relu, relu_derivative, sigmoid
 from scratch.course._compat import as_float, as_labels, copy_params, legacy_stream
@@ -164,16 +165,10 @@ def backward_propagation(x: float, theta: float) -> float:
     return x
 
 
-def _difference(grad: np.ndarray, gradapprox: np.ndarray) -> float:
-    """``||grad - gradapprox|| / (||grad|| + ||gradapprox||)``."""
-    numerator = np.linalg.norm(grad - gradapprox)
-    return float(numerator / (np.linalg.norm(grad) + np.linalg.norm(gradapprox)))
-
-
 def gradient_check(x: float, theta: float, epsilon: float = 1e-7, print_msg: bool = False) -> float:
     """Centered difference ``(J(theta + eps) - J(theta - eps)) / (2 eps)`` against :func:`backward_propagation`."""
     gradapprox = (forward_propagation(x, theta + epsilon) - forward_propagation(x, theta - epsilon)) / (2 * epsilon)
-    difference = _difference(np.asarray(backward_propagation(x, theta), float), np.asarray(gradapprox))
+    difference = gc.relative_difference(np.asarray(backward_propagation(x, theta), float), np.asarray(gradapprox))
     if print_msg:
         print("The gradient is correct!" if difference < 1e-7 else "The gradient is wrong!")
     return difference
@@ -183,21 +178,13 @@ def dictionary_to_vector(parameters: dict[str, np.ndarray],
                          keys: Sequence[str] = ("W1", "b1", "W2", "b2", "W3", "b3")
                          ) -> tuple[np.ndarray, list[str]]:
     """Every parameter flattened (row-major) and stacked into one column ``(n, 1)``; and each entry's key."""
-    theta = np.concatenate([as_float(key, parameters[key]).reshape(-1, 1) for key in keys])
-    names = [key for key in keys for _ in range(np.size(parameters[key]))]
-    return theta, names
+    return gc.dictionary_to_vector({key: as_float(key, parameters[key]) for key in keys})
 
 
 def vector_to_dictionary(theta: np.ndarray, shapes: dict[str, tuple[int, int]] = COURSE_SHAPES
                          ) -> dict[str, np.ndarray]:
     """The inverse of :func:`dictionary_to_vector` for the given shapes (the course's by default)."""
-    theta = as_float("theta", theta).reshape(-1)
-    sizes = [int(np.prod(shape)) for shape in shapes.values()]
-    if theta.size != sum(sizes):
-        raise ValueError(f"theta must hold {sum(sizes)} values for shapes {shapes}, got {theta.size}")
-    bounds = np.cumsum([0, *sizes])
-    return {key: theta[start:stop].reshape(shape)
-            for (key, shape), start, stop in zip(shapes.items(), bounds[:-1], bounds[1:], strict=True)}
+    return gc.vector_to_dictionary(as_float("theta", theta), shapes)
 
 
 def gradients_to_vector(gradients: dict[str, np.ndarray]) -> np.ndarray:
@@ -228,18 +215,9 @@ def backward_propagation_n(X: np.ndarray, Y: np.ndarray, cache: Sequence[np.ndar
 def gradient_check_n(parameters: dict[str, np.ndarray], gradients: dict[str, np.ndarray], X: np.ndarray,
                      Y: np.ndarray, epsilon: float = 1e-7, print_msg: bool = False) -> float:
     """Relative difference between ``gradients`` and centered differences of :func:`forward_propagation_n`."""
-    theta, _ = dictionary_to_vector(parameters)
-    shapes = {key: np.shape(parameters[key]) for key in COURSE_SHAPES}
-    grad = gradients_to_vector(gradients)
-    gradapprox = np.zeros_like(theta)
-    for i in range(theta.shape[0]):
-        plus, minus = theta.copy(), theta.copy()
-        plus[i, 0] += epsilon
-        minus[i, 0] -= epsilon
-        J_plus, _ = forward_propagation_n(X, Y, vector_to_dictionary(plus, shapes))
-        J_minus, _ = forward_propagation_n(X, Y, vector_to_dictionary(minus, shapes))
-        gradapprox[i, 0] = (J_plus - J_minus) / (2 * epsilon)
-    difference = _difference(grad, gradapprox)
+    course_parameters = {key: as_float(key, parameters[key]) for key in COURSE_SHAPES}
+    difference = gc.gradient_check_n(lambda point: forward_propagation_n(X, Y, point)[0], course_parameters,
+                                     gradients, epsilon)
     if print_msg:
         verdict = "a mistake in the backward propagation" if difference > 2e-7 else "works perfectly fine"
         print(f"Your backward propagation {verdict}! difference = {difference}")
