@@ -1,18 +1,21 @@
 """``python -m compare`` (also ``dlparity``): list, run, report and benchmark the comparisons.
 
-User errors (unknown names, bad options, no GPU) print one line ``error: ...`` and exit with status 2;
-a parity failure exits with status 1.
+User errors (unknown names, bad options, an output path that cannot be written, no GPU) print one line
+``error: ...`` and exit with status 2; a parity failure exits with status 1. Names and output paths are checked
+before torch, scikit-learn or any case module is imported, so ``--help`` and a misspelt name answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from compare.core.devices import DEVICE_CHOICES, DTYPE_CHOICES
-from compare.report.io import atomic_write_json
+from compare.core.choices import DEVICE_CHOICES, DTYPE_CHOICES
+from compare.names import check_names
 
 
 def _positive_int(text: str) -> int:
@@ -42,9 +45,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}\n")
 
 
+def _sub_parser(**kwargs: object) -> _Parser:
+    """A subcommand's parser: no prefix matching, so ``--step 5`` is an error rather than ``--steps 5``."""
+    return _Parser(allow_abbrev=False, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m compare", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(prog="python -m compare", description=__doc__.splitlines()[0], allow_abbrev=False)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_sub_parser)
 
     commands.add_parser("list", help="the registered concepts and variants")
 
@@ -61,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("concepts", nargs="*", metavar="CONCEPT")
     report.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     report.add_argument("--seeds", type=_positive_int, default=3, help="seeds per case (default: 3)")
-    report.add_argument("--quick", action="store_true", help="smaller studies, for a smoke test")
+    report.add_argument("--quick", action="store_true",
+                        help="a smoke test: one seed and reduced studies, its report labelled quick")
 
     bench = commands.add_parser("bench", help="time scratch vs torch (CPU, CUDA) and write speed.* into results/")
     bench.add_argument("concepts", nargs="*", metavar="CONCEPT", help="concepts to time (default: all)")
@@ -76,9 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wall time, or this process's CPU time (robust to a busy machine; use with --threads 1)")
     bench.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
 
-    from compare.check.cli import add_check_parser
-    add_check_parser(commands)
+    _add_check_parser(commands)
+    commands.add_parser("index", help="rewrite compare/case_index.py from the registry (after adding a case)")
     return parser
+
+
+def _add_check_parser(commands: argparse._SubParsersAction) -> None:
+    check = commands.add_parser("check", help="check your own course functions (a .py file) against PyTorch")
+    check.add_argument("path", type=Path, metavar="FILE", help="your solution, a .py file")
+    check.add_argument("--json", dest="as_json", action="store_true", help="print the verdict as JSON")
+    check.add_argument("--only", action="append", metavar="NAME", help="check only this function (repeatable)")
+    check.add_argument("--week", choices=("c1w2", "c1w3", "c1w4", "c2w1", "c2w2"),
+                       help="the assignment shared names (compute_cost, predict, ...) belong to")
+    check.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+                       help="per function, all its inputs together (default: 60)")
+    check.add_argument("--no-training", action="store_true", help="skip the whole-training comparison")
+    check.add_argument("--plot", type=Path, metavar="DIR", help="write the loss overlay of each training here")
 
 
 def cmd_list() -> int:
@@ -89,14 +111,33 @@ def cmd_list() -> int:
     return 0
 
 
+def _probe_writable(folder: Path, option: str) -> None:
+    """Fail unless a file can be created in ``folder`` or, when it does not exist yet, in its nearest ancestor."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{option}: {existing} is a file, so {folder} cannot be a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=existing)
+    except OSError as error:
+        raise ValueError(f"{option}: cannot write into {existing} ({error.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def _check_output_paths(args: argparse.Namespace) -> None:
     """Fail before any work, not after minutes of it, when an output path cannot be written."""
     json_path = getattr(args, "json", None)
-    if json_path is not None and (json_path.is_dir() or (json_path.parent.exists() and not json_path.parent.is_dir())):
-        raise ValueError(f"--json {json_path} must be a file path in a folder, not a folder or below a file")
+    if isinstance(json_path, Path):
+        if json_path.is_dir():
+            raise ValueError(f"--json {json_path} is a folder; expected a file path")
+        _probe_writable(json_path.parent, f"--json {json_path}")
     out = getattr(args, "out", None)
-    if out is not None and out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} exists and is not a folder")
+        _probe_writable(out, f"--out {out}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -123,6 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for note in run.parity.notes:
             print(f"note {run.case.name} {run.dtype} {run.device}: {note}")
     if args.json:
+        from compare.report.io import atomic_write_json
         atomic_write_json(args.json, [run.record() for run in runs])
     print(f"{len(runs) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
@@ -131,9 +173,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from compare.report.build import make_report
 
-    frame = make_report(args.out, names=args.concepts, seeds=range(args.seeds), quick=args.quick)
+    seeds = range(1) if args.quick else range(args.seeds)
+    frame = make_report(args.out, names=args.concepts, seeds=seeds, quick=args.quick)
     failed = int((~frame["passed"]).sum())
-    print(f"wrote {args.out}/report.md: {len(frame) - failed} passed, {failed} failed")
+    label = " (quick: one seed, reduced studies)" if args.quick else ""
+    print(f"wrote {args.out}/report.md{label}: {len(frame) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
@@ -154,10 +198,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+def cmd_index() -> int:
+    from compare.core.registry import all_cases
+    from compare.names import render_index
+
+    index: dict[str, list[str]] = {}
+    for case in all_cases():
+        index.setdefault(case.concept, []).append(case.variant)
+    path = Path(__file__).with_name("case_index.py")
+    path.write_text(render_index(index))
+    print(f"wrote {path.name}: {len(index)} concepts, {sum(map(len, index.values()))} variants")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_names(getattr(args, "concepts", None) or ())
         _check_output_paths(args)
+        if args.command == "index":
+            return cmd_index()
         if args.command == "list":
             return cmd_list()
         if args.command == "run":
@@ -170,6 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_report(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a disk that filled or a folder that went read-only while the run went on
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; earlier results were left untouched", file=sys.stderr)

@@ -12,8 +12,7 @@ import os
 import numpy as np
 import torch
 
-DEVICE_CHOICES = ("cpu", "cuda", "auto")
-DTYPE_CHOICES = ("float64", "float32")
+from compare.core.choices import DEVICE_CHOICES, DTYPE_CHOICES
 
 
 def resolve_device(name: str) -> torch.device:

@@ -1,13 +1,17 @@
 """``make report``: run every comparison, write ``results/`` atomically.
 
 Files: ``parity.csv`` (one row per case, dtype, device and seed), ``report.md``, ``environment.json``,
-``runs.json`` (the records) and ``plots/<concept>_loss.png`` plus whatever the registered studies draw.
+``runs.json`` (the records), ``report.json`` (what the report covers: ``{"kind": "full" | "partial" | "quick",
+"concepts": [...], "seeds": n}``) and ``plots/<concept>_loss.png`` plus whatever the registered studies draw.
+A partial report (some concepts) or a quick one (one seed, reduced studies) never replaces a full report: into a
+folder holding one it is refused before any work, so ``results/`` is never left half one report and half another.
 When ``make bench`` has left its ``speed.json`` in the folder, its speed section is rendered from that data
 into ``report.md`` and the study site.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import defaultdict
@@ -29,6 +33,8 @@ from compare.report.studies import StudyContext, StudyOutput, all_studies
 from compare.report.tables import markdown_table
 
 RESULTS_DIR = Path("results")
+QUICK_NOTE = ("**Quick report**: a smoke test (`report --quick`): one seed and reduced studies, so the figures and "
+              "studies below are not the full report's.")
 TABLE_COLUMNS = ["concept", "variant", "device", "dtype", "seed", "passed", "max_rel_diff_loss",
                  "max_rel_diff_grad", "max_rel_diff_params", "max_rel_diff_state",
                  "scratch_seconds_per_step", "torch_seconds_per_step"]
@@ -118,10 +124,11 @@ def _kink_crossing_lines(frame: pd.DataFrame) -> list[str]:
 
 def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, str, StudyOutput]],
                    concept_plots: dict[str, str], env: dict[str, object], elapsed: float,
-                   speed: SpeedReport | None = None) -> None:
+                   speed: SpeedReport | None = None, *, quick: bool = False) -> None:
     lines = [
-        "# dlparity report",
+        "# dlparity report" + (" (quick)" if quick else ""),
         "",
+        *([QUICK_NOTE, ""] if quick else []),
         "Every concept trained twice from the same data and initial weights, once from scratch in NumPy "
         "(scratch) and once in idiomatic PyTorch (torch); the table gives the largest relative difference over "
         "the whole trajectory (`max|scratch - torch| / max|torch|` per array, worst array and worst seed). "
@@ -161,8 +168,27 @@ def make_report(out_dir: Path = RESULTS_DIR, *, names: Sequence[str] = (), seeds
         return _make_report(Path(out_dir), names=names, seeds=seeds, quick=quick)
 
 
+def report_kind(out_dir: Path) -> str | None:
+    """The kind of report ``out_dir`` holds (``report.json``; a ``runs.json`` without it counts as full), or None."""
+    try:
+        return str(json.loads((out_dir / "report.json").read_text())["kind"])
+    except FileNotFoundError:
+        return "full" if (out_dir / "runs.json").is_file() else None
+    except (ValueError, KeyError, TypeError):
+        return "full"
+
+
+def _refuse_half_report(out_dir: Path, kind: str, names: Sequence[str]) -> None:
+    if kind != "full" and report_kind(out_dir) == "full":
+        what = "a quick report" if kind == "quick" else f"a report of {', '.join(names)} alone"
+        raise ValueError(f"{out_dir} holds a full report, which {what} would replace with a half one; "
+                         f"write it elsewhere with --out FOLDER")
+
+
 def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], quick: bool) -> pd.DataFrame:
     cases = select(names)
+    kind = "quick" if quick else ("partial" if len(cases) < len(select()) else "full")
+    _refuse_half_report(out_dir, kind, names)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     speed = load_speed_for_report(out_dir)
     started = time.perf_counter()
@@ -171,6 +197,8 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
         frame = records_frame(runs)
         frame.to_csv(stage / "parity.csv", index=False, float_format="%.3e")
         atomic_write_json(stage / "runs.json", [run.record() for run in runs])
+        atomic_write_json(stage / "report.json", {"kind": kind, "concepts": sorted({c.concept for c in cases}),
+                                                  "seeds": len(seeds)})
         concept_plots = _loss_plots(stage, runs)
         concepts = {case.concept for case in cases}
         studies = []
@@ -180,7 +208,7 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
                 studies.append((study.concept, study.title, study.run(StudyContext(stage, quick=quick))))
         env = environment()
         atomic_write_json(stage / "environment.json", env)
-        write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed)
+        write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed, quick=quick)
         write_site(stage, [run.record() for run in runs], studies, cases, published=out_dir,
                    speed=speed_markdown(speed) if speed else "")
     return frame
