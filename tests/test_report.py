@@ -207,3 +207,9 @@ def test_failure_lines_name_where_each_failed_run_broke_and_skip_the_passing_one
         "- FAIL c/nan cpu float32 seed 1: scratch diverged at step 4",
     ]
     assert report.failure_lines(pd.DataFrame(rows[:1])) == []
+
+
+def test_a_quick_report_says_so_in_its_files(written: Path) -> None:
+    assert json.loads((written / "report.json").read_text())["kind"] == "quick"
+    text = (written / "report.md").read_text()
+    assert text.startswith("# dlparity report (quick)") and report.QUICK_NOTE in text

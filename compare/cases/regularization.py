@@ -214,6 +214,11 @@ class ScratchEarlyStopping(ScratchRegularized):
         self.stopper = reg.EarlyStopping(patience=problem.hyper["patience"], min_delta=problem.hyper["min_delta"])
         self.epoch = 0
 
+    @property
+    def finished(self) -> bool:
+        """Stopped: ``step()`` does nothing more (the timing then renews the trainer: only real steps count)."""
+        return self.stopper.stopped_epoch is not None
+
     def step(self) -> None:
         if self.stopper.stopped_epoch is not None:
             self.clear_preactivations()
@@ -245,6 +250,11 @@ class TorchEarlyStopping:
         self.x_dev, self.y_dev = (to_torch(problem.data[k], device, transpose=True) for k in ("X_dev", "Y_dev"))
         self.stopper = treg.EarlyStopping(patience=problem.hyper["patience"], min_delta=problem.hyper["min_delta"])
         self.epoch = 0
+
+    @property
+    def finished(self) -> bool:
+        """Stopped: ``step()`` does nothing more (the timing then renews the trainer: only real steps count)."""
+        return self.stopper.stopped_epoch is not None
 
     def step(self) -> None:
         if self.stopper.stopped_epoch is not None:

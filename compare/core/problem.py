@@ -63,7 +63,11 @@ class Observation:
 
 
 class Trainer(Protocol):
-    """One side of a case. ``step`` must not synchronise or copy to the host; ``observe`` may."""
+    """One side of a case. ``step`` must not synchronise or copy to the host; ``observe`` may.
+
+    A trainer whose training can end before the case's steps (early stopping) offers a ``finished`` property,
+    true once ``step()`` does nothing more; the timing then renews it, so only real steps are timed.
+    """
 
     def step(self) -> None: ...
 

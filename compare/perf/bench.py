@@ -31,6 +31,7 @@ blocks, CUDA synchronised, NumPy's BLAS and torch pinned to the same thread coun
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -48,7 +49,7 @@ from compare.core.registry import Case, select
 from compare.core.runner import run_trajectories
 from compare.core.trainers import TorchTrainer
 from compare.data.datasets import make_blobs
-from compare.perf.timing import Timing, cuda_sync, numpy_blas, pinned_threads, thread_settings, time_step
+from compare.perf.timing import RenewingSteps, Timing, cuda_sync, numpy_blas, pinned_threads, thread_settings, time_step
 from scratch.initialization import initialize_parameters
 
 COLUMNS = ["section", "name", "backend", "device", "dtype", "m", "width", "depth", "seconds", "q25", "q75",
@@ -158,7 +159,7 @@ def _row(section: str, name: str, backend: str, device: str, dtype: str, timing:
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def _time(plan_: Plan, step: Callable[[], None], device: str = "cpu") -> Timing:
+def _time(plan_: Plan, step: Callable[[], None] | RenewingSteps, device: str = "cpu") -> Timing:
     return time_step(step, sync=cuda_sync(torch.device(device)), block_seconds=plan_.block_seconds,
                      samples=plan_.samples, max_seconds=plan_.max_seconds, clock=CLOCKS[plan_.clock])
 
@@ -448,6 +449,10 @@ def _parity_suite_verdict(frame: pd.DataFrame) -> dict[str, object]:
 
 # --- every registered concept at its default size --------------------------------------------------------------
 
+def _trainer(case: Case, problem: Problem, backend: str, device: str) -> Trainer:
+    return case.scratch(problem) if backend == "scratch" else case.torch(problem, torch.device(device))
+
+
 def concept_rows(plan_: Plan, cases: Sequence[Case]) -> list[dict[str, object]]:
     """Every case in every dtype; ``--quick`` takes the first variant of each concept in the first dtype."""
     if plan_.quick:
@@ -461,9 +466,9 @@ def concept_rows(plan_: Plan, cases: Sequence[Case]) -> list[dict[str, object]]:
             for backend, device in _backends(plan_):
                 if device not in case.devices:
                     continue
-                trainer = case.scratch(problem) if backend == "scratch" else case.torch(problem, torch.device(device))
-                rows.append(_row("concept", case.name, backend, device, dtype,
-                                 _time(timing_plan, trainer.step, device), m=m))
+                steps = RenewingSteps(functools.partial(_trainer, case, problem, backend, device))
+                rows.append(_row("concept", case.name, backend, device, dtype, _time(timing_plan, steps, device),
+                                 m=m))
     return rows
 
 

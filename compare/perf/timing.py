@@ -5,6 +5,10 @@ overhead of the timing loop vanish), and the per-step time of each block is one 
 torch are pinned to the same thread count (:func:`pinned_threads`) so the comparison is like for like.
 This is the same design as ``torch.utils.benchmark.Timer.blocked_autorange``, written out because that
 timer pins torch's threads only, not NumPy's BLAS.
+
+Only real steps are timed: a trainer that offers ``finished`` (true once its ``step()`` would do nothing, e.g.
+after early stopping) is replaced by a fresh one from the same problem (:class:`RenewingSteps`), with the clock
+paused, so a stopped trainer's no-op never passes for a fast step.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from compare.core.devices import numpy_dtype, resolve_device
+from compare.core.problem import Trainer
 from compare.core.record import Timing
 from compare.core.registry import Case
 from compare.core.runner import CaseRun
@@ -64,8 +69,42 @@ def pinned_threads(threads: int | None = None) -> Iterator[int]:
             torch.set_num_threads(previous_torch)
 
 
-def time_step(step: Callable[[], None], *, sync: Callable[[], None] = lambda: None, warmup: int = 2,
-              block_seconds: float = 0.02, samples: int = 5, max_seconds: float | None = None,
+class RenewingSteps:
+    """The steps of a trainer made by ``make()``, which is made anew whenever it reports ``finished``."""
+
+    def __init__(self, make: Callable[[], Trainer]):
+        self.make = make
+        self.trainer = make()
+        self.renewals = 0
+
+    def step(self) -> None:
+        self.trainer.step()
+
+    def finished(self) -> bool:
+        return bool(getattr(self.trainer, "finished", False))
+
+    def renew(self) -> None:
+        self.trainer = self.make()
+        self.renewals += 1
+
+
+def _timed_block(step: Callable[[], None], count: int, sync: Callable[[], None], clock: Callable[[], float],
+                 renewing: RenewingSteps | None) -> float:
+    """Seconds of ``count`` steps; a finished trainer is renewed with the clock stopped."""
+    elapsed, start = 0.0, clock()
+    for _ in range(count):
+        step()
+        if renewing is not None and renewing.finished():
+            sync()
+            elapsed += clock() - start
+            renewing.renew()
+            start = clock()
+    sync()
+    return elapsed + clock() - start
+
+
+def time_step(step: Callable[[], None] | RenewingSteps, *, sync: Callable[[], None] = lambda: None,
+              warmup: int = 2, block_seconds: float = 0.02, samples: int = 5, max_seconds: float | None = None,
               clock: Callable[[], float] = time.perf_counter) -> Timing:
     """Time ``step`` (one training step); ``sync`` waits for queued device work (CUDA).
 
@@ -73,25 +112,19 @@ def time_step(step: Callable[[], None], *, sync: Callable[[], None] = lambda: No
     resists a busy machine's load but is honest only with one thread, since idle BLAS threads spin.
 
     ``max_seconds`` caps the measuring time of a slow step: fewer blocks (at least 3) are taken when
-    ``samples`` blocks would last longer, so a benchmark sweep stays within its budget.
+    ``samples`` blocks would last longer, so a benchmark sweep stays within its budget. A
+    :class:`RenewingSteps` is renewed, outside the timed intervals, whenever its trainer has finished.
     """
-    for _ in range(warmup):
-        step()
-    sync()
-    start = clock()
-    step()
-    sync()
-    single = max(clock() - start, 1e-9)
+    renewing = step if isinstance(step, RenewingSteps) else None
+    step = renewing.step if renewing is not None else step
+    _timed_block(step, warmup, sync, clock, renewing)
+    single = max(_timed_block(step, 1, sync, clock, renewing), 1e-9)
     per_block = max(1, int(block_seconds / single))
     if max_seconds is not None:
         samples = max(3, min(samples, int(max_seconds / (single * per_block))))
     results = []
     for _ in range(samples):
-        start = clock()
-        for _ in range(per_block):
-            step()
-        sync()
-        results.append((clock() - start) / per_block)
+        results.append(_timed_block(step, per_block, sync, clock, renewing) / per_block)
     q25, median, q75 = np.percentile(results, [25, 50, 75])
     return Timing(float(median), float(q25), float(q75), samples, per_block)
 
@@ -104,8 +137,9 @@ def time_sides(case: Case, seed: int, dtype: str, device: torch.device, *, block
                samples: int = 5) -> tuple[Timing, Timing]:
     """Seconds per training step of fresh trainers on each side (no observing, no host syncs)."""
     problem = case.make_problem(seed, numpy_dtype(dtype))
-    scratch_timing = time_step(case.scratch(problem).step, block_seconds=block_seconds, samples=samples)
-    torch_timing = time_step(case.torch(problem, device).step, sync=cuda_sync(device),
+    scratch_timing = time_step(RenewingSteps(lambda: case.scratch(problem)), block_seconds=block_seconds,
+                               samples=samples)
+    torch_timing = time_step(RenewingSteps(lambda: case.torch(problem, device)), sync=cuda_sync(device),
                              block_seconds=block_seconds, samples=samples)
     return scratch_timing, torch_timing
 
