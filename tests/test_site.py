@@ -34,6 +34,7 @@ from compare.report.site import (
     equation_lines,
     latex_to_svg,
     markdown_html,
+    simplify_latex,
     source_html,
     speed_page,
     write_site,
@@ -56,6 +57,8 @@ def test_supported_equation_is_drawn_as_deterministic_svg() -> None:
 def test_unsupported_macros_are_rewritten_before_giving_up() -> None:
     # \tfrac, \lVert and \bigl are not in mathtext; their rewrites are.
     assert latex_to_svg(r"\tfrac{1}{2}\lVert w \rVert^2 \bigl(x\bigr)") is not None
+    # A macro ends at the first non-letter, so a subscript right after it does not hide it.
+    assert simplify_latex(r"\lVert W\rVert_F^2") == r"\Vert W\Vert_F^2"
 
 
 def test_aligned_environment_becomes_one_image_per_line() -> None:

@@ -183,7 +183,8 @@ register(Case(
     scratch=EngineLogisticRegression,
     torch=torch_logistic_regression,
     gradient_check=check_engine_gradients,
-    equations=(r"J = \frac{1}{m}\sum_i (1 - y^{(i)}) z^{(i)} - \log \sigma(z^{(i)}), \quad Z = w^T X + b",),
+    equations=(r"J = \frac{1}{m}\sum_i \left[ (1 - y^{(i)}) z^{(i)} - \log \sigma(z^{(i)}) \right], "
+               r"\quad Z = w^T X + b",),
     notes=LR_NOTES,
     scratch_source=(ad.logistic_regression_cost, EngineLogisticRegression, ad.Value.__matmul__, ad.Value.sum),
     torch_source=(torch_logistic_regression,),

@@ -21,7 +21,7 @@ from compare.data import datasets
 EQUATIONS = (
     r"Z^{[l]} = W^{[l]} A^{[l-1]} + b^{[l]}, \qquad A^{[l]} = g(Z^{[l]}) \quad (l < L), "
     r"\qquad A^{[L]} = \sigma(Z^{[L]})",
-    r"J = -\frac{1}{m}\sum_{i=1}^{m} y^{(i)}\log a^{[L](i)} + (1 - y^{(i)})\log(1 - a^{[L](i)})",
+    r"J = -\frac{1}{m}\sum_{i=1}^{m} \left[ y^{(i)}\log a^{[L](i)} + (1 - y^{(i)})\log(1 - a^{[L](i)}) \right]",
     r"dZ^{[L]} = A^{[L]} - Y, \qquad dZ^{[l]} = dA^{[l]} \odot g'(Z^{[l]})",
     r"dW^{[l]} = \frac{1}{m} dZ^{[l]} A^{[l-1]T}, \quad db^{[l]} = \frac{1}{m}\sum_i dZ^{[l](i)}, "
     r"\quad dA^{[l-1]} = W^{[l]T} dZ^{[l]}",

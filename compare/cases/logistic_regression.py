@@ -29,7 +29,7 @@ def blobs_problem(seed: int, dtype: np.dtype) -> Problem:
 
 EQUATIONS = (
     r"Z = w^{T}X + b \quad (1, m), \qquad A = \sigma(Z)",
-    r"J = -\frac{1}{m}\sum_{i=1}^{m} y^{(i)}\log a^{(i)} + (1 - y^{(i)})\log(1 - a^{(i)})",
+    r"J = -\frac{1}{m}\sum_{i=1}^{m} \left[ y^{(i)}\log a^{(i)} + (1 - y^{(i)})\log(1 - a^{(i)}) \right]",
     r"dZ = A - Y, \qquad dw = \frac{1}{m} X\, dZ^{T} \quad (n_x, 1), \qquad db = \frac{1}{m}\sum_i dZ^{(i)}",
     r"w := w - \alpha\, dw, \qquad b := b - \alpha\, db",
 )

@@ -303,7 +303,7 @@ def check_dropout(problem: Problem) -> float:
 
 L2_EQUATIONS = (
     r"J_{\text{reg}} = J + \frac{\lambda}{2m}\sum_{l=1}^{L}\lVert W^{[l]}\rVert_F^2, \qquad "
-    r"dW^{[l]} \mathrel{+}= \frac{\lambda}{m} W^{[l]}",
+    r"dW^{[l]} \leftarrow dW^{[l]} + \frac{\lambda}{m} W^{[l]}",
     r"\text{SGD with weight decay } \mu:\ W \leftarrow W - \alpha\,(dW + \mu W) "
     r"\;\equiv\; \text{L2 with } \mu = \lambda / m",
 )
@@ -338,7 +338,7 @@ register(Case(
     make_problem=lambda seed, dtype: moons_problem(seed, dtype, l1=0.05),
     scratch=ScratchRegularized, torch=torch_penalized,
     equations=(r"J_{\text{reg}} = J + \frac{\lambda}{m}\sum_l\sum_{ij}|W^{[l]}_{ij}|, \qquad "
-               r"dW^{[l]} \mathrel{+}= \frac{\lambda}{m}\operatorname{sign}(W^{[l]})",),
+               r"dW^{[l]} \leftarrow dW^{[l]} + \frac{\lambda}{m}\operatorname{sign}(W^{[l]})",),
     scratch_source=(reg.l1_cost, reg.l1_grads), torch_source=(treg.l1_penalty,), **COMMON,
 ))
 register(Case(

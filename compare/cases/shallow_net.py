@@ -83,7 +83,7 @@ def check_gradients(problem: Problem) -> float:
 EQUATIONS = (
     r"Z^{[1]} = W^{[1]} X + b^{[1]}, \quad A^{[1]} = \tanh(Z^{[1]}), \quad Z^{[2]} = W^{[2]} A^{[1]} + b^{[2]},"
     r" \quad A^{[2]} = \sigma(Z^{[2]})",
-    r"J = -\frac{1}{m}\sum_{i=1}^{m} y^{(i)}\log a^{[2](i)} + (1 - y^{(i)})\log(1 - a^{[2](i)})",
+    r"J = -\frac{1}{m}\sum_{i=1}^{m} \left[ y^{(i)}\log a^{[2](i)} + (1 - y^{(i)})\log(1 - a^{[2](i)}) \right]",
     r"dZ^{[2]} = A^{[2]} - Y, \quad dW^{[2]} = \frac{1}{m} dZ^{[2]} A^{[1]T}, \quad "
     r"db^{[2]} = \frac{1}{m}\sum_i dZ^{[2](i)}",
     r"dZ^{[1]} = W^{[2]T} dZ^{[2]} \odot (1 - A^{[1]2}), \quad dW^{[1]} = \frac{1}{m} dZ^{[1]} X^T, \quad "

@@ -45,15 +45,16 @@ DIFF_COLUMNS = {"loss": "max_rel_diff_loss", "grad": "max_rel_diff_grad", "param
                 "state": "max_rel_diff_state"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# mathtext (matplotlib's TeX subset) lacks these; each rewrite keeps the meaning for a reader.
+# mathtext (matplotlib's TeX subset) lacks these; each rewrite keeps the meaning for a reader. A macro name ends
+# at the first non-letter (`\rVert_F` is `\rVert` then `_F`), which `\b` would miss: `_` is a word character.
 _MATH_REWRITES = [
-    (r"\\[td]frac\b", r"\\frac"),
-    (r"\\lVert\b|\\rVert\b", r"\\Vert"),
-    (r"\\gets\b", r"\\leftarrow"),
+    (r"\\[td]frac(?![A-Za-z])", r"\\frac"),
+    (r"\\lVert(?![A-Za-z])|\\rVert(?![A-Za-z])", r"\\Vert"),
+    (r"\\gets(?![A-Za-z])", r"\\leftarrow"),
     (r"\\operatorname\*", r"\\operatorname"),
-    (r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)\b", ""),
-    (r"\\[bB]igg?[lrm]?\b", ""),
-    (r"\\left\b\.?|\\right\b\.?", ""),
+    (r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![A-Za-z])", ""),
+    (r"\\[bB]igg?[lrm]?(?![A-Za-z])", ""),
+    (r"\\left(?![A-Za-z])\.?|\\right(?![A-Za-z])\.?", ""),
     (r"\\!", ""),
     (r"\\underbrace\{([^{}]*)\}_\{[^{}]*\}", r"\1"),
 ]
