@@ -193,6 +193,7 @@ def test_target_verdicts_flag_unequal_threads_and_a_slow_parity_suite() -> None:
     unequal = {"torch_threads": 2, "blas": [{"library": "openblas", "threads": 1, "numpy": True}]}
     _, _, threads, suite = target_verdicts(frame, unequal)
     assert threads["verdict"] == "MISS" and suite["verdict"] == "MISS" and suite["measured"] == 75.0
+    assert "in-process" in suite["target"]  # what it measures, not the `python -m compare run` command
 
 
 def test_interleaved_timings_take_one_block_of_each_step_per_round() -> None:

@@ -247,7 +247,9 @@ def speed_markdown(report: SpeedReport) -> str:
     suite = frame[frame["section"] == "parity_suite"]
     if not suite.empty:
         row = suite.iloc[0]
-        lines += [f"The parity suite ({row['name']}, float64 CPU) took {row['seconds']:.1f} s ({row['note']}).", ""]
+        lines += [f"The {row['name']}, float64 CPU, took {row['seconds']:.1f} s ({row['note']}): the comparisons "
+                  "alone, in one process; `python -m compare run` adds start-up, imports, gradient checks and "
+                  "timing.", ""]
     lines += [f"![{Path(image).stem}]({image})" for image in report.images]
     return "\n".join(lines) + "\n"
 
