@@ -144,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from compare.core.devices import resolve_device
     from compare.core.registry import select
     from compare.perf.timing import pinned_threads
-    from compare.report.build import records_frame, records_table, run_all
+    from compare.report.build import records_frame, run_all, run_table, run_table_notes
 
     cases = select(args.concepts)
     device = resolve_device(args.device).type
@@ -152,11 +152,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         runs = run_all(cases, dtypes=[args.dtype], devices=[device], seeds=[args.seed], steps=args.steps,
                        timed=not args.no_timing)
     frame = records_frame(runs)
-    frame["torch/scratch time"] = frame["torch_seconds_per_step"] / frame["scratch_seconds_per_step"]
-    columns = ["concept", "variant", "device", "dtype", "max_rel_diff_loss", "max_rel_diff_grad",
-               "max_rel_diff_params", "max_rel_diff_state", "passed", "scratch_seconds_per_step",
-               "torch_seconds_per_step", "torch/scratch time"]
-    print(records_table(frame[columns]))
+    print(f"{device} {args.dtype}, seed {args.seed}")
+    print(run_table(frame))
+    for line in run_table_notes(frame):
+        print(line)
     failed = [run for run in runs if not run.passed]
     for run in failed:
         print(f"FAIL {run.case.name} {run.dtype} {run.device} seed {run.seed}: {run.summary()}")

@@ -42,8 +42,12 @@ def test_run_prints_a_table_and_writes_the_json_records(tmp_path: Path, capsys: 
     assert main(["run", "logistic_regression/vectorized", "--steps", "10", "--seed", "2", "--json", str(path)]) == 0
     assert _numpy_and_torch_threads() == threads, "run left its thread pinning in force"
     out = capsys.readouterr().out
-    assert "| concept | variant | device | dtype |" in out
-    assert "| logistic_regression | vectorized | cpu | float64 |" in out
+    assert out.startswith("cpu float64, seed 2\n")
+    header, rule, row = out.splitlines()[1:4]
+    assert header.split() == ["case", "max", "rel", "diff", "in", "tol", "passed", "scratch", "s", "torch", "s",
+                              "torch/scratch"]
+    assert row.split()[0] == "logistic_regression/vectorized" and row.split()[3:5] == ["1e-10", "ok"]
+    assert row.endswith("×") or row.endswith("×*")
     assert "1 passed, 0 failed" in out
     (record,) = json.loads(path.read_text())
     assert SCHEMA_KEYS <= set(record)

@@ -63,3 +63,8 @@ class Timing:
     q75: float
     samples: int
     per_block: int
+
+    @property
+    def spread(self) -> float:
+        """The interquartile range relative to the median: large when the machine was busy while timing."""
+        return (self.q75 - self.q25) / self.median if self.median > 0 else float("inf")

@@ -82,6 +82,8 @@ class CaseRun:
             "final_loss_torch": self.torch.losses[-1] if self.torch.losses else None,
             "scratch_seconds_per_step": self.scratch_timing.median if self.scratch_timing else None,
             "torch_seconds_per_step": self.torch_timing.median if self.torch_timing else None,
+            "scratch_seconds_spread": self.scratch_timing.spread if self.scratch_timing else None,
+            "torch_seconds_spread": self.torch_timing.spread if self.torch_timing else None,
         }
 
 

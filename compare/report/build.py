@@ -12,6 +12,7 @@ into ``report.md`` and the study site.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections import defaultdict
@@ -30,7 +31,7 @@ from compare.report.plots import loss_curves
 from compare.report.site import write_site
 from compare.report.speed import SpeedReport, load_speed, speed_markdown
 from compare.report.studies import StudyContext, StudyOutput, all_studies
-from compare.report.tables import markdown_table
+from compare.report.tables import markdown_table, ratio, text_table
 
 RESULTS_DIR = Path("results")
 QUICK_NOTE = ("**Quick report**: a smoke test (`report --quick`): one seed and reduced studies, so the figures and "
@@ -71,6 +72,45 @@ def records_table(frame: pd.DataFrame) -> str:
     return markdown_table(frame, ".2e")
 
 
+#: A timing whose interquartile range exceeds this fraction of its median is flagged: the machine was busy.
+UNSTEADY_SPREAD = 0.5
+RUN_TABLE_WIDTH = 120
+
+
+def _seconds(seconds: float | None, spread: float | None) -> str | None:
+    if seconds is None or math.isnan(seconds):
+        return None
+    return f"{seconds:.2e}" + ("*" if spread is not None and spread > UNSTEADY_SPREAD else "")
+
+
+def run_table(frame: pd.DataFrame) -> str:
+    """The ``run`` command's table (fits a 120-column terminal): per run the worst relative difference and the
+    array kind it is in, the tolerance, the verdict, seconds per step (``*`` when unsteady) and the ratio."""
+    diffs = frame[[f"max_rel_diff_{c}" for c in ("loss", "grad", "params", "state")]].astype(float)
+    rows = []
+    for (_, r), worst in zip(frame.iterrows(), diffs.max(axis=1, skipna=True), strict=True):
+        scratch = _seconds(r["scratch_seconds_per_step"], r.get("scratch_seconds_spread"))
+        torch_ = _seconds(r["torch_seconds_per_step"], r.get("torch_seconds_spread"))
+        speed = ratio(r["torch_seconds_per_step"] / r["scratch_seconds_per_step"]) if scratch and torch_ else None
+        flagged = speed is not None and "*" in scratch + torch_
+        rows.append({"case": f"{r['concept']}/{r['variant']}", "max rel diff": None if math.isnan(worst) else
+                     f"{worst:.1e}", "in": r["worst_category"], "tol": f"{r['tolerance']:.0e}",
+                     "passed": "ok" if r["passed"] else "FAIL", "scratch s": scratch, "torch s": torch_,
+                     "torch/scratch": speed + "*" if flagged else speed})
+    return text_table(pd.DataFrame(rows), right=("max rel diff", "tol", "scratch s", "torch s", "torch/scratch"))
+
+
+def run_table_notes(frame: pd.DataFrame) -> list[str]:
+    """What the run table's columns mean, and a warning when a timing was flagged."""
+    lines = ["max rel diff: max|scratch - torch| / max|torch| over the trajectory, in the worst kind of array (in);",
+             "s: seconds per step; torch/scratch: torch's time over scratch's; —: not measured."]
+    spreads = frame.reindex(columns=["scratch_seconds_spread", "torch_seconds_spread"]).astype(float)
+    if (spreads > UNSTEADY_SPREAD).any(axis=None):
+        lines += [f"*: the timed blocks spread by more than {UNSTEADY_SPREAD:.0%} of their median (a busy machine?): "
+                  "do not trust that figure;", "`python -m compare bench --clock cpu --threads 1` resists load."]
+    return lines
+
+
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Worst case over seeds per (concept, variant, device, dtype), with timings of the timed seed."""
     keys = ["concept", "variant", "device", "dtype"]
@@ -84,7 +124,7 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
                         gradient_check=("gradient_check", "max"),
                         scratch_s_per_step=("scratch_seconds_per_step", "max"),
                         torch_s_per_step=("torch_seconds_per_step", "max")).reset_index()
-    table["torch/scratch time"] = table["torch_s_per_step"] / table["scratch_s_per_step"]
+    table["torch/scratch time"] = (table["torch_s_per_step"] / table["scratch_s_per_step"]).map(ratio)
     return table
 
 
