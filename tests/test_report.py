@@ -213,3 +213,5 @@ def test_a_quick_report_says_so_in_its_files(written: Path) -> None:
     assert json.loads((written / "report.json").read_text())["kind"] == "quick"
     text = (written / "report.md").read_text()
     assert text.startswith("# dlparity report (quick)") and report.QUICK_NOTE in text
+    for page in ("index.html", "logistic_regression.html"):
+        assert '<div class="banner"><p><strong>Quick report</strong>' in (written / "study" / page).read_text()

@@ -250,7 +250,7 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
         atomic_write_json(stage / "environment.json", env)
         write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed, quick=quick)
         write_site(stage, [run.record() for run in runs], studies, cases, published=out_dir,
-                   speed=speed_markdown(speed) if speed else "")
+                   speed=speed_markdown(speed) if speed else "", banner=QUICK_NOTE if quick else "")
     return frame
 
 

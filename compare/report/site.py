@@ -340,13 +340,14 @@ def index_body(concepts: Sequence[str], by_concept: dict[str, list[dict]], cases
 
 
 def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[str, str, StudyOutput]],
-               cases: Sequence[Case], *, published: Path | None = None, speed: str = "") -> Path:
+               cases: Sequence[Case], *, published: Path | None = None, speed: str = "", banner: str = "") -> Path:
     """Write ``out_dir/study/`` (``index.html``, one page per concept, ``style.css``); return the index path.
 
     ``records`` are :meth:`CaseRun.record` dicts, ``studies`` ``(concept, title, output)`` triples, ``speed``
     the speed section as markdown (:func:`compare.report.speed.speed_markdown`, "" without a bench run).
     Plots are looked up under ``out_dir/plots``; when ``out_dir`` is a staging folder, ``published`` is the
-    folder it will be moved into, whose plots (``make bench``'s among them) are shown as well.
+    folder it will be moved into, whose plots (``make bench``'s among them) are shown as well. ``banner``
+    (markdown, e.g. the quick report's label) heads every page.
     """
     out_dir = Path(out_dir)
     site = out_dir / SITE_DIR
@@ -368,18 +369,19 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
         return sorted({f"plots/{p.name}" for folder in folders for p in (folder / "plots").glob(pattern)})
 
     speed = speed_page(speed, plots("speed_*.png"))
+    top = f'<div class="banner">{markdown_html(banner)}</div>\n' if banner else ""
     for index, concept in enumerate(concepts):
         neighbours = (concepts[index - 1] if index else None,
                       concepts[index + 1] if index + 1 < len(concepts) else None)
         loss_plot = next(iter(plots(f"{concept}_loss.png")), None)
-        body = concept_body(concept, cases_by_concept[concept], by_concept.get(concept, []),
-                            studies_by_concept[concept], loss_plot, neighbours)
+        body = top + concept_body(concept, cases_by_concept[concept], by_concept.get(concept, []),
+                                  studies_by_concept[concept], loss_plot, neighbours)
         atomic_write_text(site / _page_name(concept),
                           _page(concept.replace("_", " "), _nav(concepts, concept, status, bool(speed)), body))
     if speed:
         atomic_write_text(site / SPEED_PAGE, _page("speed", _nav(concepts, SPEED_PAGE, status, True), speed))
     study_count = {c: len(s) for c, s in studies_by_concept.items()}
-    body = index_body(concepts, by_concept, cases_by_concept, study_count, bool(speed))
+    body = top + index_body(concepts, by_concept, cases_by_concept, study_count, bool(speed))
     atomic_write_text(site / "index.html", _page("overview", _nav(concepts, None, status, bool(speed)), body))
     atomic_write_text(site / "style.css", STYLE + HtmlFormatter(style="default").get_style_defs(".highlight"))
     return site / "index.html"
@@ -414,6 +416,7 @@ body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-seri
 .sidebar a[aria-current] { background: #dfe6f3; font-weight: 600; }
 .sidebar .home { font-weight: 700; color: var(--accent); text-decoration: none; font-size: 1.05rem; }
 main { flex: 1; min-width: 0; padding: 1.2rem 2rem 3rem; max-width: 110rem; }
+.banner { border-left: 4px solid var(--fail); background: #fff4e5; padding: 0.2rem 1rem; margin-bottom: 1rem; }
 h1 { margin-top: 0.2rem; }
 h2 { border-bottom: 1px solid var(--line); padding-bottom: 0.2rem; margin-top: 2rem; }
 a { color: var(--accent); }
