@@ -198,12 +198,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_index() -> int:
-    from compare.core.registry import all_cases
+    from compare.core.registry import name_index
     from compare.names import render_index
 
-    index: dict[str, list[str]] = {}
-    for case in all_cases():
-        index.setdefault(case.concept, []).append(case.variant)
+    index = name_index()
     path = Path(__file__).with_name("case_index.py")
     path.write_text(render_index(index))
     print(f"wrote {path.name}: {len(index)} concepts, {sum(map(len, index.values()))} variants")

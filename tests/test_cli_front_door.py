@@ -27,11 +27,9 @@ def _one_error_line(text: str) -> str:
 
 
 def test_the_index_equals_the_registry() -> None:
-    from compare.core.registry import all_cases
+    from compare.core.registry import name_index
 
-    live: dict[str, list[str]] = {}
-    for case in all_cases():
-        live.setdefault(case.concept, []).append(case.variant)
+    live = name_index()
     assert {c: sorted(v) for c, v in CASES.items()} == {c: sorted(v) for c, v in live.items()}, (
         "compare/case_index.py is stale: run `python -m compare index`")
     assert (ROOT / "compare" / "case_index.py").read_text() == render_index(live)
@@ -62,6 +60,14 @@ def test_a_bad_variant_lists_that_concepts_variants_and_the_near_miss(capsys: py
 def test_near_misses_get_a_suggestion(name: str, hint: str) -> None:
     message = unknown_name(name)
     assert message is not None and hint in message and "known concepts: augmentation" in message
+
+
+def test_the_registry_gives_the_same_message() -> None:
+    from compare.core.registry import select
+
+    with pytest.raises(ValueError) as error:
+        select(["optim/adm"])
+    assert str(error.value) == unknown_name("optim/adm")
 
 
 def test_known_names_pass_and_nothing_close_gets_no_suggestion() -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from compare.core.problem import Problem, Trainer
+from compare.names import unknown_name
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,19 @@ def concepts() -> list[str]:
     return sorted({case.concept for case in all_cases()})
 
 
+def name_index() -> dict[str, list[str]]:
+    """``concept -> variants`` of every registered case (what ``compare/case_index.py`` must hold)."""
+    index: dict[str, list[str]] = {}
+    for case in all_cases():
+        index.setdefault(case.concept, []).append(case.variant)
+    return index
+
+
 def select(names: Sequence[str] = ()) -> list[Case]:
     """Cases matching ``names`` (a concept, or ``concept/variant``); all cases when ``names`` is empty.
 
-    An unknown name raises ``ValueError`` listing the known concepts.
+    An unknown name raises ``ValueError``: the message of :func:`compare.names.unknown_name` (a near miss, the
+    concept's variants or the known concepts), here against the live registry.
     """
     cases = all_cases()
     if not names:
@@ -99,7 +109,6 @@ def select(names: Sequence[str] = ()) -> list[Case]:
     for name in names:
         matches = [c for c in cases if name in (c.concept, c.name)]
         if not matches:
-            known = ", ".join(concepts())
-            raise ValueError(f"unknown concept {name!r}; known concepts: {known}")
+            raise ValueError(unknown_name(name, name_index()))
         chosen.extend(c for c in matches if c not in chosen)
     return chosen
