@@ -215,3 +215,15 @@ def test_a_quick_report_says_so_in_its_files(written: Path) -> None:
     assert text.startswith("# dlparity report (quick)") and report.QUICK_NOTE in text
     for page in ("index.html", "logistic_regression.html"):
         assert '<div class="banner"><p><strong>Quick report</strong>' in (written / "study" / page).read_text()
+
+
+def test_speed_ratios_print_as_multiples() -> None:
+    rows = [dict(section="concept", name="optim/sgd", backend=backend, device="cpu", dtype="float64", m=64,
+                 seconds=seconds, q25=seconds, q75=seconds, samples=3, per_block=10)
+            for backend, seconds in (("scratch", 2.59e-4), ("torch", 1e-5))]
+    base = _bench_data()
+    bench = BenchResult(bench_frame(rows), base.bench.verdicts, base.bench.threads, 1, 3.0, True, "wall",
+                        (0.1, 0.2, 0.3))
+    text = speed_markdown(SpeedReport(bench, base.environment))
+    row = next(line for line in text.splitlines() if line.startswith("| optim/sgd"))
+    assert row.endswith("| 25.9× |")

@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 from compare.perf.bench import BenchResult, peak_candidates  # noqa: E402
 from compare.perf.timing import numpy_blas  # noqa: E402
 from compare.report.io import StagedResults, atomic_write_json, atomic_write_text  # noqa: E402
-from compare.report.tables import markdown_table  # noqa: E402
+from compare.report.tables import markdown_table, ratio  # noqa: E402
 
 SPEED_JSON = "speed.json"
 BACKEND_STYLE = {("scratch", "cpu"): ("scratch", "tab:blue"), ("torch", "cpu"): ("torch CPU", "tab:orange"),
@@ -104,9 +104,10 @@ def _dense_table(rows: pd.DataFrame) -> pd.DataFrame:
     for label in seconds.columns:
         table[f"{label} s/step"] = seconds[label].map(seconds_text)
     if {"scratch", "torch CPU"} <= set(seconds.columns):
-        table["scratch / torch CPU time"] = seconds["scratch"] / seconds["torch CPU"]
+        table["scratch / torch CPU time"] = (seconds["scratch"] / seconds["torch CPU"]).map(ratio)
     if "torch CUDA" in seconds.columns:
-        table["CUDA speed-up vs best CPU"] = seconds.drop(columns="torch CUDA").min(axis=1) / seconds["torch CUDA"]
+        table["CUDA speed-up vs best CPU"] = (seconds.drop(columns="torch CUDA").min(axis=1)
+                                              / seconds["torch CUDA"]).map(ratio)
     for label in fraction.columns:
         table[f"{label} % of peak"] = (100 * fraction[label]).round(1)
     return table.reset_index()
@@ -230,10 +231,11 @@ def speed_markdown(report: SpeedReport) -> str:
     if not concept.empty:
         rows = concept.assign(label=[_label(b, d) for b, d in zip(concept["backend"], concept["device"], strict=True)])
         table = rows.pivot_table(index=["name", "dtype", "m"], columns="label", values="seconds")
-        ratio = table["scratch"] / table["torch CPU"] if {"scratch", "torch CPU"} <= set(table.columns) else None
+        speed_ratio = (table["scratch"] / table["torch CPU"] if {"scratch", "torch CPU"} <= set(table.columns)
+                       else None)
         table = table.map(seconds_text)
-        if ratio is not None:
-            table["scratch / torch CPU time"] = ratio
+        if speed_ratio is not None:
+            table["scratch / torch CPU time"] = speed_ratio.map(ratio)
         lines += ["### Every concept at its default size (seconds per step)", "", _table(table.reset_index()), ""]
     vector = frame[frame["section"] == "vectorization"]
     if not vector.empty:
