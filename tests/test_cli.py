@@ -102,6 +102,9 @@ def test_parity_failure_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     entry = f"{worst['array']}[{', '.join(map(str, worst['index']))}] at step {worst['step']}"
     assert f"in {entry}: scratch {worst['scratch']:.17g} vs torch {worst['torch']:.17g}" in out
     assert worst["scratch"] != worst["torch"]
+    assert worst["first_step"] is not None and 0 <= worst["first_step"] <= worst["step"]
+    if worst["first_step"] != worst["step"]:
+        assert f"(first beyond tolerance at step {worst['first_step']})" in out
     assert record["gradient_check"] > 1e-5 and "gradient check" in out  # the wrong dw fails its own check too
 
 

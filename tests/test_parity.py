@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from compare.core.parity import TOLERANCES, compare_trajectories, relative_difference, tolerance
+from compare.core.parity import TOLERANCES, compare_trajectories, relative_difference, tolerance, worst_entry
 from compare.core.problem import Observation
 from compare.core.record import Trajectory, snapshot_steps
 from compare.core.registry import select
@@ -172,3 +172,12 @@ def test_a_huge_learning_rate_diverges_without_warnings_and_is_reported() -> Non
     assert f"scratch diverged at step {k}" in run.parity.problems
     assert all(np.isfinite(run.scratch.losses[:k]))
     assert all(p.startswith(("scratch diverged at step", "torch diverged at step")) for p in run.parity.problems)
+
+
+def test_worst_entry_names_the_first_step_beyond_tolerance() -> None:
+    torch_side = np.ones((4, 2))
+    scratch_side = torch_side + np.array([[0.0, 0.0], [0.0, 1e-12], [0.0, 1e-6], [1e-3, 0.0]])
+    entry = worst_entry("param.W", [0, 5, 10, 15], scratch_side, torch_side, tol=1e-10)
+    assert (entry.step, entry.index, entry.first_step) == (15, (0,), 10)
+    assert "(first beyond tolerance at step 10)" in entry.describe() and entry.record()["first_step"] == 10
+    assert worst_entry("param.W", [0, 5, 10, 15], torch_side, torch_side, tol=1e-10).first_step is None

@@ -91,21 +91,26 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class WorstEntry:
-    """Where an array differs most: its key, the step, the index within the array and both values."""
+    """Where an array differs most: its key, the step, the index within the array and both values; and
+    ``first_step``, the first recorded step at which the array left the tolerance (``None`` when it never did)."""
 
     key: str
     step: int
     index: tuple[int, ...]
     scratch: float
     torch: float
+    first_step: int | None = None
 
     def describe(self) -> str:
         where = f"{self.key}[{', '.join(map(str, self.index))}]" if self.index else self.key
-        return f"{where} at step {self.step}: scratch {self.scratch:.17g} vs torch {self.torch:.17g}"
+        text = f"{where} at step {self.step}: scratch {self.scratch:.17g} vs torch {self.torch:.17g}"
+        if self.first_step is not None and self.first_step != self.step:
+            text += f" (first beyond tolerance at step {self.first_step})"
+        return text
 
     def record(self) -> dict[str, object]:
         return {"array": self.key, "step": self.step, "index": list(self.index), "scratch": self.scratch,
-                "torch": self.torch}
+                "torch": self.torch, "first_step": self.first_step}
 
 
 @dataclass
@@ -151,12 +156,18 @@ class ParityResult:
         return text + "".join(f"; {note}" for note in self.notes)
 
 
-def worst_entry(key: str, steps: list[int], a: np.ndarray, b: np.ndarray) -> WorstEntry:
-    """The entry of ``a`` (stacked over ``steps``) farthest from ``b``'s, with its step and index."""
+def worst_entry(key: str, steps: list[int], a: np.ndarray, b: np.ndarray, tol: float | None = None) -> WorstEntry:
+    """The entry of ``a`` (stacked over ``steps``) farthest from ``b``'s, with its step and index; with ``tol``,
+    also the first step whose ``max|a - b|`` exceeds ``tol * max|b|`` (the whole trajectory's scale)."""
     difference = np.abs(a.astype(np.float64) - b.astype(np.float64))
     position = np.unravel_index(int(np.argmax(difference)), difference.shape)
+    first = None
+    if tol is not None:
+        scale = float(np.max(np.abs(b))) or 1.0
+        beyond = np.flatnonzero(difference.reshape(len(steps), -1).max(axis=1) > tol * scale)
+        first = steps[int(beyond[0])] if beyond.size else None
     return WorstEntry(key, steps[position[0]], tuple(int(i) for i in position[1:]), float(a[position]),
-                      float(b[position]))
+                      float(b[position]), first)
 
 
 def _update(result: ParityResult, category: str, entry: WorstEntry, abs_diff: float, rel_diff: float) -> None:
@@ -183,7 +194,8 @@ def _compare_array(result: ParityResult, key: str, steps: list[int], a: np.ndarr
         result.notes.append(f"{key}: {rel_diff:.1e} relative, but {abs_diff:.1e} absolute is within the rounding "
                             f"floor {floor:.1e} of terms of scale 1 (a cancellation)")
         rel_diff = abs_diff * result.tolerance / floor
-    _update(result, category_of(key), worst_entry(key, steps, a, b), abs_diff, rel_diff)
+    tol = result.tolerance if rel_diff > result.tolerance else None  # a passing array never left it
+    _update(result, category_of(key), worst_entry(key, steps, a, b, tol), abs_diff, rel_diff)
 
 
 def compare_trajectories(scratch: Trajectory, torch: Trajectory, tol: float, *, rounding_floor: float = 0.0

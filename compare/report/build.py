@@ -140,6 +140,8 @@ def failure_lines(frame: pd.DataFrame) -> list[str]:
             where = (f"{r.worst_category} {getattr(r, f'max_rel_diff_{_COLUMN[r.worst_category]}'):.1e} > tol "
                      f"{r.tolerance:.0e} in {w['array']}{index} at step {w['step']}: scratch {w['scratch']:.17g} "
                      f"vs torch {w['torch']:.17g}")
+            if w.get("first_step") is not None and w["first_step"] != w["step"]:
+                where += f" (first beyond tolerance at step {w['first_step']})"
         else:
             where = "no comparison was made"
         if r.gradient_check is not None and r.gradient_check > GRADIENT_CHECK_BOUND:
