@@ -133,11 +133,12 @@ def _check_output_paths(args: argparse.Namespace) -> None:
         if json_path.is_dir():
             raise ValueError(f"--json {json_path} is a folder; expected a file path")
         _probe_writable(json_path.parent, f"--json {json_path}")
-    out = getattr(args, "out", None)
-    if out is not None:
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} exists and is not a folder")
-        _probe_writable(out, f"--out {out}")
+    for option in ("out", "plot"):
+        folder = getattr(args, option, None)
+        if folder is not None:
+            if folder.exists() and not folder.is_dir():
+                raise ValueError(f"--{option} {folder} exists and is not a folder")
+            _probe_writable(folder, f"--{option} {folder}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

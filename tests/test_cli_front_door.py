@@ -106,6 +106,13 @@ def test_an_unwritable_out_folder_fails_before_any_work(tmp_path: Path, monkeypa
     assert "--out" in _one_error_line(capsys.readouterr().err)
 
 
+def test_an_unwritable_plot_folder_fails_before_checking(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "mine.py").write_text("def sigmoid(z):\n    return z\n")
+    assert main(["check", str(tmp_path / "mine.py"), "--plot", str(tmp_path / "file")]) == 2
+    assert "--plot" in _one_error_line(capsys.readouterr().err)
+
+
 def test_an_os_error_during_the_run_is_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     def disk_full(*args: object, **kwargs: object) -> None:
