@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scratch.validation import check_array, check_finite, check_float_dtype, check_nonempty, check_shape
+from scratch.validation import check_array, check_finite, check_float_dtype, check_nonempty, check_shape, float_inputs
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ def _check_data(name: str, X: np.ndarray, ndim: int) -> None:
     check_finite(name, X)
 
 
+@float_inputs("X_train")
 def fit_normalizer(X_train: np.ndarray) -> Normalizer:
     """Per-feature mean and population std of ``X_train`` ``(n_x, m)``; both ``(n_x, 1)``."""
     _check_data("X_train", X_train, 2)
@@ -67,6 +68,7 @@ def fit_normalizer(X_train: np.ndarray) -> Normalizer:
     return Normalizer(mean, _safe_std(variance, constant), (X_train.shape[0], None))
 
 
+@float_inputs("images_train")
 def fit_image_normalizer(images_train: np.ndarray) -> Normalizer:
     """Per-channel mean and population std of ``images_train`` ``(m, C, H, W)``; both ``(1, C, 1, 1)``."""
     _check_data("images_train", images_train, 4)

@@ -7,11 +7,116 @@ broadcasting surprise or a silent NaN several steps later.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+F = TypeVar("F", bound=Callable)
+
+
+def as_float_array(name: str, value: object) -> np.ndarray:
+    """The input dtype policy of every public scratch function (README, "Input dtypes").
+
+    - float32 and float64 arrays are returned as they are (the same object: no copy);
+    - booleans, integers, Python numbers and lists become float64, as NumPy's own ufuncs promote them
+      (``np.exp(1)`` is a float): the result of ``sigmoid(np.array([1, 2, 3]))`` is never truncated;
+    - float16 is refused (``ValueError``): its 11-bit significand makes a course result differ from
+      float64 in the third digit, and torch's CPU parity runs do not use it; convert with ``.astype``;
+    - anything else (object, complex, strings, dates) is refused with ``TypeError``.
+    Every message names the argument.
+    """
+    if isinstance(value, np.ndarray) and value.dtype in FLOAT_DTYPES:
+        return value
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:  # ragged lists
+        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__} ({error})") from None
+    if array.dtype in FLOAT_DTYPES:
+        return array
+    if array.dtype.kind in "biu":
+        return array.astype(np.float64)
+    if array.dtype == np.float16:
+        raise ValueError(f"{name} has dtype float16, which scratch does not compute in; "
+                         f"pass {name}.astype(np.float32) or float64")
+    raise TypeError(f"{name} must hold real numbers (bool, int, float32 or float64), got dtype {array.dtype}")
+
+
+def _promoted(name: str, value: object) -> object:
+    """``value`` under the dtype policy; a mapping of arrays (parameters, gradients) entry by entry."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {key: _promoted(f"{name}[{key!r}]", entry) for key, entry in value.items()}
+    return as_float_array(name, value)
+
+
+def check_updatable(name: str, value: object) -> None:
+    """An array (or mapping of arrays) updated in place: float32/float64, since an in-place update cannot
+    change its dtype (an integer parameter would be truncated at every step), and writeable."""
+    if isinstance(value, Mapping):
+        for key, entry in value.items():
+            check_updatable(f"{name}[{key!r}]", entry)
+        return
+    check_array(name, value)
+    check_float_dtype(name, value)
+    if not value.flags.writeable:
+        raise ValueError(f"{name} is read-only; it is updated in place, so pass a writeable array ({name}.copy())")
+
+
+def _arguments(function: Callable, names: Sequence[str]) -> dict[str, int]:
+    """The positional index of each of ``names`` in ``function``'s signature (else it is passed by keyword)."""
+    parameters = list(inspect.signature(function).parameters)
+    return {name: parameters.index(name) for name in names}
+
+
+def updates_in_place(*names: str) -> Callable[[F], F]:
+    """Decorate a function that updates its arguments ``names`` in place: :func:`check_updatable` on each.
+
+    The other half of the dtype policy: an array the function writes into is never promoted (the caller
+    would not see the update) but refused, naming it, unless it is a writeable float32/float64 array.
+    """
+    def decorate(function: F) -> F:
+        positions = _arguments(function, names)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            for name, position in positions.items():
+                if position < len(args):
+                    check_updatable(name, args[position])
+                elif name in kwargs:
+                    check_updatable(name, kwargs[name])
+            return function(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+    return decorate
+
+
+def float_inputs(*names: str) -> Callable[[F], F]:
+    """Decorate a function so that its arguments ``names`` follow :func:`as_float_array` before the call.
+
+    The one place where the dtype policy is applied: the decorated function then sees float32 or float64
+    arrays only. A mapping argument (``params``, ``grads``) is promoted entry by entry into a new dict, so
+    the caller's dict and arrays are never modified. Arrays already float32/float64 pass through untouched
+    (no copy), which keeps the hot training loops free of conversions.
+    """
+    def decorate(function: F) -> F:
+        positions = _arguments(function, names)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            args = list(args)
+            for name, position in positions.items():
+                if position < len(args):
+                    args[position] = _promoted(name, args[position])
+                elif name in kwargs:
+                    kwargs[name] = _promoted(name, kwargs[name])
+            return function(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+    return decorate
 
 
 def check_array(name: str, value: object, *, ndim: int | None = None) -> np.ndarray:
