@@ -22,6 +22,7 @@ import numpy as np
 
 from scratch.activations import sigmoid
 from scratch.validation import (
+    ELEMENTWISE,
     check_array,
     check_binary_dataset,
     check_dtype,
@@ -42,13 +43,13 @@ def initialize_with_zeros(dim: int, dtype: np.dtype | type = np.float64) -> tupl
     return np.zeros((dim, 1), dtype=dtype), dtype.type(0)
 
 
-@float_inputs("z")
+@float_inputs(z=ELEMENTWISE)
 def log_sigmoid(z: np.ndarray) -> np.ndarray:
     """log(sigma(z)) = min(z, 0) - log1p(e^-|z|), finite for every finite z."""
     return np.minimum(z, 0) - np.log1p(np.exp(-np.abs(z)))
 
 
-@float_inputs("Z", "Y")
+@float_inputs(Z=2, Y=2)
 def cost_from_logits(Z: np.ndarray, Y: np.ndarray) -> np.floating:
     """Mean binary cross-entropy J of logits ``Z`` (1, m) against labels ``Y`` (1, m)."""
     return np.mean((1 - Y) * Z - log_sigmoid(Z))
@@ -62,7 +63,7 @@ def _check_parameters(w: np.ndarray, b: object, X: np.ndarray) -> None:
         raise ValueError(f"b must be a finite scalar, got {b!r}")
 
 
-@float_inputs("w", "X", "Y")
+@float_inputs(w=2, X=2, Y=2)
 def propagate(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray, *, check: bool = True
               ) -> tuple[dict[str, np.ndarray], np.floating]:
     """Vectorized forward and backward pass: returns ``({"dw": (n_x, 1), "db": scalar}, J)``.
@@ -80,7 +81,7 @@ def propagate(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray, *, ch
     return grads, cost_from_logits(Z, Y)
 
 
-@float_inputs("w", "X", "Y")
+@float_inputs(w=2, X=2, Y=2)
 def propagate_loop(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray
                    ) -> tuple[dict[str, np.ndarray], np.floating]:
     """The lectures' first version: explicit loops over examples ``i`` and features ``j``.
@@ -126,7 +127,7 @@ def update(w: np.ndarray, b: np.floating, grads: dict[str, np.ndarray], learning
     return w, b - learning_rate * grads["db"]
 
 
-@float_inputs("w", "X", "Y")
+@float_inputs(w=2, X=2, Y=2)
 def optimize(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray, *, num_iterations: int,
              learning_rate: float, loop: bool = False
              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[float]]:
@@ -147,7 +148,7 @@ def optimize(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray, *, num
     return {"w": w, "b": b}, grads, costs
 
 
-@float_inputs("w", "X")
+@float_inputs(w=2, X=2)
 def predict(w: np.ndarray, b: np.floating, X: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Labels ``(1, m)``: 1 where sigmoid(w^T X + b) > threshold, else 0 (in ``X``'s dtype)."""
     check_array("X", X, ndim=2)

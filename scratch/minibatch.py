@@ -25,7 +25,7 @@ def batch_sizes(m: int, mini_batch_size: int) -> list[int]:
     return [mini_batch_size] * complete + ([rest] if rest else [])
 
 
-@float_inputs("X", "Y")
+@float_inputs(X=2, Y=2)
 def partition_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int, permutation: np.ndarray
                            ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Shuffle the columns of ``X (n_x, m)`` and ``Y (1, m)`` by ``permutation`` and cut them into batches.
@@ -45,7 +45,7 @@ def partition_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int, p
             for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-@float_inputs("X", "Y")
+@float_inputs(X=2, Y=2)
 def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64, *, rng: np.random.Generator
                         ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The course's ``random_mini_batches``: one ``rng.permutation(m)``, then :func:`partition_mini_batches`."""

@@ -55,7 +55,7 @@ def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
 # The functional cores: one parameter, its gradient and its state; ``param`` and state update in place.
 # --------------------------------------------------------------------------------------------------
 
-@updates_in_place("param")
+@updates_in_place("param", same_shape="grad")
 def sgd_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, momentum: float, dampening: float,
              weight_decay: float, nesterov: bool) -> None:
     """SGD with momentum, as ``torch.optim.SGD``::
@@ -79,7 +79,7 @@ def sgd_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, mo
     param -= lr * grad
 
 
-@updates_in_place("param")
+@updates_in_place("param", same_shape="grad")
 def rmsprop_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, alpha: float, eps: float,
                  weight_decay: float, momentum: float, centered: bool) -> None:
     """RMSprop, as ``torch.optim.RMSprop`` (eps outside the square root)::
@@ -112,7 +112,7 @@ def rmsprop_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float
         param += (-lr * grad) / avg
 
 
-@updates_in_place("param")
+@updates_in_place("param", same_shape="grad")
 def adagrad_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, lr_decay: float,
                  weight_decay: float, eps: float) -> None:
     """Adagrad, as ``torch.optim.Adagrad``::
@@ -133,7 +133,7 @@ def adagrad_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float
     param += (-clr * grad) / std
 
 
-@updates_in_place("param")
+@updates_in_place("param", same_shape="grad")
 def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
               eps: float, weight_decay: float, amsgrad: bool, decoupled_weight_decay: bool) -> None:
     """Adam (``decoupled_weight_decay=True``: AdamW), as ``torch.optim.Adam``::
@@ -175,14 +175,14 @@ def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, b
 # The course's formulations, written as the lectures write them.
 # --------------------------------------------------------------------------------------------------
 
-@updates_in_place("param")
+@updates_in_place("param", same_shape="grad")
 def momentum_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta: float) -> None:
     """The course's momentum: ``v = beta v + (1 - beta) dW`` (v starts at 0), ``W = W - lr v``."""
     state["v"] = beta * state["v"] + (1 - beta) * grad
     param -= lr * state["v"]
 
 
-@updates_in_place("param")
+@updates_in_place("param", same_shape="grad")
 def rmsprop_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta: float,
                         epsilon: float) -> None:
     """The course's RMSprop: ``s = beta s + (1 - beta) dW^2``, ``W = W - lr dW / (sqrt(s) + epsilon)``."""
@@ -190,7 +190,7 @@ def rmsprop_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr
     param -= lr * grad / (np.sqrt(state["s"]) + epsilon)
 
 
-@updates_in_place("param")
+@updates_in_place("param", same_shape="grad")
 def adam_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta1: float,
                      beta2: float, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
     """The course's Adam; returns ``(v_corrected, s_corrected)`` as the course's function does::

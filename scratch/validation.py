@@ -46,13 +46,30 @@ def as_float_array(name: str, value: object) -> np.ndarray:
     raise TypeError(f"{name} must hold real numbers (bool, int, float32 or float64), got dtype {array.dtype}")
 
 
-def _promoted(name: str, value: object) -> object:
-    """``value`` under the dtype policy; a mapping of arrays (parameters, gradients) entry by entry."""
+#: ``float_inputs`` shape rule: any shape and any values, IEEE semantics (elementwise functions: sigmoid(inf) = 1).
+ELEMENTWISE = None
+#: ``float_inputs`` shape rule: any shape (empty allowed), finite values.
+ANY_SHAPE = -1
+
+
+def _promoted(name: str, value: object, ndim: int | None) -> object:
+    """``value`` under the dtype policy and the shape rule ``ndim``; a mapping (parameters, gradients) or a
+    cache (tuples of arrays) entry by entry, into a new container."""
     if value is None:
         return None
     if isinstance(value, Mapping):
-        return {key: _promoted(f"{name}[{key!r}]", entry) for key, entry in value.items()}
-    return as_float_array(name, value)
+        return {key: _promoted(f"{name}[{key!r}]", entry, ndim) for key, entry in value.items()}
+    if isinstance(value, (tuple, list)) and ndim not in (ELEMENTWISE, ANY_SHAPE):  # a cache: arrays, nested
+        return type(value)(_promoted(f"{name}[{i}]", entry, ndim) for i, entry in enumerate(value))
+    array = as_float_array(name, value)
+    if ndim is ELEMENTWISE:
+        return array
+    if ndim != ANY_SHAPE:
+        if array.ndim != ndim:
+            raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
+        check_nonempty(name, array)
+    check_finite(name, array)
+    return array
 
 
 def check_updatable(name: str, value: object) -> None:
@@ -64,6 +81,7 @@ def check_updatable(name: str, value: object) -> None:
         return
     check_array(name, value)
     check_float_dtype(name, value)
+    check_finite(name, value)
     if not value.flags.writeable:
         raise ValueError(f"{name} is read-only; it is updated in place, so pass a writeable array ({name}.copy())")
 
@@ -74,46 +92,59 @@ def _arguments(function: Callable, names: Sequence[str]) -> dict[str, int]:
     return {name: parameters.index(name) for name in names}
 
 
-def updates_in_place(*names: str) -> Callable[[F], F]:
-    """Decorate a function that updates its arguments ``names`` in place: :func:`check_updatable` on each.
+def updates_in_place(name: str, *, same_shape: str | None = None) -> Callable[[F], F]:
+    """Decorate a function that updates its argument ``name`` in place: :func:`check_updatable` on it.
 
     The other half of the dtype policy: an array the function writes into is never promoted (the caller
-    would not see the update) but refused, naming it, unless it is a writeable float32/float64 array.
+    would not see the update) but refused, naming it, unless it is a finite, writeable float32/float64
+    array. ``same_shape`` names an input (a gradient) that must be a finite array of the same shape; it is
+    promoted under the policy.
     """
     def decorate(function: F) -> F:
-        positions = _arguments(function, names)
+        positions = _arguments(function, [name] + ([same_shape] if same_shape else []))
+
+        def argument(args: list, kwargs: dict, key: str) -> object:
+            return args[positions[key]] if positions[key] < len(args) else kwargs.get(key)
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
-            for name, position in positions.items():
-                if position < len(args):
-                    check_updatable(name, args[position])
-                elif name in kwargs:
-                    check_updatable(name, kwargs[name])
+            target = argument(list(args), kwargs, name)
+            check_updatable(name, target)
+            if same_shape:
+                args = list(args)
+                other = _promoted(same_shape, argument(args, kwargs, same_shape), ANY_SHAPE)
+                if np.shape(other) != target.shape:
+                    raise ValueError(f"{same_shape} must have {name}'s shape {target.shape}, got {np.shape(other)}")
+                if positions[same_shape] < len(args):
+                    args[positions[same_shape]] = other
+                else:
+                    kwargs[same_shape] = other
             return function(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate
 
 
-def float_inputs(*names: str) -> Callable[[F], F]:
-    """Decorate a function so that its arguments ``names`` follow :func:`as_float_array` before the call.
+def float_inputs(**rules: int | None) -> Callable[[F], F]:
+    """Decorate a function so that each named argument follows :func:`as_float_array` and a shape rule first.
 
-    The one place where the dtype policy is applied: the decorated function then sees float32 or float64
-    arrays only. A mapping argument (``params``, ``grads``) is promoted entry by entry into a new dict, so
-    the caller's dict and arrays are never modified. Arrays already float32/float64 pass through untouched
-    (no copy), which keeps the hot training loops free of conversions.
+    ``@float_inputs(X=2=2, params=2=2, z=ELEMENTWISE=2)``: ``X`` and every entry of ``params`` must then be finite,
+    non-empty 2-D arrays (``ValueError`` naming them otherwise); ``z`` may have any shape and any values.
+    ``ANY_SHAPE`` asks for finite values of any shape. This is the one place where the dtype policy is
+    applied: the decorated function sees float32 or float64 arrays only. A mapping argument is promoted entry
+    by entry into a new dict, so the caller's dict and arrays are never modified. Arrays already
+    float32/float64 pass through without a copy, which keeps the training loops free of conversions.
     """
     def decorate(function: F) -> F:
-        positions = _arguments(function, names)
+        positions = _arguments(function, rules)
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
             args = list(args)
             for name, position in positions.items():
                 if position < len(args):
-                    args[position] = _promoted(name, args[position])
+                    args[position] = _promoted(name, args[position], rules[name])
                 elif name in kwargs:
-                    kwargs[name] = _promoted(name, kwargs[name])
+                    kwargs[name] = _promoted(name, kwargs[name], rules[name])
             return function(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate
@@ -168,9 +199,9 @@ def check_binary_labels(name: str, labels: np.ndarray) -> None:
 
 
 def check_probabilities(name: str, probs: np.ndarray) -> None:
-    if ((probs < 0) | (probs > 1)).any() or not np.isfinite(probs).all():
-        raise ValueError(f"{name} must hold probabilities in [0, 1], got values in "
-                         f"[{np.nanmin(probs)}, {np.nanmax(probs)}]")
+    check_finite(name, probs)
+    if ((probs < 0) | (probs > 1)).any():
+        raise ValueError(f"{name} must hold probabilities in [0, 1], got values in [{probs.min()}, {probs.max()}]")
 
 
 def check_positive(name: str, value: float) -> None:
