@@ -36,7 +36,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from scratch.validation import check_in_range, check_nonnegative, check_positive, check_updatable, updates_in_place
+from scratch.validation import (
+    check_in_range,
+    check_nonnegative,
+    check_positive,
+    check_updatable,
+    checked_inputs,
+    updates_in_place,
+)
 
 Params = dict[str, np.ndarray]
 State = dict[str, Any]
@@ -279,7 +286,8 @@ class Optimizer:
             state = self.state.get(name)
             if state is None:
                 state = self.state[name] = self._init_state(param)
-            self._update(param, grad, state)
+            with checked_inputs():  # params were checked at construction, names and shapes just above
+                self._update(param, grad, state)
 
     def state_dict(self) -> dict[str, Any]:
         """Copies of ``{"state": {name: {key: value}}, "param_groups": [{hyper..., "params": [names]}]}``."""

@@ -7,9 +7,11 @@ broadcasting surprise or a silent NaN several steps later.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -17,6 +19,20 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 F = TypeVar("F", bound=Callable)
+
+#: True while a checked call is running: the policy is applied at the outermost public call only, so the
+#: model loops' calls of the layer functions (on arrays the outer call validated or computed) cost nothing.
+_CHECKED = contextvars.ContextVar("scratch_inputs_checked", default=False)
+
+
+@contextlib.contextmanager
+def checked_inputs() -> Iterator[None]:
+    """Run a block whose inputs were validated already (e.g. ``Optimizer.step``): nested calls skip the policy."""
+    token = _CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
 
 
 def as_float_array(name: str, value: object) -> np.ndarray:
@@ -108,6 +124,8 @@ def updates_in_place(name: str, *, same_shape: str | None = None) -> Callable[[F
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
+            if _CHECKED.get():
+                return function(*args, **kwargs)
             target = argument(list(args), kwargs, name)
             check_updatable(name, target)
             if same_shape:
@@ -119,7 +137,8 @@ def updates_in_place(name: str, *, same_shape: str | None = None) -> Callable[[F
                     args[positions[same_shape]] = other
                 else:
                     kwargs[same_shape] = other
-            return function(*args, **kwargs)
+            with checked_inputs():
+                return function(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate
 
@@ -127,25 +146,33 @@ def updates_in_place(name: str, *, same_shape: str | None = None) -> Callable[[F
 def float_inputs(**rules: int | None) -> Callable[[F], F]:
     """Decorate a function so that each named argument follows :func:`as_float_array` and a shape rule first.
 
-    ``@float_inputs(X=2=2, params=2=2, z=ELEMENTWISE=2)``: ``X`` and every entry of ``params`` must then be finite,
+    ``@float_inputs(X=2, params=2, z=ELEMENTWISE)``: ``X`` and every entry of ``params`` must then be finite,
     non-empty 2-D arrays (``ValueError`` naming them otherwise); ``z`` may have any shape and any values.
     ``ANY_SHAPE`` asks for finite values of any shape. This is the one place where the dtype policy is
-    applied: the decorated function sees float32 or float64 arrays only. A mapping argument is promoted entry
-    by entry into a new dict, so the caller's dict and arrays are never modified. Arrays already
-    float32/float64 pass through without a copy, which keeps the training loops free of conversions.
+    applied: the decorated function sees float32 or float64 arrays only. A mapping argument is promoted
+    entry by entry into a new dict, so the caller's dict and arrays are never modified; float32/float64
+    arrays pass through without a copy. A call with ``check=False`` (a training loop whose inputs were
+    validated once) and calls nested inside a checked call skip the rules: the policy is paid once per
+    public call, not per layer.
     """
     def decorate(function: F) -> F:
         positions = _arguments(function, rules)
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
+            if _CHECKED.get():
+                return function(*args, **kwargs)
+            if kwargs.get("check") is False:  # the caller validated these inputs once (a training loop)
+                with checked_inputs():
+                    return function(*args, **kwargs)
             args = list(args)
             for name, position in positions.items():
                 if position < len(args):
                     args[position] = _promoted(name, args[position], rules[name])
                 elif name in kwargs:
                     kwargs[name] = _promoted(name, kwargs[name], rules[name])
-            return function(*args, **kwargs)
+            with checked_inputs():
+                return function(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate
 
