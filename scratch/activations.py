@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch.validation import ELEMENTWISE, float_inputs
 
+
+@float_inputs(z=ELEMENTWISE)
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """sigma(z) = 1 / (1 + e^-z), evaluated without overflow for any |z|.
 
@@ -21,38 +24,45 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
 
 
+@float_inputs(z=ELEMENTWISE)
 def sigmoid_derivative(z: np.ndarray) -> np.ndarray:
     """sigma'(z) = sigma(z) (1 - sigma(z))."""
     s = sigmoid(z)
     return s * (1 - s)
 
 
+@float_inputs(z=ELEMENTWISE)
 def tanh(z: np.ndarray) -> np.ndarray:
     """tanh(z) = (e^z - e^-z) / (e^z + e^-z); NumPy's ``tanh`` is already overflow-free."""
     return np.tanh(z)
 
 
+@float_inputs(z=ELEMENTWISE)
 def tanh_derivative(z: np.ndarray) -> np.ndarray:
     """tanh'(z) = 1 - tanh(z)^2."""
     t = np.tanh(z)
     return 1 - t * t
 
 
+@float_inputs(z=ELEMENTWISE)
 def relu(z: np.ndarray) -> np.ndarray:
     """relu(z) = max(0, z)."""
     return np.maximum(z, 0)
 
 
+@float_inputs(z=ELEMENTWISE)
 def relu_derivative(z: np.ndarray) -> np.ndarray:
     """relu'(z) = 1 if z > 0 else 0 (0 at z = 0, as torch)."""
     return (z > 0).astype(np.asarray(z).dtype)
 
 
+@float_inputs(z=ELEMENTWISE)
 def leaky_relu(z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """leaky_relu(z) = z if z > 0 else negative_slope * z (torch's default slope 0.01)."""
     return np.where(z > 0, z, z * np.asarray(negative_slope, dtype=np.asarray(z).dtype))
 
 
+@float_inputs(z=ELEMENTWISE)
 def leaky_relu_derivative(z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """leaky_relu'(z) = 1 if z > 0 else negative_slope (``negative_slope`` at z = 0, as torch)."""
     dtype = np.asarray(z).dtype

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scratch.validation import check_array, check_in_range, check_nonempty, check_shape
+from scratch.validation import check_array, check_in_range, check_nonempty, check_shape, float_inputs
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,13 @@ def draw_decisions(rng: np.random.Generator, m: int, *, padding: int, flip_prob:
     return AugmentationDecisions(flip, top, left, int(padding))
 
 
+@float_inputs(images=4)
 def horizontal_flip(images: np.ndarray, flip: np.ndarray) -> np.ndarray:
     """Mirror the images with ``flip[i]`` left-right (last axis); the others are copied unchanged."""
     return np.where(flip[:, None, None, None], images[..., ::-1], images)
 
 
+@float_inputs(images=4)
 def random_crop(images: np.ndarray, top: np.ndarray, left: np.ndarray, padding: int) -> np.ndarray:
     """Zero-pad ``padding`` pixels on each side, then cut the ``H x W`` window at ``(top[i], left[i])``."""
     m, _, height, width = images.shape

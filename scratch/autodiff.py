@@ -44,6 +44,7 @@ from typing import Union
 import numpy as np
 
 from scratch.activations import sigmoid as _stable_sigmoid
+from scratch.validation import as_float_array
 
 Number = int | float | np.floating | np.ndarray
 Operand = Union["Value", Number]  # noqa: UP007  (a forward reference cannot use |)
@@ -51,11 +52,8 @@ BackwardRule = Callable[[np.ndarray], None]
 
 
 def _as_float_array(data: Number) -> np.ndarray:
-    """Floating-point ndarray view of ``data`` (integers become float64; float dtypes are kept)."""
-    array = np.asarray(data)
-    if not np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float64)
-    return array
+    """``data`` under the project's dtype policy (:func:`scratch.validation.as_float_array`)."""
+    return as_float_array("data", data)
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

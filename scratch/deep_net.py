@@ -54,6 +54,8 @@ from scratch.validation import (
     check_positive,
     check_probabilities,
     check_shape,
+    float_inputs,
+    updates_in_place,
 )
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
@@ -105,6 +107,7 @@ def check_parameters(params: Mapping[str, np.ndarray], n_x: int, dtype: np.dtype
         raise ValueError(f"W{L} must have {n_out} output row(s) for this model, got shape {params[f'W{L}'].shape}")
 
 
+@float_inputs(A_prev=2, W=2, b=2)
 def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, LinearCache]:
     """Z = W A_prev + b: ``(n_l, n_{l-1}) @ (n_{l-1}, m) + (n_l, 1) -> (n_l, m)``; cache ``(A_prev, W, b)``."""
     Z = W @ A_prev
@@ -112,6 +115,7 @@ def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np
     return Z, (A_prev, W, b)
 
 
+@float_inputs(A_prev=2, W=2, b=2)
 def linear_activation_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str
                               ) -> tuple[np.ndarray, LayerCache]:
     """A = g(W A_prev + b) for ``activation`` in sigmoid, tanh, relu, leaky_relu; cache ``((A_prev, W, b), Z)``."""
@@ -119,11 +123,13 @@ def linear_activation_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, 
     return _FORWARD[activation](Z), (linear_cache, Z)
 
 
+@float_inputs(dA=2, Z=2)
 def activation_backward(dA: np.ndarray, Z: np.ndarray, activation: str) -> np.ndarray:
     """dZ = dA * g'(Z), elementwise ``(n_l, m)``."""
     return dA * _DERIVATIVE[activation](Z)
 
 
+@float_inputs(dZ=2)
 def linear_backward(dZ: np.ndarray, cache: LinearCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dA_prev, dW, db)`` = ``(W^T dZ, dZ A_prev^T / m, sum_i dZ / m)`` for ``cache = (A_prev, W, b)``."""
     A_prev, W, _ = cache
@@ -135,6 +141,7 @@ def linear_backward(dZ: np.ndarray, cache: LinearCache) -> tuple[np.ndarray, np.
     return W.T @ dZ, dW, db
 
 
+@float_inputs(dA=2)
 def linear_activation_backward(dA: np.ndarray, cache: LayerCache, activation: str
                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dA_prev, dW, db)`` of layer l from ``dA{l}`` and its cache; ``dA`` is not modified."""
@@ -156,6 +163,7 @@ def check_inputs(X: np.ndarray, params: Mapping[str, np.ndarray], hidden_activat
     check_activation("hidden_activation", hidden_activation)
 
 
+@float_inputs(X=2, params=2)
 def L_model_logits(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_activation: str = "relu",
                    check: bool = True) -> tuple[np.ndarray, list[LayerCache]]:
     """Logits ``Z{L}`` and the caches of all L layers (the last one's activation is the identity)."""
@@ -172,6 +180,7 @@ def L_model_logits(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_ac
     return ZL, caches
 
 
+@float_inputs(X=2, params=2)
 def L_model_forward(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_activation: str = "relu",
                     check: bool = True) -> tuple[np.ndarray, list[LayerCache]]:
     """``[LINEAR -> g] x (L-1) -> LINEAR -> SIGMOID``: returns ``A{L}`` ``(1, m)`` and the L caches."""
@@ -179,6 +188,7 @@ def L_model_forward(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_a
     return sigmoid(ZL), caches
 
 
+@float_inputs(AL=2, Y=2)
 def L_model_backward(AL: np.ndarray, Y: np.ndarray, caches: list[LayerCache], *, hidden_activation: str = "relu"
                      ) -> dict[str, np.ndarray]:
     """Gradients of the mean cross-entropy, the course's loop: ``dA{l-1}``, ``dW{l}``, ``db{l}`` for l = L..1.
@@ -197,6 +207,7 @@ def L_model_backward(AL: np.ndarray, Y: np.ndarray, caches: list[LayerCache], *,
     return grads
 
 
+@float_inputs(AL=2, Y=2)
 def compute_cost(AL: np.ndarray, Y: np.ndarray) -> np.floating:
     """The course's cost from probabilities ``AL`` (1, m), with ``nn.BCELoss``'s clamp ``log(.) >= -100``.
 
@@ -212,6 +223,7 @@ def compute_cost(AL: np.ndarray, Y: np.ndarray) -> np.floating:
     return -np.mean(Y * log_a + (1 - Y) * log_1ma)
 
 
+@float_inputs(params=2, X=2, Y=2)
 def loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray, *,
                    hidden_activation: str = "relu", check: bool = True
                    ) -> tuple[np.floating, dict[str, np.ndarray]]:
@@ -231,6 +243,7 @@ def parameter_gradients(grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
     return {name: value for name, value in grads.items() if not name.startswith("dA")}
 
 
+@updates_in_place("params")
 def update_parameters(params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray], learning_rate: float
                       ) -> dict[str, np.ndarray]:
     """Gradient descent in place, ``P -= learning_rate * dP`` for every parameter; returns ``params``.
@@ -245,12 +258,14 @@ def update_parameters(params: dict[str, np.ndarray], grads: Mapping[str, np.ndar
     return params
 
 
+@float_inputs(X=2, params=2)
 def predict(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_activation: str = "relu") -> np.ndarray:
     """Labels ``(1, m)`` in ``X``'s dtype: 1 where ``A{L} > 0.5``, else 0."""
     AL, _ = L_model_forward(X, params, hidden_activation=hidden_activation)
     return (AL > 0.5).astype(X.dtype)
 
 
+@float_inputs(predictions=2, Y=2)
 def accuracy(predictions: np.ndarray, Y: np.ndarray) -> float:
     """Fraction of examples whose predicted label equals ``Y`` (both ``(1, m)``)."""
     check_shape("predictions", predictions, Y.shape)

@@ -22,13 +22,14 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from scratch.validation import check_positive
+from scratch.validation import ANY_SHAPE, check_positive, float_inputs
 
 #: The course's thresholds: below is a correct backward pass, above ``SUSPICIOUS`` is worth a look.
 SUSPICIOUS = 1e-7
 WRONG = 1e-5
 
 
+@float_inputs(parameters=ANY_SHAPE)
 def dictionary_to_vector(parameters: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
     """``theta`` ``(n, 1)`` float64, every parameter raveled in order, and ``keys[i]``: the name of entry ``i``."""
     if not parameters:
@@ -41,6 +42,7 @@ def dictionary_to_vector(parameters: Mapping[str, np.ndarray]) -> tuple[np.ndarr
     return np.concatenate(columns, axis=0), keys
 
 
+@float_inputs(theta=ANY_SHAPE)
 def vector_to_dictionary(theta: np.ndarray, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
     """The arrays of ``theta`` ``(n, 1)`` under the names and ``shapes`` given (the inverse of the above)."""
     theta = np.asarray(theta)
@@ -55,6 +57,7 @@ def vector_to_dictionary(theta: np.ndarray, shapes: Mapping[str, tuple[int, ...]
     return parameters
 
 
+@float_inputs(gradients=ANY_SHAPE, parameters=ANY_SHAPE)
 def gradients_to_vector(gradients: Mapping[str, np.ndarray], parameters: Mapping[str, np.ndarray]
                         ) -> np.ndarray:
     """``grad`` ``(n, 1)``: ``gradients["d" + name]`` for each parameter name, in the parameters' order."""
@@ -86,6 +89,7 @@ def numerical_gradient(cost: Callable[[dict[str, np.ndarray]], float], parameter
     return gradapprox
 
 
+@float_inputs(grad=ANY_SHAPE, gradapprox=ANY_SHAPE)
 def relative_difference(grad: np.ndarray, gradapprox: np.ndarray) -> float:
     """``||grad - gradapprox|| / (||grad|| + ||gradapprox||)``; 0 when both are zero."""
     if np.shape(grad) != np.shape(gradapprox):

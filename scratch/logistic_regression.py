@@ -22,6 +22,7 @@ import numpy as np
 
 from scratch.activations import sigmoid
 from scratch.validation import (
+    ELEMENTWISE,
     check_array,
     check_binary_dataset,
     check_dtype,
@@ -30,6 +31,8 @@ from scratch.validation import (
     check_positive,
     check_positive_int,
     check_shape,
+    float_inputs,
+    updates_in_place,
 )
 
 
@@ -40,11 +43,13 @@ def initialize_with_zeros(dim: int, dtype: np.dtype | type = np.float64) -> tupl
     return np.zeros((dim, 1), dtype=dtype), dtype.type(0)
 
 
+@float_inputs(z=ELEMENTWISE)
 def log_sigmoid(z: np.ndarray) -> np.ndarray:
     """log(sigma(z)) = min(z, 0) - log1p(e^-|z|), finite for every finite z."""
     return np.minimum(z, 0) - np.log1p(np.exp(-np.abs(z)))
 
 
+@float_inputs(Z=2, Y=2)
 def cost_from_logits(Z: np.ndarray, Y: np.ndarray) -> np.floating:
     """Mean binary cross-entropy J of logits ``Z`` (1, m) against labels ``Y`` (1, m)."""
     return np.mean((1 - Y) * Z - log_sigmoid(Z))
@@ -58,6 +63,7 @@ def _check_parameters(w: np.ndarray, b: object, X: np.ndarray) -> None:
         raise ValueError(f"b must be a finite scalar, got {b!r}")
 
 
+@float_inputs(w=2, X=2, Y=2)
 def propagate(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray, *, check: bool = True
               ) -> tuple[dict[str, np.ndarray], np.floating]:
     """Vectorized forward and backward pass: returns ``({"dw": (n_x, 1), "db": scalar}, J)``.
@@ -75,6 +81,7 @@ def propagate(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray, *, ch
     return grads, cost_from_logits(Z, Y)
 
 
+@float_inputs(w=2, X=2, Y=2)
 def propagate_loop(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray
                    ) -> tuple[dict[str, np.ndarray], np.floating]:
     """The lectures' first version: explicit loops over examples ``i`` and features ``j``.
@@ -112,6 +119,7 @@ def _scalar_log_sigmoid(z: np.floating) -> np.floating:
     return min(z, type(z)(0)) - type(z)(math.log1p(math.exp(-abs(float(z)))))
 
 
+@updates_in_place("w")
 def update(w: np.ndarray, b: np.floating, grads: dict[str, np.ndarray], learning_rate: float
            ) -> tuple[np.ndarray, np.floating]:
     """One gradient-descent step, ``w`` updated in place: w -= alpha dw, b -= alpha db."""
@@ -119,6 +127,7 @@ def update(w: np.ndarray, b: np.floating, grads: dict[str, np.ndarray], learning
     return w, b - learning_rate * grads["db"]
 
 
+@float_inputs(w=2, X=2, Y=2)
 def optimize(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray, *, num_iterations: int,
              learning_rate: float, loop: bool = False
              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[float]]:
@@ -139,6 +148,7 @@ def optimize(w: np.ndarray, b: np.floating, X: np.ndarray, Y: np.ndarray, *, num
     return {"w": w, "b": b}, grads, costs
 
 
+@float_inputs(w=2, X=2)
 def predict(w: np.ndarray, b: np.floating, X: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Labels ``(1, m)``: 1 where sigmoid(w^T X + b) > threshold, else 0 (in ``X``'s dtype)."""
     check_array("X", X, ndim=2)

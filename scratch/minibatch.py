@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratch.validation import check_array, check_positive_int, check_shape
+from scratch.validation import check_array, check_positive_int, check_shape, float_inputs
 
 #: The mini-batch sizes the course recommends (powers of two that fit in memory).
 COURSE_MINI_BATCH_SIZES = (64, 128, 256, 512)
@@ -25,6 +25,7 @@ def batch_sizes(m: int, mini_batch_size: int) -> list[int]:
     return [mini_batch_size] * complete + ([rest] if rest else [])
 
 
+@float_inputs(X=2, Y=2)
 def partition_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int, permutation: np.ndarray
                            ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Shuffle the columns of ``X (n_x, m)`` and ``Y (1, m)`` by ``permutation`` and cut them into batches.
@@ -44,6 +45,7 @@ def partition_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int, p
             for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+@float_inputs(X=2, Y=2)
 def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64, *, rng: np.random.Generator
                         ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The course's ``random_mini_batches``: one ``rng.permutation(m)``, then :func:`partition_mini_batches`."""

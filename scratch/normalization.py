@@ -23,7 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scratch.validation import check_array, check_finite, check_float_dtype, check_nonempty, check_shape
+from scratch.validation import (
+    ANY_SHAPE,
+    as_float_array,
+    check_array,
+    check_finite,
+    check_float_dtype,
+    check_nonempty,
+    check_shape,
+    float_inputs,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,13 @@ class Normalizer:
     #: Defaults to the statistics' shape with every size-1 axis free.
     layout: tuple[int | None, ...] | None = None
 
+    def __post_init__(self) -> None:
+        # the dtype policy on the statistics (a frozen dataclass: set through object.__setattr__)
+        for name in ("mean", "std"):
+            object.__setattr__(self, name, as_float_array(name, getattr(self, name)))
+            check_finite(name, getattr(self, name))
+
+    @float_inputs(X=ANY_SHAPE)
     def apply(self, X: np.ndarray) -> np.ndarray:
         """``(X - mean) / std`` with the training statistics; ``X`` shaped like the fitting data."""
         layout = self.layout or tuple(d if d != 1 else None for d in self.mean.shape)
@@ -58,6 +74,7 @@ def _check_data(name: str, X: np.ndarray, ndim: int) -> None:
     check_finite(name, X)
 
 
+@float_inputs(X_train=2)
 def fit_normalizer(X_train: np.ndarray) -> Normalizer:
     """Per-feature mean and population std of ``X_train`` ``(n_x, m)``; both ``(n_x, 1)``."""
     _check_data("X_train", X_train, 2)
@@ -67,6 +84,7 @@ def fit_normalizer(X_train: np.ndarray) -> Normalizer:
     return Normalizer(mean, _safe_std(variance, constant), (X_train.shape[0], None))
 
 
+@float_inputs(images_train=4)
 def fit_image_normalizer(images_train: np.ndarray) -> Normalizer:
     """Per-channel mean and population std of ``images_train`` ``(m, C, H, W)``; both ``(1, C, 1, 1)``."""
     _check_data("images_train", images_train, 4)

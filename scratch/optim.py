@@ -36,7 +36,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from scratch.validation import check_array, check_float_dtype, check_in_range, check_nonnegative, check_positive
+from scratch.validation import (
+    check_in_range,
+    check_nonnegative,
+    check_positive,
+    check_updatable,
+    checked_inputs,
+    updates_in_place,
+)
 
 Params = dict[str, np.ndarray]
 State = dict[str, Any]
@@ -55,6 +62,7 @@ def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
 # The functional cores: one parameter, its gradient and its state; ``param`` and state update in place.
 # --------------------------------------------------------------------------------------------------
 
+@updates_in_place("param", same_shape="grad")
 def sgd_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, momentum: float, dampening: float,
              weight_decay: float, nesterov: bool) -> None:
     """SGD with momentum, as ``torch.optim.SGD``::
@@ -78,6 +86,7 @@ def sgd_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, mo
     param -= lr * grad
 
 
+@updates_in_place("param", same_shape="grad")
 def rmsprop_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, alpha: float, eps: float,
                  weight_decay: float, momentum: float, centered: bool) -> None:
     """RMSprop, as ``torch.optim.RMSprop`` (eps outside the square root)::
@@ -110,6 +119,7 @@ def rmsprop_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float
         param += (-lr * grad) / avg
 
 
+@updates_in_place("param", same_shape="grad")
 def adagrad_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, lr_decay: float,
                  weight_decay: float, eps: float) -> None:
     """Adagrad, as ``torch.optim.Adagrad``::
@@ -130,6 +140,7 @@ def adagrad_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float
     param += (-clr * grad) / std
 
 
+@updates_in_place("param", same_shape="grad")
 def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
               eps: float, weight_decay: float, amsgrad: bool, decoupled_weight_decay: bool) -> None:
     """Adam (``decoupled_weight_decay=True``: AdamW), as ``torch.optim.Adam``::
@@ -171,12 +182,14 @@ def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, b
 # The course's formulations, written as the lectures write them.
 # --------------------------------------------------------------------------------------------------
 
+@updates_in_place("param", same_shape="grad")
 def momentum_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta: float) -> None:
     """The course's momentum: ``v = beta v + (1 - beta) dW`` (v starts at 0), ``W = W - lr v``."""
     state["v"] = beta * state["v"] + (1 - beta) * grad
     param -= lr * state["v"]
 
 
+@updates_in_place("param", same_shape="grad")
 def rmsprop_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta: float,
                         epsilon: float) -> None:
     """The course's RMSprop: ``s = beta s + (1 - beta) dW^2``, ``W = W - lr dW / (sqrt(s) + epsilon)``."""
@@ -184,6 +197,7 @@ def rmsprop_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr
     param -= lr * grad / (np.sqrt(state["s"]) + epsilon)
 
 
+@updates_in_place("param", same_shape="grad")
 def adam_course_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, beta1: float,
                      beta2: float, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
     """The course's Adam; returns ``(v_corrected, s_corrected)`` as the course's function does::
@@ -211,8 +225,7 @@ def _check_params(params: Params) -> np.dtype:
         raise ValueError(f"params must be a non-empty dict of name -> numpy array, got {params!r:.80}")
     dtypes = set()
     for name, value in params.items():
-        check_array(f"params[{name!r}]", value)
-        check_float_dtype(f"params[{name!r}]", value)
+        check_updatable(f"params[{name!r}]", value)
         dtypes.add(value.dtype)
     if len(dtypes) > 1:
         raise ValueError(f"params must share one dtype, got {sorted(str(d) for d in dtypes)}")
@@ -273,7 +286,8 @@ class Optimizer:
             state = self.state.get(name)
             if state is None:
                 state = self.state[name] = self._init_state(param)
-            self._update(param, grad, state)
+            with checked_inputs():  # params were checked at construction, names and shapes just above
+                self._update(param, grad, state)
 
     def state_dict(self) -> dict[str, Any]:
         """Copies of ``{"state": {name: {key: value}}, "param_groups": [{hyper..., "params": [names]}]}``."""

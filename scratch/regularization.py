@@ -31,7 +31,7 @@ import numpy as np
 import scratch.deep_net as deep_net
 from scratch.activations import relu, relu_derivative, sigmoid, tanh, tanh_derivative
 from scratch.logistic_regression import cost_from_logits
-from scratch.validation import check_in_range, check_nonnegative, check_positive_int, check_shape
+from scratch.validation import check_in_range, check_nonnegative, check_positive_int, check_shape, float_inputs
 
 HIDDEN: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
     "relu": (relu, relu_derivative),
@@ -43,6 +43,7 @@ def _weights(params: dict[str, np.ndarray]) -> list[str]:
     return sorted((k for k in params if k.startswith("W")), key=lambda k: int(k[1:]))
 
 
+@float_inputs(params=2)
 def l2_cost(params: dict[str, np.ndarray], lambd: float, m: int) -> float:
     """``lambda / (2 m) * sum_l ||W[l]||_F^2`` (biases excluded)."""
     check_nonnegative("lambd", lambd)
@@ -50,12 +51,14 @@ def l2_cost(params: dict[str, np.ndarray], lambd: float, m: int) -> float:
     return lambd / (2 * m) * sum(float(np.sum(np.square(params[k]))) for k in _weights(params))
 
 
+@float_inputs(params=2)
 def l2_grads(params: dict[str, np.ndarray], lambd: float, m: int) -> dict[str, np.ndarray]:
     """``{"dW1": lambda / m * W1, ...}``: the gradient of :func:`l2_cost`."""
     check_nonnegative("lambd", lambd)
     return {f"d{k}": (lambd / m) * params[k] for k in _weights(params)}
 
 
+@float_inputs(params=2)
 def l1_cost(params: dict[str, np.ndarray], lambd: float, m: int) -> float:
     """``lambda / m * sum_l sum_ij |W[l]_ij|`` (biases excluded)."""
     check_nonnegative("lambd", lambd)
@@ -63,12 +66,14 @@ def l1_cost(params: dict[str, np.ndarray], lambd: float, m: int) -> float:
     return lambd / m * sum(float(np.sum(np.abs(params[k]))) for k in _weights(params))
 
 
+@float_inputs(params=2)
 def l1_grads(params: dict[str, np.ndarray], lambd: float, m: int) -> dict[str, np.ndarray]:
     """``{"dW1": lambda / m * sign(W1), ...}``, the subgradient with ``sign(0) = 0`` as torch."""
     check_nonnegative("lambd", lambd)
     return {f"d{k}": (lambd / m) * np.sign(params[k]) for k in _weights(params)}
 
 
+@float_inputs(params=2, X=2, Y=2)
 def regularized_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, *,
                                hidden_activation: str = "relu", l2: float = 0.0, l1: float = 0.0
                                ) -> tuple[float, dict[str, np.ndarray]]:
@@ -104,11 +109,13 @@ def dropout_mask(rng: np.random.Generator, shape: tuple[int, int], keep_prob: fl
     return (rng.random(shape) < keep_prob).astype(dtype)
 
 
+@float_inputs(A=2, D=2)
 def dropout_forward(A: np.ndarray, D: np.ndarray, keep_prob: float) -> np.ndarray:
     """``A * D / keep_prob`` (the course's two lines ``A = A * D; A = A / keep_prob``)."""
     return A * D / keep_prob
 
 
+@float_inputs(dA=2, D=2)
 def dropout_backward(dA: np.ndarray, D: np.ndarray, keep_prob: float) -> np.ndarray:
     """The same mask and scale on the way back: ``dA * D / keep_prob``."""
     return dA * D / keep_prob
@@ -121,6 +128,7 @@ def draw_dropout_masks(rng: np.random.Generator, layer_dims: list[int], m: int, 
     return {f"D{layer}": dropout_mask(rng, (layer_dims[layer], m), keep_prob, dtype) for layer in hidden}
 
 
+@float_inputs(params=2, X=2, Y=2, masks=2)
 def dropout_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
                            masks: dict[str, np.ndarray], *, keep_prob: float, hidden_activation: str = "relu"
                            ) -> tuple[float, dict[str, np.ndarray]]:
@@ -146,6 +154,7 @@ def dropout_loss_and_grads(params: dict[str, np.ndarray], X: np.ndarray, Y: np.n
                                         hidden_activation=hidden_activation)
 
 
+@float_inputs(params=2, X=2, masks=2)
 def dropout_model_logits(params: dict[str, np.ndarray], X: np.ndarray, masks: dict[str, np.ndarray], *,
                          keep_prob: float, hidden_activation: str = "relu"
                          ) -> tuple[np.ndarray, list[deep_net.LayerCache]]:
@@ -165,6 +174,7 @@ def dropout_model_logits(params: dict[str, np.ndarray], X: np.ndarray, masks: di
     return ZL, caches
 
 
+@float_inputs(dZL=2, masks=2)
 def dropout_model_backward(dZL: np.ndarray, caches: list[deep_net.LayerCache], masks: dict[str, np.ndarray], *,
                            keep_prob: float, hidden_activation: str = "relu") -> dict[str, np.ndarray]:
     """``{"dW1", "db1", ..., "dWL", "dbL"}`` from ``dZ{L}`` back through :func:`dropout_model_logits`' caches."""

@@ -29,11 +29,19 @@ import scratch.deep_net as dn
 from scratch.activations import sigmoid
 from scratch.initialization import initialize_parameters as initialize_layers
 from scratch.logistic_regression import cost_from_logits
-from scratch.validation import check_array, check_binary_dataset, check_binary_labels, check_positive_int, check_shape
+from scratch.validation import (
+    check_array,
+    check_binary_dataset,
+    check_binary_labels,
+    check_positive_int,
+    check_shape,
+    float_inputs,
+)
 
 ShallowCache = dict[str, np.ndarray]
 
 
+@float_inputs(X=2, Y=2)
 def layer_sizes(X: np.ndarray, Y: np.ndarray, n_h: int = 4) -> tuple[int, int, int]:
     """``(n_x, n_h, n_y)``: input size from ``X`` ``(n_x, m)``, output size from ``Y`` ``(n_y, m)``."""
     check_array("X", X, ndim=2)
@@ -60,6 +68,7 @@ def check_inputs(X: np.ndarray, params: Mapping[str, np.ndarray], Y: np.ndarray 
         raise ValueError(f"params must hold exactly W1, b1, W2, b2 (one hidden layer), got keys {sorted(params)}")
 
 
+@float_inputs(X=2, params=2)
 def forward_propagation(X: np.ndarray, params: Mapping[str, np.ndarray], *, check: bool = True
                         ) -> tuple[np.ndarray, ShallowCache]:
     """``A2`` ``(1, m)`` and the cache ``{"Z1", "A1", "Z2", "A2"}``."""
@@ -72,11 +81,13 @@ def forward_propagation(X: np.ndarray, params: Mapping[str, np.ndarray], *, chec
     return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
 
 
+@float_inputs(A2=2, Y=2)
 def compute_cost(A2: np.ndarray, Y: np.ndarray) -> float:
     """The course's cross-entropy from probabilities ``A2`` ``(1, m)`` (``log`` clamped at -100, as BCELoss)."""
     return float(dn.compute_cost(A2, Y))
 
 
+@float_inputs(params=2, X=2, Y=2)
 def backward_propagation(params: Mapping[str, np.ndarray], cache: ShallowCache, X: np.ndarray, Y: np.ndarray
                          ) -> dict[str, np.ndarray]:
     """``{"dW1", "db1", "dW2", "db2"}`` by the course's formulas (see the module docstring)."""
@@ -93,6 +104,7 @@ def backward_propagation(params: Mapping[str, np.ndarray], cache: ShallowCache, 
     return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
 
 
+@float_inputs(params=2, X=2, Y=2)
 def loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray, *, check: bool = True
                    ) -> tuple[np.floating, dict[str, np.ndarray]]:
     """Cost J (from the logits ``Z2``) and the four gradients in one forward/backward pass."""
@@ -108,12 +120,14 @@ def update_parameters(params: dict[str, np.ndarray], grads: Mapping[str, np.ndar
     return dn.update_parameters(params, grads, learning_rate)
 
 
+@float_inputs(params=2, X=2)
 def predict(params: Mapping[str, np.ndarray], X: np.ndarray) -> np.ndarray:
     """Labels ``(1, m)`` in ``X``'s dtype: 1 where ``A2 > 0.5`` (the course's argument order)."""
     A2, _ = forward_propagation(X, params)
     return (A2 > 0.5).astype(X.dtype)
 
 
+@float_inputs(X=2, Y=2)
 def nn_model(X: np.ndarray, Y: np.ndarray, n_h: int, *, rng: np.random.Generator, num_iterations: int = 10000,
              learning_rate: float = 1.2) -> dict[str, np.ndarray]:
     """Train from the course's small random start with batch gradient descent; returns the parameters."""

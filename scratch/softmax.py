@@ -25,9 +25,17 @@ from collections.abc import Mapping
 import numpy as np
 
 import scratch.deep_net as dn
-from scratch.validation import check_array, check_finite, check_float_dtype, check_nonempty, check_positive_int
+from scratch.validation import (
+    check_array,
+    check_finite,
+    check_float_dtype,
+    check_nonempty,
+    check_positive_int,
+    float_inputs,
+)
 
 
+@float_inputs(Z=2)
 def softmax(Z: np.ndarray) -> np.ndarray:
     """Column-wise softmax of logits ``(K, m)``; each column sums to 1. Same shape and dtype as ``Z``."""
     check_array("Z", Z, ndim=2)
@@ -37,6 +45,7 @@ def softmax(Z: np.ndarray) -> np.ndarray:
     return shifted
 
 
+@float_inputs(Z=2)
 def log_softmax(Z: np.ndarray) -> np.ndarray:
     """Column-wise ``log softmax(Z)`` ``(K, m)`` without forming ``softmax`` (no ``log(0)``)."""
     check_array("Z", Z, ndim=2)
@@ -85,6 +94,7 @@ def _label_indices(Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return check_labels("Y", Y, Z.shape[0], Z.shape[1])
 
 
+@float_inputs(Z=2)
 def cross_entropy_from_logits(Z: np.ndarray, Y: np.ndarray) -> np.floating:
     """Mean cross-entropy J of logits ``Z`` ``(K, m)``; ``Y`` is integer labels or one-hot (see the module)."""
     check_array("Z", Z, ndim=2)
@@ -114,6 +124,7 @@ def check_inputs(X: np.ndarray, params: Mapping[str, np.ndarray], hidden_activat
         check_labels("labels", labels, n_classes, X.shape[1])
 
 
+@float_inputs(X=2, params=2)
 def L_model_forward(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_activation: str = "relu",
                     check: bool = True) -> tuple[np.ndarray, list[dn.LayerCache]]:
     """``[LINEAR -> g] x (L-1) -> LINEAR -> SOFTMAX``: class probabilities ``(K, m)`` and the L caches."""
@@ -123,6 +134,7 @@ def L_model_forward(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_a
     return softmax(ZL), caches
 
 
+@float_inputs(params=2, X=2)
 def loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, labels: np.ndarray, *,
                    hidden_activation: str = "relu", check: bool = True
                    ) -> tuple[np.floating, dict[str, np.ndarray]]:
@@ -136,6 +148,7 @@ def loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, labels: np.n
     return cost_and_grads_from_logits(ZL, labels, caches, hidden_activation=hidden_activation)
 
 
+@float_inputs(ZL=2)
 def cost_and_grads_from_logits(ZL: np.ndarray, labels: np.ndarray, caches: list[dn.LayerCache], *,
                                hidden_activation: str = "relu") -> tuple[np.floating, dict[str, np.ndarray]]:
     """Cost J of the logits ``Z{L}`` ``(K, m)`` and the gradients back through the forward pass's ``caches``.
@@ -150,6 +163,7 @@ def cost_and_grads_from_logits(ZL: np.ndarray, labels: np.ndarray, caches: list[
     return _cross_entropy(ZL, flat), dn.parameter_gradients(grads)
 
 
+@float_inputs(X=2, params=2)
 def predict(X: np.ndarray, params: Mapping[str, np.ndarray], *, hidden_activation: str = "relu") -> np.ndarray:
     """Most probable class per example, integer labels ``(1, m)``."""
     check_inputs(X, params, hidden_activation)

@@ -110,7 +110,7 @@ def test_saturated_output_is_finite() -> None:
     (lambda p, X, Y: ({**p, "W2": p["W2"][:, :-1]}, X, Y), "W2 must have shape"),
     (lambda p, X, Y: ({k: v for k, v in p.items() if k != "b2"}, X, Y), "W1, b1"),
     (lambda p, X, Y: ({**p, "W1": p["W1"].astype(np.float32)}, X, Y), "dtype"),
-    (lambda p, X, Y: (p, X.astype(np.int64), Y), "float32 or float64"),
+    (lambda p, X, Y: (p, X.astype(np.float16), Y), "X has dtype float16"),
 ])
 def test_bad_input_names_the_argument(change, message: str) -> None:
     problem = deep_problem(0, np.float64, layer_dims=[3, 4, 1], m=8)

@@ -67,8 +67,8 @@ def test_normalization_constant_feature_and_bad_input():
         norm.fit_normalizer(np.array([[1.0, np.nan]]))
     with pytest.raises(ValueError, match="X must have shape"):
         norm.fit_normalizer(X).apply(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="float32 or float64"):
-        norm.fit_normalizer(np.ones((2, 3), dtype=np.int64))
+    with pytest.raises(ValueError, match="X_train has dtype float16"):
+        norm.fit_normalizer(np.ones((2, 3), dtype=np.float16))
 
 
 def _digit_batch(m: int = 32) -> np.ndarray:

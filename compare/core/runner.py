@@ -37,13 +37,17 @@ class CaseRun:
     torch: Trajectory
     parity: ParityResult
     gradient_check: float | None = None
+    #: The scratch side re-run alone: None if it reproduced its lock-step losses (or was not replayed), else
+    #: what went wrong ("step k: ..."): a side that leans on the torch side cannot train alone.
+    replay_problem: str | None = None
     scratch_timing: Timing | None = None
     torch_timing: Timing | None = None
 
     @property
     def passed(self) -> bool:
         """Parity holds and, where it ran, the gradient check is below the course's "bug" threshold."""
-        return self.parity.passed and (self.gradient_check is None or self.gradient_check <= GRADIENT_CHECK_BOUND)
+        return (self.parity.passed and self.replay_problem is None
+                and (self.gradient_check is None or self.gradient_check <= GRADIENT_CHECK_BOUND))
 
     def summary(self) -> str:
         """The parity summary, with the gradient check's verdict when it failed."""
@@ -51,6 +55,8 @@ class CaseRun:
         if self.gradient_check is not None and self.gradient_check > GRADIENT_CHECK_BOUND:
             text += (f"; gradient check {self.gradient_check:.1e} > {GRADIENT_CHECK_BOUND:.0e}: the scratch backward "
                      f"disagrees with two-sided differences of its own cost")
+        if self.replay_problem is not None:
+            text += f"; the scratch side alone does not reproduce its run: {self.replay_problem}"
         return text
 
     def record(self) -> dict[str, object]:
@@ -78,6 +84,7 @@ class CaseRun:
             "worst_category": self.parity.worst_category,
             "worst": self.parity.worst[self.parity.worst_category].record() if self.parity.worst else None,
             "gradient_check": self.gradient_check,
+            "replay_problem": self.replay_problem,
             "final_loss_scratch": self.scratch.losses[-1] if self.scratch.losses else None,
             "final_loss_torch": self.torch.losses[-1] if self.torch.losses else None,
             "scratch_seconds_per_step": self.scratch_timing.median if self.scratch_timing else None,
@@ -123,12 +130,37 @@ def torch_parameters(torch_side: Trainer) -> dict[str, np.ndarray]:
             if key.startswith("param.")}
 
 
+def replay_scratch(case: Case, seed: int, dtype: str, run: Trajectory) -> str | None:
+    """Train the scratch side alone (no torch side, no coupling) and compare its losses with ``run``'s.
+
+    The lock-step run cannot tell an independent scratch side from one that copies the torch side's
+    parameters (all observations then agree); alone, such a side cannot reproduce its losses. The losses
+    must be bit-identical (same code, same data) up to the first kink crossing, after which the lock-step
+    side continued from torch's parameters. Cases with ``couple`` are not replayed: their scratch side needs
+    torch's random decisions by design. Returns None when reproduced, else what went wrong.
+    """
+    if case.couple is not None:
+        return None
+    last = min([crossing.step for crossing in run.kink_crossings] + [len(run.losses)])
+    side = case.scratch(case.make_problem(seed, numpy_dtype(dtype)))
+    for step in range(last):
+        try:
+            side.step()
+            loss = float(side.observe().loss)
+        except Exception as error:  # noqa: BLE001 (any failure alone is the finding, reported with its step)
+            return f"step {step}: {type(error).__name__}: {error}"
+        if loss != run.losses[step] and not (np.isnan(loss) and np.isnan(run.losses[step])):
+            return f"step {step}: loss {loss!r} alone, {run.losses[step]!r} in lock step"
+    return None
+
+
 def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str = "cpu",
-             steps: int | None = None, gradient_check: bool = False) -> CaseRun:
+             steps: int | None = None, gradient_check: bool = False, replay: bool = False) -> CaseRun:
     """Parity run of ``case``: both sides in lock step, compared (:func:`compare.perf.timing.time_case` times it).
 
     With ``gradient_check``, a case that declares one also checks its scratch gradients against two-sided
-    differences (:func:`scratch.gradient_check.gradient_check_n`, float64 whatever ``dtype``).
+    differences (:func:`scratch.gradient_check.gradient_check_n`, float64 whatever ``dtype``). With
+    ``replay``, the scratch side is also trained alone and must reproduce its losses (:func:`replay_scratch`).
     """
     torch_device = resolve_device(device)
     steps = case.steps if steps is None else steps
@@ -142,6 +174,9 @@ def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str =
     parity = compare_trajectories(scratch_run, torch_run, tolerance(dtype, torch_device.type, case.tolerance_factor),
                                   rounding_floor=rounding_floor(dtype))
     run = CaseRun(case, seed, dtype, torch_device.type, steps, scratch_run, torch_run, parity)
+    if replay:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            run.replay_problem = replay_scratch(case, seed, dtype, scratch_run)
     if gradient_check and case.gradient_check is not None:
         run.gradient_check = float(case.gradient_check(case.make_problem(seed, np.dtype(np.float64))))
     return run

@@ -53,7 +53,8 @@ def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[s
     runs = []
     for index, (case, device, dtype, seed) in enumerate(jobs, 1):
         started = time.perf_counter()
-        run = run_case(case, seed=seed, dtype=dtype, device=device, steps=steps, gradient_check=dtype == "float64")
+        run = run_case(case, seed=seed, dtype=dtype, device=device, steps=steps, gradient_check=dtype == "float64",
+                       replay=True)
         if timed and seed == seeds[0]:
             time_case(run)
         verdict = "ok" if run.passed else "FAIL"

@@ -7,14 +7,15 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from scratch.validation import as_float_array
+
 Rng = np.random.Generator | np.random.RandomState
 
 
 def as_float(name: str, value: object) -> np.ndarray:
-    """``value`` as a float64 array: the course passes Python numbers, integer and boolean arrays."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    """``value`` under the project's dtype policy (:func:`scratch.validation.as_float_array`), then float64:
+    the course computes in float64, so its wrappers widen float32 too."""
+    array = as_float_array(name, value)
     return array if array.dtype == np.float64 else array.astype(np.float64)
 
 

@@ -14,28 +14,34 @@ import scratch.activations as act
 import scratch.logistic_regression as lr
 import scratch.softmax as sm
 from scratch.course._compat import as_float, as_labels, check_iterations
+from scratch.validation import ANY_SHAPE, ELEMENTWISE, float_inputs
 
 
+@float_inputs(x=0)
 def basic_sigmoid(x: float) -> float:
     """sigma(x) for one real number (the course's ``math.exp`` version)."""
     return float(act.sigmoid(as_float("x", x)))
 
 
+@float_inputs(x=ELEMENTWISE)
 def sigmoid(x: object) -> np.ndarray:
     """sigma(x) elementwise; integer inputs are computed in float64 (never truncated)."""
     return act.sigmoid(as_float("x", x))
 
 
+@float_inputs(x=ELEMENTWISE)
 def sigmoid_derivative(x: object) -> np.ndarray:
     """sigma'(x) = sigma(x) (1 - sigma(x)) elementwise."""
     return act.sigmoid_derivative(as_float("x", x))
 
 
+@float_inputs(image=3)
 def image2vector(image: np.ndarray) -> np.ndarray:
     """An image ``(length, height, depth)`` as one column ``(length * height * depth, 1)``."""
     return np.asarray(image).reshape(-1, 1)
 
 
+@float_inputs(x=2)
 def normalizeRows(x: np.ndarray) -> np.ndarray:
     """Each row divided by its Euclidean norm: ``x / ||x||_row``, shape ``(n, d)``.
 
@@ -48,17 +54,20 @@ def normalizeRows(x: np.ndarray) -> np.ndarray:
     return x / norms
 
 
+@float_inputs(x=2)
 def softmax(x: np.ndarray) -> np.ndarray:
     """Row-wise softmax of ``(n, d)`` (each row sums to 1), via the project's column softmax."""
     x = as_float("x", x)
     return sm.softmax(x.T).T
 
 
+@float_inputs(yhat=ANY_SHAPE, y=ANY_SHAPE)
 def L1(yhat: np.ndarray, y: np.ndarray) -> float:
     """L1 loss, a sum (not a mean): ``sum_i |y_i - yhat_i|``."""
     return float(np.sum(np.abs(as_float("y", y) - as_float("yhat", yhat))))
 
 
+@float_inputs(yhat=ANY_SHAPE, y=ANY_SHAPE)
 def L2(yhat: np.ndarray, y: np.ndarray) -> float:
     """L2 loss, a sum (not a mean): ``sum_i (y_i - yhat_i)^2``."""
     return float(np.sum(np.square(as_float("y", y) - as_float("yhat", yhat))))
@@ -77,11 +86,13 @@ def _inputs(w: object, b: object, X: object, Y: object | None = None):
     return (w, b, X) if Y is None else (w, b, X, as_labels(Y, X.shape[1]))
 
 
+@float_inputs(w=2, X=2, Y=ANY_SHAPE)
 def propagate(w: np.ndarray, b: float, X: np.ndarray, Y: np.ndarray) -> tuple[dict[str, np.ndarray], np.floating]:
     """``({"dw": (n_x, 1), "db": scalar}, cost)`` by :func:`scratch.logistic_regression.propagate`."""
     return lr.propagate(*_inputs(w, b, X, Y))
 
 
+@float_inputs(w=2, X=2, Y=ANY_SHAPE)
 def optimize(w: np.ndarray, b: float, X: np.ndarray, Y: np.ndarray, num_iterations: int = 100,
              learning_rate: float = 0.009, print_cost: bool = False
              ) -> tuple[dict[str, object], dict[str, np.ndarray], list[float]]:
@@ -95,11 +106,13 @@ def optimize(w: np.ndarray, b: float, X: np.ndarray, Y: np.ndarray, num_iteratio
     return params, grads, kept
 
 
+@float_inputs(w=2, X=2)
 def predict(w: np.ndarray, b: float, X: np.ndarray) -> np.ndarray:
     """Labels ``(1, m)``: 1.0 where ``sigmoid(w^T X + b) > 0.5``."""
     return lr.predict(*_inputs(w, b, X))
 
 
+@float_inputs(X_train=2, Y_train=ANY_SHAPE, X_test=2, Y_test=ANY_SHAPE)
 def model(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray, Y_test: np.ndarray,
           num_iterations: int = 2000, learning_rate: float = 0.5, print_cost: bool = False) -> dict[str, object]:
     """Logistic regression from zeros; the course's result dict (costs, predictions, w, b, settings)."""

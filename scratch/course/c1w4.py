@@ -23,27 +23,32 @@ import scratch.activations as act
 import scratch.deep_net as dn
 from scratch.course._compat import as_float, as_labels, check_iterations, copy_params, legacy_stream
 from scratch.initialization import initialize_parameters as initialize_layers
+from scratch.validation import ANY_SHAPE, ELEMENTWISE, float_inputs
 
 LayerCache = tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+@float_inputs(Z=ELEMENTWISE)
 def sigmoid(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(sigma(Z), Z)``."""
     Z = as_float("Z", Z)
     return act.sigmoid(Z), Z
 
 
+@float_inputs(Z=ELEMENTWISE)
 def relu(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(max(0, Z), Z)``."""
     Z = as_float("Z", Z)
     return act.relu(Z), Z
 
 
+@float_inputs(dA=ANY_SHAPE, cache=ANY_SHAPE)
 def sigmoid_backward(dA: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dZ = dA * sigma'(Z)`` with ``Z = cache``."""
     return dn.activation_backward(as_float("dA", dA), as_float("cache", cache), "sigmoid")
 
 
+@float_inputs(dA=ANY_SHAPE, cache=ANY_SHAPE)
 def relu_backward(dA: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dZ = dA * 1[Z > 0]`` with ``Z = cache`` (0 at ``Z = 0``, as torch)."""
     return dn.activation_backward(as_float("dA", dA), as_float("cache", cache), "relu")
@@ -62,12 +67,14 @@ def initialize_parameters_deep(layer_dims: Sequence[int], *, seed: int | None = 
         return initialize_layers(layer_dims, method="small", rng=stream)
 
 
+@float_inputs(A=2, W=2, b=2)
 def linear_forward(A: np.ndarray, W: np.ndarray, b: np.ndarray
                    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``(Z = W A + b, (A, W, b))``."""
     return dn.linear_forward(as_float("A", A), as_float("W", W), as_float("b", b))
 
 
+@float_inputs(A_prev=2, W=2, b=2)
 def linear_activation_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str
                               ) -> tuple[np.ndarray, LayerCache]:
     """``(g(W A_prev + b), ((A_prev, W, b), Z))`` for ``activation`` "sigmoid" or "relu"."""
@@ -75,17 +82,20 @@ def linear_activation_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, 
     return dn.linear_activation_forward(as_float("A_prev", A_prev), as_float("W", W), as_float("b", b), activation)
 
 
+@float_inputs(X=2, parameters=2)
 def L_model_forward(X: np.ndarray, parameters: dict[str, np.ndarray]) -> tuple[np.ndarray, list[LayerCache]]:
     """``[LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID``: ``(AL, caches)`` with one cache per layer."""
     return dn.L_model_forward(as_float("X", X), copy_params(parameters), hidden_activation="relu")
 
 
+@float_inputs(AL=2, Y=ANY_SHAPE)
 def compute_cost(AL: np.ndarray, Y: np.ndarray) -> np.floating:
     """Mean cross-entropy of ``AL`` ``(1, m)`` against ``Y`` ``(1, m)``."""
     AL = as_float("AL", AL)
     return dn.compute_cost(AL, as_labels(Y, AL.shape[-1]))
 
 
+@float_inputs(dZ=2, cache=2)
 def linear_backward(dZ: np.ndarray, cache: tuple[np.ndarray, np.ndarray, np.ndarray]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dA_prev = W^T dZ, dW = dZ A_prev^T / m, db = sum_i dZ / m)``."""
@@ -93,6 +103,7 @@ def linear_backward(dZ: np.ndarray, cache: tuple[np.ndarray, np.ndarray, np.ndar
     return dn.linear_backward(as_float("dZ", dZ), (A_prev, W, b))
 
 
+@float_inputs(dA=2, cache=2)
 def linear_activation_backward(dA: np.ndarray, cache: LayerCache, activation: str
                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dA_prev, dW, db)`` of one layer from ``dA`` and its cache ``((A_prev, W, b), Z)``."""
@@ -103,6 +114,7 @@ def linear_activation_backward(dA: np.ndarray, cache: LayerCache, activation: st
     return dn.linear_activation_backward(as_float("dA", dA), (linear_cache, as_float("Z", Z)), activation)
 
 
+@float_inputs(AL=2, Y=ANY_SHAPE, caches=2)
 def L_model_backward(AL: np.ndarray, Y: np.ndarray, caches: Sequence[LayerCache]) -> dict[str, np.ndarray]:
     """``{"dA{l-1}", "dW{l}", "db{l}"}`` for l = L..1, from ``dAL = -(Y / AL - (1 - Y) / (1 - AL))``.
 
@@ -110,6 +122,8 @@ def L_model_backward(AL: np.ndarray, Y: np.ndarray, caches: Sequence[LayerCache]
     are gradients of the mean ``J`` (see :mod:`scratch.deep_net`).
     """
     AL = as_float("AL", AL)
+    if ((AL == 0) | (AL == 1)).any():  # the course's dAL divides by AL and by 1 - AL
+        raise ValueError("AL must not contain exactly 0 or 1: dAL = -(Y / AL - (1 - Y) / (1 - AL)) divides by both")
     Y = as_labels(Y, AL.shape[-1])
     L = len(caches)
     grads: dict[str, np.ndarray] = {}
@@ -121,12 +135,14 @@ def L_model_backward(AL: np.ndarray, Y: np.ndarray, caches: Sequence[LayerCache]
     return grads
 
 
+@float_inputs(params=2, grads=2)
 def update_parameters(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], learning_rate: float
                       ) -> dict[str, np.ndarray]:
     """A new dict ``P - learning_rate * dP``; ``params`` is not modified (the 2021 course copies it)."""
     return dn.update_parameters(copy_params(params), grads, learning_rate)
 
 
+@float_inputs(X=2, y=ANY_SHAPE, parameters=2)
 def predict(X: np.ndarray, y: np.ndarray, parameters: dict[str, np.ndarray]) -> np.ndarray:
     """Labels ``(1, m)`` in float64: 1 where ``AL > 0.5``; ``y`` is the course's, for its printed accuracy."""
     AL, _ = L_model_forward(X, parameters)
@@ -155,6 +171,7 @@ def _train(X: np.ndarray, Y: np.ndarray, parameters: dict[str, np.ndarray], lear
     return parameters, costs
 
 
+@float_inputs(X=2, Y=ANY_SHAPE)
 def two_layer_model(X: np.ndarray, Y: np.ndarray, layers_dims: tuple[int, int, int], learning_rate: float = 0.0075,
                     num_iterations: int = 3000, print_cost: bool = False, *, seed: int | None = 1,
                     rng: np.random.Generator | None = None) -> tuple[dict[str, np.ndarray], list[float]]:
@@ -164,6 +181,7 @@ def two_layer_model(X: np.ndarray, Y: np.ndarray, layers_dims: tuple[int, int, i
     return _train(X, Y, parameters, learning_rate, num_iterations, print_cost)
 
 
+@float_inputs(X=2, Y=ANY_SHAPE)
 def L_layer_model(X: np.ndarray, Y: np.ndarray, layers_dims: Sequence[int], learning_rate: float = 0.0075,
                   num_iterations: int = 3000, print_cost: bool = False, *, seed: int | None = 3,
                   rng: np.random.Generator | None = None) -> tuple[dict[str, np.ndarray], list[float]]:

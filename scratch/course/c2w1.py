@@ -28,6 +28,7 @@ import scratch.regularization as reg
 from scratch.activations import relu, relu_derivative, sigmoid
 from scratch.course._compat import as_float, as_labels, copy_params, legacy_stream
 from scratch.initialization import initialize_parameters as initialize_layers
+from scratch.validation import ANY_SHAPE, float_inputs
 
 #: The gradient-checking assignment's parameter shapes (X has 4 features; layers of 5, 3 and 1 units).
 COURSE_SHAPES = {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1), "W3": (1, 3), "b3": (1, 1)}
@@ -66,12 +67,14 @@ def _small_start(layers_dims: Sequence[int], seed: int | None,
 
 # --- L2 regularization --------------------------------------------------------------------------------
 
+@float_inputs(a3=2, Y=ANY_SHAPE)
 def compute_cost(a3: np.ndarray, Y: np.ndarray) -> float:
     """The cross-entropy part (mean over the m examples)."""
     a3 = as_float("a3", a3)
     return float(dn.compute_cost(a3, as_labels(Y, a3.shape[-1])))
 
 
+@float_inputs(A3=2, Y=ANY_SHAPE, parameters=2)
 def compute_cost_with_regularization(A3: np.ndarray, Y: np.ndarray, parameters: dict[str, np.ndarray],
                                      lambd: float) -> float:
     """``J + lambd / (2 m) * (||W1||^2 + ||W2||^2 + ||W3||^2)`` (biases not regularized)."""
@@ -112,6 +115,7 @@ def _layers(cache: Sequence[np.ndarray], names: str) -> list[dict[str, np.ndarra
     return [dict(zip(names, values[i * width:(i + 1) * width], strict=True)) for i in range(3)]
 
 
+@float_inputs(X=2, Y=ANY_SHAPE, cache=2)
 def backward_propagation_with_regularization(X: np.ndarray, Y: np.ndarray, cache: Sequence[np.ndarray],
                                              lambd: float) -> dict[str, np.ndarray]:
     """Gradients of the L2-regularized cost: ``dW{l} = dZ{l} A{l-1}^T / m + lambd / m * W{l}``."""
@@ -120,6 +124,7 @@ def backward_propagation_with_regularization(X: np.ndarray, Y: np.ndarray, cache
 
 # --- inverted dropout ---------------------------------------------------------------------------------
 
+@float_inputs(X=2, parameters=2)
 def forward_propagation_with_dropout(X: np.ndarray, parameters: dict[str, np.ndarray], keep_prob: float = 0.5, *,
                                      seed: int | None = 1, rng: np.random.Generator | None = None
                                      ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
@@ -143,6 +148,7 @@ def forward_propagation_with_dropout(X: np.ndarray, parameters: dict[str, np.nda
     return A3, (*cache, Z3, A3, params["W3"], params["b3"])
 
 
+@float_inputs(X=2, Y=ANY_SHAPE, cache=2)
 def backward_propagation_with_dropout(X: np.ndarray, Y: np.ndarray, cache: Sequence[np.ndarray],
                                       keep_prob: float) -> dict[str, np.ndarray]:
     """Gradients with the forward's masks applied again: ``dA{l} = dA{l} * D{l} / keep_prob``."""
@@ -155,16 +161,19 @@ def backward_propagation_with_dropout(X: np.ndarray, Y: np.ndarray, cache: Seque
 
 # --- gradient checking --------------------------------------------------------------------------------
 
+@float_inputs(x=0, theta=0)
 def forward_propagation(x: float, theta: float) -> float:
     """``J = theta x``."""
     return theta * x
 
 
+@float_inputs(x=0, theta=0)
 def backward_propagation(x: float, theta: float) -> float:
     """``dJ/dtheta = x``."""
     return x
 
 
+@float_inputs(x=0, theta=0)
 def gradient_check(x: float, theta: float, epsilon: float = 1e-7, print_msg: bool = False) -> float:
     """Centered difference ``(J(theta + eps) - J(theta - eps)) / (2 eps)`` against :func:`backward_propagation`."""
     gradapprox = (forward_propagation(x, theta + epsilon) - forward_propagation(x, theta - epsilon)) / (2 * epsilon)
@@ -174,6 +183,7 @@ def gradient_check(x: float, theta: float, epsilon: float = 1e-7, print_msg: boo
     return difference
 
 
+@float_inputs(parameters=2)
 def dictionary_to_vector(parameters: dict[str, np.ndarray],
                          keys: Sequence[str] = ("W1", "b1", "W2", "b2", "W3", "b3")
                          ) -> tuple[np.ndarray, list[str]]:
@@ -181,17 +191,20 @@ def dictionary_to_vector(parameters: dict[str, np.ndarray],
     return gc.dictionary_to_vector({key: as_float(key, parameters[key]) for key in keys})
 
 
+@float_inputs(theta=2)
 def vector_to_dictionary(theta: np.ndarray, shapes: dict[str, tuple[int, int]] = COURSE_SHAPES
                          ) -> dict[str, np.ndarray]:
     """The inverse of :func:`dictionary_to_vector` for the given shapes (the course's by default)."""
     return gc.vector_to_dictionary(as_float("theta", theta), shapes)
 
 
+@float_inputs(gradients=2)
 def gradients_to_vector(gradients: dict[str, np.ndarray]) -> np.ndarray:
     """``dW1, db1, dW2, db2, dW3, db3`` stacked into one column, in :func:`dictionary_to_vector`'s order."""
     return dictionary_to_vector(gradients, ("dW1", "db1", "dW2", "db2", "dW3", "db3"))[0]
 
 
+@float_inputs(X=2, Y=ANY_SHAPE, parameters=2)
 def forward_propagation_n(X: np.ndarray, Y: np.ndarray, parameters: dict[str, np.ndarray]
                           ) -> tuple[float, tuple[np.ndarray, ...]]:
     """``(cost, cache)`` of the 3-layer network without regularization; cache as the regularization one."""
@@ -207,11 +220,13 @@ def forward_propagation_n(X: np.ndarray, Y: np.ndarray, parameters: dict[str, np
     return compute_cost(A, Y), tuple(cache)
 
 
+@float_inputs(X=2, Y=ANY_SHAPE, cache=2)
 def backward_propagation_n(X: np.ndarray, Y: np.ndarray, cache: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
     """Gradients of :func:`forward_propagation_n`'s cost (with the course's ``dZ``, ``dA`` entries)."""
     return _backward(X, Y, _layers(cache, "ZAWb"))
 
 
+@float_inputs(parameters=2, gradients=2, X=2, Y=ANY_SHAPE)
 def gradient_check_n(parameters: dict[str, np.ndarray], gradients: dict[str, np.ndarray], X: np.ndarray,
                      Y: np.ndarray, epsilon: float = 1e-7, print_msg: bool = False) -> float:
     """Relative difference between ``gradients`` and centered differences of :func:`forward_propagation_n`."""

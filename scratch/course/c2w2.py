@@ -15,17 +15,20 @@ import scratch.deep_net as dn
 import scratch.minibatch as mb
 import scratch.optim as so
 from scratch.course._compat import as_float, copy_params, legacy_stream
+from scratch.validation import ANY_SHAPE, float_inputs
 
 update_lr = so.update_lr
 schedule_lr_decay = so.schedule_lr_decay
 
 
+@float_inputs(parameters=2, grads=2)
 def update_parameters_with_gd(parameters: dict[str, np.ndarray], grads: dict[str, np.ndarray],
                               learning_rate: float) -> dict[str, np.ndarray]:
     """A new dict ``P - learning_rate * dP`` (one step of gradient descent)."""
     return dn.update_parameters(copy_params(parameters), grads, learning_rate)
 
 
+@float_inputs(X=2, Y=ANY_SHAPE)
 def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64, seed: int | None = 0, *,
                         rng: np.random.Generator | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Shuffle the m columns of ``X`` and ``Y`` with one permutation, cut ``floor(m / size)`` full batches
@@ -36,11 +39,13 @@ def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64,
     return mb.partition_mini_batches(X, Y, mini_batch_size, permutation)
 
 
+@float_inputs(parameters=2)
 def initialize_velocity(parameters: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``{"dW1": zeros like W1, "db1": zeros like b1, ...}``."""
     return {f"d{name}": np.zeros_like(as_float(name, value)) for name, value in parameters.items()}
 
 
+@float_inputs(parameters=2, grads=2, v=2)
 def update_parameters_with_momentum(parameters: dict[str, np.ndarray], grads: dict[str, np.ndarray],
                                     v: dict[str, np.ndarray], beta: float, learning_rate: float
                                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -54,11 +59,13 @@ def update_parameters_with_momentum(parameters: dict[str, np.ndarray], grads: di
     return parameters, v
 
 
+@float_inputs(parameters=2)
 def initialize_adam(parameters: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """``(v, s)``, both zeros keyed like the gradients."""
     return initialize_velocity(parameters), initialize_velocity(parameters)
 
 
+@float_inputs(parameters=2, grads=2, v=2, s=2)
 def update_parameters_with_adam(parameters: dict[str, np.ndarray], grads: dict[str, np.ndarray],
                                 v: dict[str, np.ndarray], s: dict[str, np.ndarray], t: int,
                                 learning_rate: float = 0.01, beta1: float = 0.9, beta2: float = 0.999,
