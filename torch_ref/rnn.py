@@ -83,7 +83,7 @@ def train_truncated_bptt(model: RecurrentModel, optimizer: torch.optim.Optimizer
         if max_norm is not None:
             norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), max_norm)))
         optimizer.step()
-        losses.append(float(value))
+        losses.append(float(value.detach()))
     return losses, norms
 
 
@@ -99,3 +99,16 @@ def sample(model: RecurrentModel, first: int, uniforms: torch.Tensor) -> list[in
         index = min(int(found.item()), cumulative.numel() - 1)
         drawn.append(index)
     return drawn
+
+
+def torch_name(scratch_name: str) -> str:
+    """``"W_ih_l0"`` -> ``"rnn.weight_ih_l0"``, ``"b_hh_l1"`` -> ``"rnn.bias_hh_l1"``, ``"Wy"`` -> ``"head.weight"``,
+    ``"by"`` -> ``"head.bias"``, ``"E"`` -> ``"embedding.weight"`` (scratch's biases are columns, torch's flat)."""
+    fixed = {"E": "embedding.weight", "Wy": "head.weight", "by": "head.bias"}
+    if scratch_name in fixed:
+        return fixed[scratch_name]
+    kind, _, layer = scratch_name.rpartition("_l")
+    names = {"W_ih": "weight_ih", "W_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
+    if kind not in names or not layer.isdigit():
+        raise ValueError(f"unknown recurrent parameter name {scratch_name!r}")
+    return f"rnn.{names[kind]}_l{layer}"
