@@ -21,7 +21,15 @@ that break naive ports, all taken from the installed ``torch/optim/*.py``:
 - Adam's bias corrections use the step count after incrementing (the first step is ``t = 1``);
 - Adagrad decays with ``lr / (1 + (step - 1) * lr_decay)``, so the first step uses ``lr`` itself;
 - AMSGrad keeps the running maximum of ``exp_avg_sq`` and divides by it (bias-corrected with ``t``);
-- AdamW multiplies the parameter by ``1 - lr * weight_decay`` before the Adam update (decoupled).
+- AdamW multiplies the parameter by ``1 - lr * weight_decay`` before the Adam update (decoupled);
+  NAdam and RAdam do the same with ``decoupled_weight_decay=True``;
+- Adadelta adds ``eps`` *inside* both square roots; Adamax adds it to ``|g|`` before the running max;
+- NAdam keeps ``mu_product`` in torch's default dtype (float32), also for float64 parameters;
+- RAdam switches from momentum SGD to the rectified Adam step once ``rho_t > 5``.
+
+The schedules (``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``OneCycleLR``,
+``ReduceLROnPlateau``) follow ``torch.optim.lr_scheduler``'s recursive ``get_lr`` forms, so the learning
+rate is the same float on both sides at every step.
 
 The course's formulations (momentum as an exponential average ``v = beta v + (1 - beta) dW``, RMSprop and
 Adam as written in the lectures) are the ``*Course`` classes; each states its exact torch equivalent.

@@ -1,11 +1,10 @@
 """Property test: random hyperparameters, flags and parameter shapes, scratch.optim against torch.optim.
 
 For each optimizer hypothesis draws every hyperparameter torch exposes (lr, betas, momentum, dampening,
-weight_decay, eps, alpha, lr_decay, initial_accumulator_value, rho, momentum_decay and the flags nesterov, centered,
-amsgrad, decoupled_weight_decay),
-one to three parameters of random 2-D shapes and a seed for the gradient stream; both sides take the same
-10 steps. In float64 the parameters and every state array agree to rounding level, and the step counts are
-equal.
+weight_decay, eps, alpha, lr_decay, initial_accumulator_value, rho, momentum_decay and the flags nesterov,
+centered, amsgrad, decoupled_weight_decay), one to three parameters of random 2-D shapes and a seed for the
+gradient stream; both sides take the same 10 steps. In float64 the parameters and every state array agree to
+rounding level, and the step counts are equal.
 """
 
 from __future__ import annotations
