@@ -265,7 +265,7 @@ def embedding_backward(dX: np.ndarray, indices: np.ndarray, E: np.ndarray) -> np
     return dE
 
 
-def _head_loss(Z: np.ndarray, targets: np.ndarray, loss: str) -> tuple[np.floating, np.ndarray]:
+def head_loss(Z: np.ndarray, targets: np.ndarray, loss: str) -> tuple[np.floating, np.ndarray]:
     """Mean loss over all columns of ``Z (n_y, N)`` and ``dZ``: cross-entropy with integer ``targets (N,)``
     (``nn.CrossEntropyLoss``) or squared error with ``targets (n_y, N)`` (``nn.MSELoss``, mean over entries)."""
     if loss == "cross_entropy":
@@ -403,7 +403,7 @@ class RecurrentNet:
         if (self.loss == "cross_entropy" and flat.shape != (Z.shape[1],)) or \
                 (self.loss == "mse" and flat.shape != Z.shape):
             raise ValueError(f"targets of shape {targets.shape} do not match the {self.head} outputs {Z.shape}")
-        value, dZ = _head_loss(Z, flat, self.loss)
+        value, dZ = head_loss(Z, flat, self.loss)
         grads, _ = self.backward(params, dZ, cache)
         return value, grads, states
 

@@ -14,9 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scratch.optim as so
+from compare.cases import rnn as rnn_cases
 from compare.datasets import adding_problem, char_sequences, zen_of_python
 from compare.gradcheck import numerical_gradient, relative_error
 from compare.parity import relative_difference
+from compare.registry import select
+from compare.runner import run_case, run_trajectories
 from scratch import rnn as sr
 from torch_ref import rnn as tr
 
@@ -134,7 +137,7 @@ def test_bptt_matches_centered_differences(cell: str) -> None:
     course's relative error ``||g - g_num|| / (||g|| + ||g_num||)`` (measured ~1e-10; a bug gives > 1e-5)."""
     net, params, inputs, targets, states = _problem(cell, layers=2, vocab=6, T=4, m=2, random_state=True)
     Z, _, cache = net.forward(params, inputs, states)
-    _, dZ = sr._head_loss(Z, net.flat_targets(targets), net.loss)
+    _, dZ = sr.head_loss(Z, net.flat_targets(targets), net.loss)
     grads, dstates0 = net.backward(params, dZ, cache)
     point = params | {f"state{layer}.{k}": s for layer, state in enumerate(states) for k, s in enumerate(state)}
 
@@ -290,3 +293,57 @@ def test_bad_inputs_and_targets_are_named() -> None:
         lm.loss_and_grads(lm_params, np.array([[0, 5]]), np.array([[0, 1]]))
     with pytest.raises(ValueError, match="chunk_length"):
         sr.train_truncated_bptt(net, params, lambda p, g: None, inputs, targets, chunk_length=0)
+
+
+# ---------------------------------------------------------------- the registered cases (python -m compare run rnn)
+
+RNN_VARIANTS = sorted(rnn_cases.VARIANTS)
+
+
+def _rnn_case(variant: str):
+    (case,) = select([f"rnn/{variant}"])
+    return case
+
+
+@pytest.mark.parametrize("variant", RNN_VARIANTS)
+def test_every_rnn_variant_agrees_to_rounding_over_its_first_steps(variant: str) -> None:
+    run = run_case(_rnn_case(variant), seed=0, dtype="float64", steps=12, timed=False)
+    assert run.parity.passed, run.parity.summary()
+    assert run.parity.max_rel_overall < 1e-12, run.parity.summary()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("variant", RNN_VARIANTS)
+def test_every_rnn_variant_matches_torch_for_200_steps(variant: str, seed: int, dtype: str) -> None:
+    run = run_case(_rnn_case(variant), seed=seed, dtype=dtype, timed=False)
+    assert run.steps == 200 and run.parity.passed, run.parity.summary()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", RNN_VARIANTS)
+def test_clipping_is_active_on_most_steps(variant: str) -> None:
+    """The total norm exceeds max_norm on more than half of the 200 steps, the same steps on both sides."""
+    ours, theirs = run_trajectories(_rnn_case(variant), 0, "float64", torch.device("cpu"), 200)
+    clipped = [float(ours.snapshots[step]["state.clipped"]) for step in range(200)]
+    assert clipped == [float(theirs.snapshots[step]["state.clipped"]) for step in range(200)]
+    assert sum(clipped) > 100, sum(clipped)
+
+
+def test_the_case_gradient_check_passes() -> None:
+    case = _rnn_case("gru_stacked")
+    assert case.gradient_check(case.make_problem(0, np.dtype("float64"))) < 1e-7
+
+
+def test_a_truncated_case_carries_the_state_and_restarts_each_pass() -> None:
+    """lstm_tbptt: 5 chunks per pass; chunk 1 starts from chunk 0's final state, chunk 5 from zeros again."""
+    problem = _rnn_case("lstm_tbptt").make_problem(0, np.dtype("float64"))
+    side = rnn_cases.ScratchRnn(problem)
+    side.step()
+    carried = [state[0].copy() for state in side.states]
+    side.step()
+    assert side.index == 2 and not np.array_equal(carried[0], 0)
+    for _ in range(3):
+        side.step()
+    assert side.chunks[side.index % len(side.chunks)].start == 0  # the next step starts a new pass
