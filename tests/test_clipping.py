@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compare.parity import relative_difference
+from compare.core.parity import relative_difference
 from scratch import clipping as sc
 
 SHAPES = [(4, 3), (4, 1), (2, 4)]
@@ -39,10 +39,10 @@ def _torch_params(grads: dict[str, np.ndarray]) -> list[torch.nn.Parameter]:
 def test_clip_grad_norm_matches_torch(norm_type: float, scale: float, dtype: str) -> None:
     grads = _grads(0, scale, dtype)
     params = _torch_params(grads)
-    ours = sc.clip_grad_norm_(grads, max_norm=1.0, norm_type=norm_type)
-    theirs = torch.nn.utils.clip_grad_norm_(params, 1.0, norm_type=norm_type)
-    assert ours.dtype == np.dtype(dtype)
-    assert relative_difference(ours, theirs.numpy())[1] <= TOLERANCE[dtype]
+    scratch_norm = sc.clip_grad_norm_(grads, max_norm=1.0, norm_type=norm_type)
+    torch_norm = torch.nn.utils.clip_grad_norm_(params, 1.0, norm_type=norm_type)
+    assert scratch_norm.dtype == np.dtype(dtype)
+    assert relative_difference(scratch_norm, torch_norm.numpy())[1] <= TOLERANCE[dtype]
     for grad, param in zip(grads.values(), params, strict=True):
         assert relative_difference(grad, param.grad.numpy())[1] <= TOLERANCE[dtype]
 
@@ -98,9 +98,9 @@ def test_nonfinite_norm_raises_when_asked_and_matches_torch_otherwise() -> None:
     with pytest.raises(FloatingPointError, match="error_if_nonfinite"):
         sc.clip_grad_norm_({k: v.copy() for k, v in grads.items()}, max_norm=1.0, error_if_nonfinite=True)
     params = _torch_params(grads)
-    ours = sc.clip_grad_norm_(grads, max_norm=1.0)
-    theirs = torch.nn.utils.clip_grad_norm_(params, 1.0)
-    assert ours == theirs.item() == np.inf
+    scratch_norm = sc.clip_grad_norm_(grads, max_norm=1.0)
+    torch_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+    assert scratch_norm == torch_norm.item() == np.inf
     for grad, param in zip(grads.values(), params, strict=True):
         np.testing.assert_array_equal(grad, param.grad.numpy())  # 0 everywhere, NaN where the inf was
 
@@ -113,13 +113,13 @@ def test_random_gradients_match_torch_and_end_below_max_norm(shapes, log_scale, 
     rng = np.random.default_rng(seed)
     grads = {f"d{i}": rng.standard_normal(shape) * 10.0**log_scale for i, shape in enumerate(shapes)}
     params = _torch_params(grads)
-    ours = sc.clip_grad_norm_(grads, max_norm=max_norm, norm_type=norm_type)
-    theirs = torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=norm_type)
-    assert relative_difference(ours, theirs.numpy())[1] <= 1e-14
+    scratch_norm = sc.clip_grad_norm_(grads, max_norm=max_norm, norm_type=norm_type)
+    torch_norm = torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=norm_type)
+    assert relative_difference(scratch_norm, torch_norm.numpy())[1] <= 1e-14
     for grad, param in zip(grads.values(), params, strict=True):
         assert relative_difference(grad, param.grad.numpy())[1] <= 1e-14
-    assert sc.total_norm(grads, norm_type=norm_type) <= max(max_norm, ours) * (1 + 1e-12)
-    if ours > max_norm:
+    assert sc.total_norm(grads, norm_type=norm_type) <= max(max_norm, scratch_norm) * (1 + 1e-12)
+    if scratch_norm > max_norm:
         assert sc.total_norm(grads, norm_type=norm_type) <= max_norm
 
 

@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 import scratch.optim as so
 from compare.cases import rnn as rnn_cases
-from compare.datasets import adding_problem, char_sequences, zen_of_python
-from compare.gradcheck import numerical_gradient, relative_error
-from compare.parity import relative_difference
-from compare.registry import select
-from compare.runner import run_case, run_trajectories
+from compare.core.parity import relative_difference
+from compare.core.registry import select
+from compare.core.runner import run_case, run_trajectories
+from compare.data.datasets import adding_problem, char_sequences, zen_of_python
 from scratch import rnn as sr
+from scratch.gradient_check import gradient_check_n
 from torch_ref import rnn as tr
 
 TOLERANCE = {"float64": 1e-12, "float32": 1e-4}
@@ -94,8 +94,8 @@ def _compare(net, params, inputs, targets, states, *, batch_first: bool) -> floa
         worst = max(worst, relative_difference(grads["d" + name].reshape(parameter.shape), parameter.grad.numpy())[1])
     torch_final = torch_final if isinstance(torch_final, tuple) else (torch_final,)
     for k, tensor in enumerate(torch_final):
-        ours = np.stack([state[k].T for state in final])
-        worst = max(worst, relative_difference(ours, tensor.detach().numpy())[1])
+        scratch_side = np.stack([state[k].T for state in final])
+        worst = max(worst, relative_difference(scratch_side, tensor.detach().numpy())[1])
     return worst
 
 
@@ -146,9 +146,9 @@ def test_bptt_matches_centered_differences(cell: str) -> None:
         initial = [tuple(values[f"state{layer}.{k}"] for k in range(len(state))) for layer, state in enumerate(states)]
         return float(net.loss_and_grads(weights, inputs, targets, initial)[0])
 
-    analytic = {name: grads["d" + name] for name in params}
-    analytic |= {f"state{layer}.{k}": d for layer, state in enumerate(dstates0) for k, d in enumerate(state)}
-    assert relative_error(analytic, numerical_gradient(cost, point, eps=1e-6)) < 1e-8
+    analytic = {"d" + name: grads["d" + name] for name in params}
+    analytic |= {f"dstate{layer}.{k}": d for layer, state in enumerate(dstates0) for k, d in enumerate(state)}
+    assert gradient_check_n(cost, point, analytic, epsilon=1e-6) < 1e-8
 
 
 def _course_rnn_cell_forward(xt, a_prev, parameters):
@@ -246,9 +246,9 @@ def test_sampling_with_shared_uniforms_gives_the_same_characters() -> None:
     model = _torch_model(net, params, batch_first=True)
     uniforms = np.random.default_rng(7).uniform(size=60)
     first = data.vocabulary.index("B")
-    ours = sr.sample(net, params, first, uniforms)
-    theirs = tr.sample(model, first, torch.from_numpy(uniforms))
-    assert ours == theirs and len(set(ours)) > 5
+    scratch_side = sr.sample(net, params, first, uniforms)
+    torch_side = tr.sample(model, first, torch.from_numpy(uniforms))
+    assert scratch_side == torch_side and len(set(scratch_side)) > 5
 
 
 @pytest.mark.slow
@@ -325,9 +325,9 @@ def test_every_rnn_variant_matches_torch_for_200_steps(variant: str, seed: int, 
 @pytest.mark.parametrize("variant", RNN_VARIANTS)
 def test_clipping_is_active_on_most_steps(variant: str) -> None:
     """The total norm exceeds max_norm on more than half of the 200 steps, the same steps on both sides."""
-    ours, theirs = run_trajectories(_rnn_case(variant), 0, "float64", torch.device("cpu"), 200)
-    clipped = [float(ours.snapshots[step]["state.clipped"]) for step in range(200)]
-    assert clipped == [float(theirs.snapshots[step]["state.clipped"]) for step in range(200)]
+    scratch_side, torch_side = run_trajectories(_rnn_case(variant), 0, "float64", torch.device("cpu"), 200)
+    clipped = [float(scratch_side.snapshots[step]["state.clipped"]) for step in range(200)]
+    assert clipped == [float(torch_side.snapshots[step]["state.clipped"]) for step in range(200)]
     assert sum(clipped) > 100, sum(clipped)
 
 

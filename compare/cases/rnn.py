@@ -27,11 +27,11 @@ import scratch.clipping as sc
 import scratch.optim as so
 import scratch.rnn as sr
 import torch_ref.rnn as tr
-from compare import datasets
-from compare.adapters import ParamMap, load_parameters, observe_parameters
-from compare.devices import to_torch, torch_dtype
-from compare.problem import Observation, Problem
-from compare.registry import Case, register
+from compare.core.devices import to_torch, torch_dtype
+from compare.core.problem import Observation, Problem
+from compare.core.registry import Case, register
+from compare.core.trainers import ParamMap, load_parameters, observe_parameters
+from compare.data import datasets
 
 N_H, EMBEDDING = 16, 8
 M_ADDING, T_ADDING = 32, 20
