@@ -30,7 +30,7 @@ import torch_ref.rnn as tr
 from compare.core.devices import to_torch, torch_dtype
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, register
-from compare.core.trainers import ParamMap, load_parameters, observe_parameters
+from compare.core.trainers import ParamMap, load_parameters, observation, observe_parameters
 from compare.data import datasets
 
 N_H, EMBEDDING = 16, 8
@@ -102,21 +102,20 @@ class ScratchRnn:
         self.index += 1
 
     def observe(self) -> Observation:
-        arrays = clip_state(float(self.total_norm), self.spec.max_norm)
-        for name, value in self.params.items():
-            arrays[f"grad.{name}"] = self.grads["d" + name]
-            arrays[f"param.{name}"] = value
-            for key, state in self.optimizer.torch_state(name).items():
-                arrays[f"state.{name}.{key}"] = state
+        state: dict[str, dict[str, np.ndarray]] = {"": clip_state(float(self.total_norm), self.spec.max_norm)}
+        for name in self.params:
+            state[name] = dict(self.optimizer.torch_state(name))
             count = self.optimizer.step_count(name)
             if count is not None:
-                arrays[f"state.{name}.step"] = np.array(float(count))
-        return Observation(float(self.cost), arrays)
+                state[name]["step"] = np.array(float(count))
+        grads = {name: self.grads["d" + name] for name in self.params}
+        return observation(float(self.cost), self.params, grads, state)
 
 
 def clip_state(total_norm: float, max_norm: float) -> dict[str, np.ndarray]:
-    """The total gradient norm before clipping and whether this step clipped (1.0) or not (0.0)."""
-    return {"state.total_norm": np.array(total_norm), "state.clipped": np.array(float(total_norm > max_norm))}
+    """The total gradient norm before clipping and whether this step clipped (1.0) or not (0.0), observed as
+    ``state.total_norm`` and ``state.clipped``."""
+    return {"total_norm": np.array(total_norm), "clipped": np.array(float(total_norm > max_norm))}
 
 
 def param_map(model: tr.RecurrentModel, names: list[str]) -> list[ParamMap]:
@@ -188,13 +187,8 @@ class TorchRnn:
     def observe(self) -> Observation:
         if self.loss is None or self.total_norm is None:
             raise RuntimeError("observe() called before step()")
-        arrays = observe_parameters(self.mapping, self.optimizer) | clip_state(float(self.total_norm),
-                                                                               self.spec.max_norm)
-        for entry in self.mapping:  # the scalar step count, which observe_parameters leaves out
-            count = self.optimizer.state.get(entry.parameter, {}).get("step")
-            if count is not None:
-                arrays[f"state.{entry.scratch_name}.step"] = np.array(float(count))
-        return Observation(float(self.loss), arrays)
+        return observe_parameters(float(self.loss), self.mapping, self.optimizer, with_step_count=True,
+                                  state={"": clip_state(float(self.total_norm), self.spec.max_norm)})
 
 
 #: Entries of each parameter checked by finite differences (all of them would be ~3000 forward passes).
