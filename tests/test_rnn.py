@@ -347,3 +347,12 @@ def test_a_truncated_case_carries_the_state_and_restarts_each_pass() -> None:
     for _ in range(3):
         side.step()
     assert side.chunks[side.index % len(side.chunks)].start == 0  # the next step starts a new pass
+
+
+def test_clipping_study_counts_the_same_steps_on_both_sides() -> None:
+    from compare.studies.rnn_clipping import clip_counts
+
+    scratch_count, torch_count, low, high = clip_counts("lstm_tbptt", 10)
+    spec = rnn_cases.VARIANTS["lstm_tbptt"][1]
+    assert scratch_count == torch_count and 0 <= scratch_count <= 10
+    assert (scratch_count == 10) == (low > spec.max_norm) and high >= low > 0
