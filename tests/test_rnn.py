@@ -307,7 +307,7 @@ def _rnn_case(variant: str):
 
 @pytest.mark.parametrize("variant", RNN_VARIANTS)
 def test_every_rnn_variant_agrees_to_rounding_over_its_first_steps(variant: str) -> None:
-    run = run_case(_rnn_case(variant), seed=0, dtype="float64", steps=12, timed=False)
+    run = run_case(_rnn_case(variant), seed=0, dtype="float64", steps=12)
     assert run.parity.passed, run.parity.summary()
     assert run.parity.max_rel_overall < 1e-12, run.parity.summary()
 
@@ -317,7 +317,7 @@ def test_every_rnn_variant_agrees_to_rounding_over_its_first_steps(variant: str)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("variant", RNN_VARIANTS)
 def test_every_rnn_variant_matches_torch_for_200_steps(variant: str, seed: int, dtype: str) -> None:
-    run = run_case(_rnn_case(variant), seed=seed, dtype=dtype, timed=False)
+    run = run_case(_rnn_case(variant), seed=seed, dtype=dtype)
     assert run.steps == 200 and run.parity.passed, run.parity.summary()
 
 
