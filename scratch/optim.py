@@ -21,7 +21,15 @@ that break naive ports, all taken from the installed ``torch/optim/*.py``:
 - Adam's bias corrections use the step count after incrementing (the first step is ``t = 1``);
 - Adagrad decays with ``lr / (1 + (step - 1) * lr_decay)``, so the first step uses ``lr`` itself;
 - AMSGrad keeps the running maximum of ``exp_avg_sq`` and divides by it (bias-corrected with ``t``);
-- AdamW multiplies the parameter by ``1 - lr * weight_decay`` before the Adam update (decoupled).
+- AdamW multiplies the parameter by ``1 - lr * weight_decay`` before the Adam update (decoupled);
+  NAdam and RAdam do the same with ``decoupled_weight_decay=True``;
+- Adadelta adds ``eps`` *inside* both square roots; Adamax adds it to ``|g|`` before the running max;
+- NAdam keeps ``mu_product`` in torch's default dtype (float32), also for float64 parameters;
+- RAdam switches from momentum SGD to the rectified Adam step once ``rho_t > 5``.
+
+The schedules (``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``OneCycleLR``,
+``ReduceLROnPlateau``) follow ``torch.optim.lr_scheduler``'s recursive ``get_lr`` forms, so the learning
+rate is the same float on both sides at every step.
 
 The course's formulations (momentum as an exponential average ``v = beta v + (1 - beta) dW``, RMSprop and
 Adam as written in the lectures) are the ``*Course`` classes; each states its exact torch equivalent.
@@ -32,14 +40,20 @@ parameters never move); here it is rejected as the mistake it always is in this 
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from scratch.validation import (
+    check_array,
+    check_float_dtype,
     check_in_range,
     check_nonnegative,
     check_positive,
+    check_positive_int,
     check_updatable,
     checked_inputs,
     updates_in_place,
@@ -178,6 +192,149 @@ def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, b
     param += (-step_size * exp_avg) / denom
 
 
+def adadelta_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, rho: float, eps: float,
+                  weight_decay: float) -> None:
+    """Adadelta, as ``torch.optim.Adadelta`` (eps *inside* both square roots, unlike Adam)::
+
+        g = grad + weight_decay * param
+        square_avg = rho * square_avg + (1 - rho) * g^2
+        delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g
+        acc_delta = rho * acc_delta + (1 - rho) * delta^2
+        param = param - lr * delta
+    """
+    state["step"] += 1
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+    square_avg *= rho
+    square_avg += (1 - rho) * grad * grad
+    std = np.sqrt(square_avg + eps)
+    delta = np.sqrt(acc_delta + eps)
+    delta /= std
+    delta *= grad
+    acc_delta *= rho
+    acc_delta += (1 - rho) * delta * delta
+    param -= lr * delta
+
+
+def adamax_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
+                eps: float, weight_decay: float) -> None:
+    """Adamax, as ``torch.optim.Adamax`` (the infinity-norm Adam; eps added to ``|g|`` before the max)::
+
+        t = t + 1
+        g = grad + weight_decay * param
+        exp_avg = beta1 * exp_avg + (1 - beta1) * g
+        exp_inf = max(beta2 * exp_inf, |g| + eps)
+        param = param - lr / (1 - beta1^t) * exp_avg / exp_inf
+    """
+    beta1, beta2 = betas
+    state["step"] += 1
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+    _lerp(exp_avg, grad, 1 - beta1)
+    exp_inf *= beta2
+    np.maximum(exp_inf, np.abs(grad) + eps, out=exp_inf)
+    clr = lr / (1 - beta1 ** state["step"])
+    param += (-clr * exp_avg) / exp_inf
+
+
+#: torch keeps NAdam's ``mu_product`` as a 0-d tensor of its *default* dtype (float32 unless
+#: ``torch.set_default_dtype(torch.float64)``), also for float64 parameters, and multiplies it in that
+#: dtype. Keeping it in float64 here would differ from torch by ~1e-8 relative after the first steps.
+MU_PRODUCT_DTYPE = np.float32
+
+
+def nadam_momentum(beta1: float, step: int, momentum_decay: float) -> float:
+    """NAdam's momentum schedule ``mu_t = beta1 (1 - 0.5 * 0.96^(t * momentum_decay))`` (Dozat 2016)."""
+    return beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+
+
+def nadam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
+               eps: float, weight_decay: float, momentum_decay: float, decoupled_weight_decay: bool) -> None:
+    """NAdam, as ``torch.optim.NAdam`` (Nesterov momentum with a decaying ``mu_t``)::
+
+        t = t + 1
+        param = param * (1 - lr * weight_decay)  (decoupled)   or   g = grad + weight_decay * param
+        mu_t = nadam_momentum(beta1, t),  mu_{t+1} = nadam_momentum(beta1, t + 1)
+        mu_product = mu_product * mu_t                                 (in MU_PRODUCT_DTYPE, as torch)
+        exp_avg = beta1 * exp_avg + (1 - beta1) * g
+        exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g^2
+        denom = sqrt(exp_avg_sq / (1 - beta2^t)) + eps
+        param = param - lr (1 - mu_t) / (1 - mu_product) * g / denom
+                      - lr mu_{t+1} / (1 - mu_product * mu_{t+1}) * exp_avg / denom
+    """
+    beta1, beta2 = betas
+    state["step"] += 1
+    step = state["step"]
+    bias_correction2 = 1 - beta2**step
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    mu = nadam_momentum(beta1, step, momentum_decay)
+    mu_next = nadam_momentum(beta1, step + 1, momentum_decay)
+    state["mu_product"] = MU_PRODUCT_DTYPE(state["mu_product"]) * MU_PRODUCT_DTYPE(mu)
+    mu_product = float(state["mu_product"])
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    _lerp(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    denom = np.sqrt(exp_avg_sq / bias_correction2)
+    denom += eps
+    mu_product_next = mu_product * mu_next
+    param += (-lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
+    param += ((-lr * mu_next) / (1.0 - mu_product_next)) * exp_avg / denom
+
+
+#: RAdam applies its variance rectification only where the approximated SMA length exceeds this
+#: (torch and the paper use 5; below it the update is bias-corrected momentum SGD).
+RADAM_RHO_THRESHOLD = 5.0
+
+
+def radam_rectification(rho_t: float, rho_inf: float) -> float:
+    """``r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))`` (Liu et al. 2020)."""
+    return ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+
+
+def radam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
+               eps: float, weight_decay: float, decoupled_weight_decay: bool) -> None:
+    """RAdam, as ``torch.optim.RAdam``::
+
+        t = t + 1
+        param = param * (1 - lr * weight_decay)  (decoupled)   or   g = grad + weight_decay * param
+        exp_avg, exp_avg_sq as in Adam;  m_hat = exp_avg / (1 - beta1^t)
+        rho_inf = 2 / (1 - beta2) - 1;   rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)
+        rho_t > 5:  param = param - m_hat * lr * sqrt(1 - beta2^t) / (sqrt(exp_avg_sq) + eps) * r_t
+        otherwise:  param = param - m_hat * lr
+    """
+    beta1, beta2 = betas
+    state["step"] += 1
+    step = state["step"]
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    _lerp(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    bias_corrected_exp_avg = exp_avg / bias_correction1
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+    if rho_t > RADAM_RHO_THRESHOLD:
+        denom = np.sqrt(exp_avg_sq)
+        denom += eps
+        adaptive_lr = (bias_correction2**0.5) / denom
+        param -= bias_corrected_exp_avg * lr * adaptive_lr * radam_rectification(rho_t, rho_inf)
+    else:
+        param -= bias_corrected_exp_avg * lr
+
+
 # --------------------------------------------------------------------------------------------------
 # The course's formulations, written as the lectures write them.
 # --------------------------------------------------------------------------------------------------
@@ -264,6 +421,11 @@ class Optimizer:
     @lr.setter
     def lr(self, value: float) -> None:
         check_positive("lr", value)
+        self.hyper["lr"] = value
+
+    def set_scheduled_lr(self, value: float) -> None:
+        """Set ``lr`` from a schedule, which may legitimately reach 0 (``CosineAnnealingLR(eta_min=0)``)."""
+        check_nonnegative("lr", value)
         self.hyper["lr"] = value
 
     def _init_state(self, param: np.ndarray) -> State:
@@ -426,6 +588,111 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
 
+def _check_betas(betas: object) -> tuple[float, float]:
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    check_in_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
+    check_in_range("betas[1]", betas[1], 0.0, 1.0, high_open=True)
+    return tuple(betas)
+
+
+class Adadelta(Optimizer):
+    """``torch.optim.Adadelta``: running averages of g^2 (``square_avg``) and of the update^2 (``acc_delta``)."""
+
+    array_keys = ("square_avg", "acc_delta")
+
+    def __init__(self, params: Params, *, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0):
+        check_positive("lr", lr)
+        check_in_range("rho", rho, 0.0, 1.0)
+        check_nonnegative("eps", eps)
+        check_nonnegative("weight_decay", weight_decay)
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        return {"step": 0, "square_avg": np.zeros_like(param), "acc_delta": np.zeros_like(param)}
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        adadelta_step(param, grad, state, **self.hyper)
+
+
+class Adamax(Optimizer):
+    """``torch.optim.Adamax``: Adam with the infinity norm ``exp_inf`` in place of ``sqrt(exp_avg_sq)``."""
+
+    array_keys = ("exp_avg", "exp_inf")
+
+    def __init__(self, params: Params, *, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        check_positive("lr", lr)
+        betas = _check_betas(betas)
+        check_nonnegative("eps", eps)
+        check_nonnegative("weight_decay", weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        return {"step": 0, "exp_avg": np.zeros_like(param), "exp_inf": np.zeros_like(param)}
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        adamax_step(param, grad, state, **self.hyper)
+
+
+class NAdam(Optimizer):
+    """``torch.optim.NAdam``: Nesterov Adam with ``momentum_decay``; ``decoupled_weight_decay`` gives NAdamW.
+
+    ``mu_product`` (the product of the momentum schedule) is a 0-d array in ``MU_PRODUCT_DTYPE``, compared
+    with torch's state like the other arrays.
+    """
+
+    array_keys = ("exp_avg", "exp_avg_sq", "mu_product")
+
+    def __init__(self, params: Params, *, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False):
+        check_positive("lr", lr)
+        betas = _check_betas(betas)
+        check_nonnegative("eps", eps)
+        check_nonnegative("weight_decay", weight_decay)
+        check_nonnegative("momentum_decay", momentum_decay)
+        _check_flag("decoupled_weight_decay", decoupled_weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        return {"step": 0, "mu_product": MU_PRODUCT_DTYPE(1.0), "exp_avg": np.zeros_like(param),
+                "exp_avg_sq": np.zeros_like(param)}
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        nadam_step(param, grad, state, **self.hyper)
+
+    def torch_state(self, name: str) -> dict[str, np.ndarray]:
+        state = super().torch_state(name)
+        if "mu_product" in state:
+            state["mu_product"] = np.asarray(state["mu_product"])
+        return state
+
+
+class RAdam(Optimizer):
+    """``torch.optim.RAdam``: Adam with variance rectification once ``rho_t > 5``; ``decoupled_weight_decay``."""
+
+    array_keys = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params: Params, *, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False):
+        check_positive("lr", lr)
+        betas = _check_betas(betas)
+        check_nonnegative("eps", eps)
+        check_nonnegative("weight_decay", weight_decay)
+        _check_flag("decoupled_weight_decay", decoupled_weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay))
+
+    def _init_state(self, param: np.ndarray) -> State:
+        return {"step": 0, "exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: State) -> None:
+        radam_step(param, grad, state, **self.hyper)
+
+
 class MomentumCourse(Optimizer):
     """The course's momentum ``v = beta v + (1 - beta) dW``, ``W = W - lr v`` (defaults: the course's model).
 
@@ -536,3 +803,247 @@ def schedule_lr_decay(learning_rate0: float, epoch_num: int, decay_rate: float, 
     if isinstance(time_interval, bool) or not isinstance(time_interval, (int, np.integer)) or time_interval < 1:
         raise ValueError(f"time_interval must be a positive integer, got {time_interval!r}")
     return update_lr(learning_rate0, epoch_num // time_interval, decay_rate)
+
+
+# --------------------------------------------------------------------------------------------------
+# torch.optim.lr_scheduler: the same recursions, evaluated in the same order (so the same floats).
+# --------------------------------------------------------------------------------------------------
+
+class LRScheduler:
+    """Base of the schedules, as ``torch.optim.lr_scheduler.LRScheduler`` for one parameter group.
+
+    Construction records ``base_lr`` (torch's ``initial_lr``) and takes the initial step (``last_epoch``
+    goes from -1 to 0, ``get_lr`` returns the current lr); each ``step()`` afterwards increments
+    ``last_epoch`` and sets ``optimizer``'s lr to ``get_lr()``. Call it after ``optimizer.step``, once per
+    epoch or once per batch, as with torch. The recursive forms (``lr_new = lr * gamma``) are torch's
+    ``get_lr``, not its closed forms: ``0.1 * 0.9 * 0.9`` and ``0.1 * 0.9**2`` differ in the last bit.
+    Resuming from a ``last_epoch`` is not offered.
+    """
+
+    def __init__(self, optimizer: Optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a scratch.optim.Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.last_epoch = -1
+        self._initial = True
+        self.step()
+        self._initial = False
+
+    def get_lr(self) -> float:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        self.last_epoch += 1
+        self.optimizer.set_scheduled_lr(self.get_lr())
+
+    def get_last_lr(self) -> float:
+        return self.optimizer.lr
+
+
+class StepLR(LRScheduler):
+    """``lr = lr * gamma`` every ``step_size`` epochs (torch's StepLR; closed form ``lr0 gamma^(e // k)``)."""
+
+    def __init__(self, optimizer: Optimizer, *, step_size: int, gamma: float = 0.1):
+        check_positive_int("step_size", step_size)
+        check_positive("gamma", gamma)
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self.optimizer.lr
+        return self.optimizer.lr * self.gamma
+
+
+class MultiStepLR(LRScheduler):
+    """``lr = lr * gamma^k`` at each epoch listed ``k`` times in ``milestones`` (torch's MultiStepLR)."""
+
+    def __init__(self, optimizer: Optimizer, *, milestones: Sequence[int], gamma: float = 0.1):
+        if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence) or not milestones:
+            raise ValueError(f"milestones must be a non-empty list of epochs, got {milestones!r}")
+        for index, epoch in enumerate(milestones):
+            check_positive_int(f"milestones[{index}]", epoch)
+        check_positive("gamma", gamma)
+        self.milestones, self.gamma = Counter(int(epoch) for epoch in milestones), gamma
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        if self.last_epoch not in self.milestones:
+            return self.optimizer.lr
+        return self.optimizer.lr * self.gamma ** self.milestones[self.last_epoch]
+
+
+class ExponentialLR(LRScheduler):
+    """``lr = lr * gamma`` every epoch (torch's ExponentialLR)."""
+
+    def __init__(self, optimizer: Optimizer, *, gamma: float):
+        check_positive("gamma", gamma)
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        return self.optimizer.lr if self._initial else self.optimizer.lr * self.gamma
+
+
+class CosineAnnealingLR(LRScheduler):
+    """torch's CosineAnnealingLR: ``lr_e = eta_min + (lr0 - eta_min)(1 + cos(pi e / T_max)) / 2``, computed
+    recursively as torch does::
+
+        lr_e = (1 + cos(pi e / T)) / (1 + cos(pi (e - 1) / T)) * (lr_{e-1} - eta_min) + eta_min
+        lr_e = lr_{e-1} + (lr0 - eta_min)(1 - cos(pi / T)) / 2      when (e - 1 - T) % 2T == 0
+
+    (the second line is the restart from ``eta_min`` after each half period, where the ratio is 0/0).
+    Past ``T_max`` the lr climbs back up: the cosine continues, as in torch.
+    """
+
+    def __init__(self, optimizer: Optimizer, *, T_max: int, eta_min: float = 0.0):
+        check_positive_int("T_max", T_max)
+        check_nonnegative("eta_min", eta_min)
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        lr, e, T = self.optimizer.lr, self.last_epoch, self.T_max
+        if self._initial:
+            return lr
+        if (e - 1 - T) % (2 * T) == 0:
+            return lr + (self.base_lr - self.eta_min) * (1 - math.cos(math.pi / T)) / 2
+        return (1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T)) * (lr - self.eta_min) \
+            + self.eta_min
+
+
+def _anneal(start: float, end: float, pct: float, strategy: str) -> float:
+    """OneCycleLR's interpolation from ``start`` (pct 0) to ``end`` (pct 1), cosine or linear, as torch."""
+    if strategy == "cos":
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+    return (end - start) * pct + start
+
+
+class OneCycleLR(LRScheduler):
+    """torch's OneCycleLR (Smith's 1cycle), stepped once per *batch* for ``total_steps`` batches.
+
+    The lr starts at ``max_lr / div_factor``, anneals up to ``max_lr`` over the first ``pct_start`` of the
+    steps, then down to ``initial_lr / final_div_factor`` (``three_phase``: back to the initial lr first).
+    With ``cycle_momentum`` the momentum (SGD's ``momentum``, Adam-like ``betas[0]``) moves the opposite
+    way between ``max_momentum`` and ``base_momentum``. Stepping past ``total_steps`` is an error, as in torch.
+    """
+
+    def __init__(self, optimizer: Optimizer, *, max_lr: float, total_steps: int, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True, base_momentum: float = 0.85,
+                 max_momentum: float = 0.95, div_factor: float = 25.0, final_div_factor: float = 1e4,
+                 three_phase: bool = False):
+        check_positive("max_lr", max_lr)
+        check_positive_int("total_steps", total_steps)
+        check_in_range("pct_start", pct_start, 0.0, 1.0)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        check_positive("div_factor", div_factor)
+        check_positive("final_div_factor", final_div_factor)
+        _check_flag("three_phase", three_phase)
+        _check_flag("cycle_momentum", cycle_momentum)
+        self.momentum_key = "betas" if "betas" in optimizer.hyper else "momentum"
+        if cycle_momentum and self.momentum_key not in optimizer.hyper:
+            raise ValueError(f"cycle_momentum=True needs an optimizer with momentum or betas, got {optimizer!r}")
+        check_in_range("base_momentum", base_momentum, 0.0, 1.0)
+        check_in_range("max_momentum", max_momentum, 0.0, 1.0)
+        self.total_steps, self.strategy, self.cycle_momentum = total_steps, anneal_strategy, cycle_momentum
+        self.lrs = {"initial": max_lr / div_factor, "max": max_lr}
+        self.lrs["min"] = self.lrs["initial"] / final_div_factor
+        self.momenta = {"max": max_momentum, "base": base_momentum}
+        self.phases = self._phases(pct_start, three_phase)
+        optimizer.set_scheduled_lr(self.lrs["initial"])
+        if cycle_momentum:
+            self._set_momentum(optimizer, max_momentum)
+        super().__init__(optimizer)
+
+    def _phases(self, pct_start: float, three_phase: bool) -> list[tuple[float, str, str, str, str]]:
+        """(end_step, start lr, end lr, start momentum, end momentum) per phase, torch's end steps."""
+        up = float(pct_start * self.total_steps) - 1
+        if three_phase:
+            return [(up, "initial", "max", "max", "base"),
+                    (float(2 * pct_start * self.total_steps) - 2, "max", "initial", "base", "max"),
+                    (self.total_steps - 1, "initial", "min", "max", "max")]
+        return [(up, "initial", "max", "max", "base"), (self.total_steps - 1, "max", "min", "base", "max")]
+
+    def _set_momentum(self, optimizer: Optimizer, value: float) -> None:
+        if self.momentum_key == "betas":
+            optimizer.hyper["betas"] = (value, *optimizer.hyper["betas"][1:])
+        else:
+            optimizer.hyper["momentum"] = value
+
+    def get_lr(self) -> float:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"OneCycleLR stepped {step} times; total_steps is {self.total_steps}")
+        start_step = 0.0
+        for index, (end_step, lr_from, lr_to, momentum_from, momentum_to) in enumerate(self.phases):
+            if step <= end_step or index == len(self.phases) - 1:
+                pct = (step - start_step) / (end_step - start_step)
+                if self.cycle_momentum:
+                    momentum = _anneal(self.momenta[momentum_from], self.momenta[momentum_to], pct, self.strategy)
+                    self._set_momentum(self.optimizer, momentum)
+                return _anneal(self.lrs[lr_from], self.lrs[lr_to], pct, self.strategy)
+            start_step = end_step
+        raise AssertionError("unreachable: the last phase always matches")
+
+
+class ReduceLROnPlateau:
+    """torch's ReduceLROnPlateau: ``step(metric)`` once per epoch with a dev-set loss (``mode="min"``).
+
+    A metric is an improvement when ``metric < best * (1 - threshold)`` (``threshold_mode="rel"``) or
+    ``metric < best - threshold`` (``"abs"``; ``mode="max"`` mirrors both). After more than ``patience``
+    epochs without improvement: ``lr = max(lr * factor, min_lr)``, applied only if it lowers lr by more
+    than ``eps``, then ``cooldown`` epochs in which bad epochs are not counted.
+    A NaN or infinite metric is rejected here (torch counts it as one more bad epoch).
+    """
+
+    def __init__(self, optimizer: Optimizer, *, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0,
+                 eps: float = 1e-8):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a scratch.optim.Optimizer, got {type(optimizer).__name__}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        check_in_range("factor", factor, 0.0, 1.0, high_open=True)
+        check_nonnegative("patience", patience)
+        check_nonnegative("threshold", threshold)
+        check_nonnegative("cooldown", cooldown)
+        check_nonnegative("min_lr", min_lr)
+        check_nonnegative("eps", eps)
+        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
+        self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown
+        self.min_lr, self.eps = min_lr, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.last_epoch, self.num_bad_epochs, self.cooldown_counter = 0, 0, 0
+
+    def is_better(self, metric: float) -> bool:
+        if self.mode == "min":
+            return metric < (self.best * (1.0 - self.threshold) if self.threshold_mode == "rel"
+                             else self.best - self.threshold)
+        return metric > (self.best * (self.threshold + 1.0) if self.threshold_mode == "rel"
+                         else self.best + self.threshold)
+
+    def step(self, metric: float) -> None:
+        current = float(metric)
+        if not math.isfinite(current):
+            raise ValueError(f"metric must be a finite number, got {metric!r}")
+        self.last_epoch += 1
+        if self.is_better(current):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs during the cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            old_lr = self.optimizer.lr
+            new_lr = max(old_lr * self.factor, self.min_lr)
+            if old_lr - new_lr > self.eps:
+                self.optimizer.set_scheduled_lr(new_lr)
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+
+    def get_last_lr(self) -> float:
+        return self.optimizer.lr

@@ -88,3 +88,29 @@ def _labels(values: list[float]) -> np.ndarray:
 def test_bad_data_raises_value_error_naming_the_problem(X: np.ndarray, Y: np.ndarray, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         Dataset("toy", X, Y)
+
+
+def test_adding_problem_has_two_markers_one_per_half_and_the_sum_as_target() -> None:
+    data = datasets.adding_problem(50, 21, seed=3, dtype="float32")
+    values, markers = data.inputs
+    assert data.inputs.shape == (2, 50, 21) and data.targets.shape == (1, 50) and data.m == 50
+    assert data.inputs.dtype == np.float32
+    assert (markers.sum(axis=1) == 2).all()
+    assert (markers[:, :10].sum(axis=1) == 1).all() and (markers[:, 10:].sum(axis=1) == 1).all()
+    np.testing.assert_allclose(data.targets[0], (values * markers).sum(axis=1), rtol=1e-6)
+    again = datasets.adding_problem(50, 21, seed=3, dtype="float32")
+    assert np.array_equal(again.inputs, data.inputs)
+    with pytest.raises(ValueError, match="T"):
+        datasets.adding_problem(5, 1)
+
+
+def test_char_sequences_of_the_zen_are_next_character_targets() -> None:
+    text = datasets.zen_of_python()
+    assert text.startswith("The Zen of Python, by Tim Peters") and "Beautiful is better than ugly." in text
+    data = datasets.char_sequences(text, 25, name="zen")
+    assert data.inputs.shape == data.targets.shape == ((len(text) - 1) // 25, 25)
+    decoded = "".join(data.vocabulary[i] for i in data.inputs.ravel())
+    assert decoded == text[: data.inputs.size]
+    assert np.array_equal(data.inputs.ravel()[1:], data.targets.ravel()[:-1])
+    with pytest.raises(ValueError, match="too short"):
+        datasets.char_sequences("abc", 5)

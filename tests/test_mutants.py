@@ -20,11 +20,13 @@ import pytest
 
 import scratch.activations as act
 import scratch.augmentation as aug
+import scratch.clipping as sc
 import scratch.deep_net as dn
 import scratch.logistic_regression as lr
 import scratch.normalization as norm
 import scratch.optim as so
 import scratch.regularization as reg
+import scratch.rnn as sr
 import scratch.softmax as sm
 from compare.core.registry import all_cases, select
 from compare.core.runner import CaseRun, run_case
@@ -347,10 +349,165 @@ def crop_offsets_swapped(mp: pytest.MonkeyPatch) -> None:
 
 
 LR, LR_LOOP = "logistic_regression/vectorized", "logistic_regression/loop"
+# --- recurrent networks, clipping, the new optimizers and schedules ---------------------------------------
+
+def lstm_forget_gate_bias_twice(mp: pytest.MonkeyPatch) -> None:
+    """The forget gate's bias added a second time (e.g. the course's bf mapped into both b_ih and b_hh)."""
+    correct = sr.lstm_cell_forward
+
+    def mutant(x, h_prev, c_prev, w):
+        n_h = w.W_hh.shape[1]
+        b_ih = w.b_ih.copy()
+        b_ih[n_h:2 * n_h] += w.b_ih[n_h:2 * n_h]
+        return correct(x, h_prev, c_prev, w._replace(b_ih=b_ih))
+
+    mp.setattr(sr, "lstm_cell_forward", mutant)
+
+
+def gru_b_hn_outside_the_reset_product(mp: pytest.MonkeyPatch) -> None:
+    """n = tanh(W_in x + b_in + r * (W_hn h) + b_hn): the bias escapes the reset gate (Keras' reset_after=False
+    keeps it in, too; only torch's placement is right here)."""
+
+    def mutant(x, h_prev, w):
+        ai_r, ai_z, ai_n = np.split(w.W_ih @ x + w.b_ih, 3)
+        wh_r, wh_z, wh_n = np.split(w.W_hh @ h_prev, 3)
+        b_hr, b_hz, b_hn = np.split(w.b_hh, 3)
+        r, z = act.sigmoid(ai_r + wh_r + b_hr), act.sigmoid(ai_z + wh_z + b_hz)
+        n = np.tanh(ai_n + r * wh_n + b_hn)
+        h = (h_prev - n) * z + n
+        return h, sr.StepCache(x, h_prev, None, (r, z, n, wh_n + b_hn), w)
+
+    mp.setattr(sr, "gru_cell_forward", mutant)
+
+
+def gru_update_gate_mirrored(mp: pytest.MonkeyPatch) -> None:
+    """h' = z n + (1 - z) h: the course's c = u c~ + (1 - u) c_prev with torch's z in place of u."""
+    correct = sr.gru_cell_forward
+
+    def mutant(x, h_prev, w):
+        _, cache = correct(x, h_prev, w)
+        r, z, n, ah_n = cache.values
+        return z * n + (1 - z) * h_prev, cache
+
+    mp.setattr(sr, "gru_cell_forward", mutant)
+
+
+def bptt_gradient_not_accumulated(mp: pytest.MonkeyPatch) -> None:
+    """Each step's weight gradient overwrites the running one: only t = 0's contribution survives."""
+
+    def mutant(cell, dH, caches):
+        n_in, T = caches[0].x.shape[0], len(caches)
+        dX = np.empty((n_in, dH.shape[1], T), dtype=dH.dtype)
+        dstate = tuple(np.zeros_like(dH[:, :, 0]) for _ in range(2 if cell == "lstm" else 1))
+        total = sr.Weights(*(np.zeros_like(p) for p in caches[0].weights))
+        for t in reversed(range(T)):
+            dstate = (dstate[0] + dH[:, :, t], *dstate[1:])
+            dX[:, :, t], dstate, dW = sr.cell_backward(cell, dstate, caches[t])
+            for acc, step_grad in zip(total, dW, strict=True):
+                acc[...] = step_grad
+        return dX, dstate, total
+
+    mp.setattr(sr, "layer_backward", mutant)
+
+
+def hidden_state_not_detached(mp: pytest.MonkeyPatch) -> None:
+    """Truncated BPTT whose gradient runs back through the earlier chunks of the pass (torch without
+    ``h.detach()`` and with ``retain_graph``): here, the whole pass so far is re-run and differentiated,
+    with the loss of the current chunk only."""
+    correct = sr.RecurrentNet.loss_and_grads
+    earlier: list[np.ndarray] = []
+
+    def mutant(self, params, inputs, targets, states0=None):
+        if states0 is None:
+            earlier.clear()
+            earlier.append(inputs)
+            return correct(self, params, inputs, targets, None)
+        earlier.append(inputs)
+        everything = np.concatenate(earlier, axis=-1)
+        Z, states, cache = self.forward(params, everything)
+        T_all, T = everything.shape[-1], inputs.shape[-1]
+        Z = Z.reshape(self.n_y, -1, T_all)
+        loss, dZ_chunk = sr.head_loss(Z[:, :, -T:].reshape(self.n_y, -1), self.flat_targets(targets), self.loss)
+        dZ = np.zeros_like(Z)
+        dZ[:, :, -T:] = dZ_chunk.reshape(self.n_y, -1, T)
+        grads, _ = self.backward(params, dZ.reshape(self.n_y, -1), cache)
+        return loss, grads, states
+
+    mp.setattr(sr.RecurrentNet, "loss_and_grads", mutant)
+
+
+def clipping_per_array(mp: pytest.MonkeyPatch) -> None:
+    """Each gradient array clipped to max_norm on its own instead of all of them by their global norm."""
+    correct = sc.clip_grad_norm_
+
+    def mutant(grads, *, max_norm, norm_type=2.0, error_if_nonfinite=False):
+        total = sc.total_norm(grads, norm_type=norm_type)
+        for name in grads:
+            correct({name: grads[name]}, max_norm=max_norm, norm_type=norm_type)
+        return total
+
+    mp.setattr(sc, "clip_grad_norm_", mutant)
+
+
+def clip_coefficient_without_epsilon(mp: pytest.MonkeyPatch) -> None:
+    """c = max_norm / N (the textbook form) instead of torch's max_norm / (N + 1e-6)."""
+
+    def mutant(grads, *, max_norm, norm_type=2.0, error_if_nonfinite=False):
+        norm = sc.total_norm(grads, norm_type=norm_type)
+        for grad in grads.values():
+            grad *= min(max_norm / norm, 1.0)
+        return norm
+
+    mp.setattr(sc, "clip_grad_norm_", mutant)
+
+
+def nadam_momentum_decay_missing(mp: pytest.MonkeyPatch) -> None:
+    """mu_t = beta1 at every step: NAdam without Dozat's momentum schedule."""
+    mp.setattr(so, "nadam_momentum", lambda beta1, step, momentum_decay: beta1)
+
+
+def radam_threshold_off(mp: pytest.MonkeyPatch) -> None:
+    """Rectify once rho_t > 4 instead of 5: the switch comes one step early."""
+    mp.setattr(so, "RADAM_RHO_THRESHOLD", 4.0)
+
+
+def _radam_first_step_past(threshold: float, beta2: float = 0.999) -> int:
+    """0-based index of the first update whose rho_t exceeds ``threshold`` (from RAdam's formula)."""
+    rho_inf = 2 / (1 - beta2) - 1
+    t = 1
+    while rho_inf - 2 * t * beta2**t / (1 - beta2**t) <= threshold:
+        t += 1
+    return t - 1
+
+
+def adadelta_eps_outside_the_square_root(mp: pytest.MonkeyPatch) -> None:
+    """sqrt(acc_delta) + eps over sqrt(square_avg) + eps (Adam's placement): the first step moves by ~lr * 1."""
+
+    def mutant(param, grad, state, *, lr, rho, eps, weight_decay):
+        state["step"] += 1
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        square_avg *= rho
+        square_avg += (1 - rho) * grad * grad
+        delta = (np.sqrt(acc_delta) + eps) / (np.sqrt(square_avg) + eps) * grad
+        acc_delta *= rho
+        acc_delta += (1 - rho) * delta * delta
+        param -= lr * delta
+
+    mp.setattr(so, "adadelta_step", mutant)
+
+
+def onecycle_momentum_not_cycled(mp: pytest.MonkeyPatch) -> None:
+    """OneCycleLR that moves the lr but leaves the optimizer's momentum alone."""
+    mp.setattr(so.OneCycleLR, "_set_momentum", lambda self, optimizer, value: None)
+
+
 DIVERGED = "scratch diverged"  # expect: the run stops with "scratch diverged at step <step>" instead of comparing
 DEEP = dict(steps=5)
 OPTIM = dict(steps=5, clean="grad.")  # the update is wrong, step 0's gradient is not
 REG = dict(steps=5)
+RNN = dict(steps=5)
 
 MUTANTS = [
     Mutant("lr: dW not divided by m", LR, dw_not_divided_by_m, "grad.w"),
@@ -415,6 +572,28 @@ MUTANTS = [
            steps=5),
     Mutant("aug: crop offsets swapped", "augmentation/flip_crop", crop_offsets_swapped, "grad.",
            steps=5),
+    # recurrent networks: forward bugs show in step 0's loss, backward bugs in step 0's gradients
+    Mutant("rnn: LSTM forget-gate bias applied twice", "rnn/lstm_chars", lstm_forget_gate_bias_twice, "loss", **RNN),
+    Mutant("rnn: GRU b_hn outside the reset product", "rnn/gru_chars", gru_b_hn_outside_the_reset_product, "loss",
+           **RNN),
+    Mutant("rnn: GRU update gate mirrored", "rnn/gru_adding", gru_update_gate_mirrored, "loss", **RNN),
+    Mutant("rnn: BPTT gradient not summed over time", "rnn/lstm_chars", bptt_gradient_not_accumulated, "grad.",
+           clean="loss", **RNN),
+    # chunk 0 is the same; from chunk 1 on the gradient (and the re-run forward) reach back into chunk 0
+    Mutant("rnn: hidden state not detached between chunks", "rnn/lstm_tbptt", hidden_state_not_detached, "grad.",
+           step=1, **RNN),
+    Mutant("clip: each array clipped by its own norm", "rnn/lstm_chars", clipping_per_array, "grad.", clean="loss",
+           **RNN),
+    Mutant("clip: coefficient max_norm / N without 1e-6", "rnn/gru_chars", clip_coefficient_without_epsilon,
+           "grad.", clean="loss", **RNN),
+    Mutant("optim: NAdam without momentum decay", "optim/nadam", nadam_momentum_decay_missing, "param.", **OPTIM),
+    Mutant("optim: RAdam rectifies from rho_t > 4", "optim/radam", radam_threshold_off, "param.",
+           step=_radam_first_step_past(4.0), steps=8, clean="grad."),
+    Mutant("optim: Adadelta eps outside the square roots", "optim/adadelta_weight_decay",
+           adadelta_eps_outside_the_square_root, "param.", **OPTIM),
+    # at step 0 SGD's buffer is the gradient whatever the momentum; the cycled momentum acts from step 1
+    Mutant("sched: OneCycleLR leaves the momentum alone", "optim/onecyclelr", onecycle_momentum_not_cycled,
+           "param.", step=1, **OPTIM),
 ]
 
 
@@ -480,4 +659,4 @@ def test_relu_kinks_case_hits_exact_zeros() -> None:
 def test_every_mutant_names_a_registered_case() -> None:
     registered = {case.name for case in all_cases()}
     assert {m.case for m in MUTANTS} <= registered
-    assert len(MUTANTS) >= 34
+    assert len(MUTANTS) >= 45

@@ -44,6 +44,16 @@ CONFIGS = [
     ("Adam", dict(lr=0.01, betas=(0.3, 0.5), eps=1e-6, amsgrad=True, weight_decay=0.1)),
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-4, weight_decay=0.01)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.1)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, momentum_decay=0.1, weight_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.01, betas=(0.9, 0.9), weight_decay=0.01)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
 ]
 
 
@@ -76,7 +86,7 @@ def _max_rel(name: str, hyper: dict, seed: int, dtype: str) -> dict[str, float]:
     torch_traj: dict[str, list[np.ndarray]] = {}
     for params, scratch_out, tensors, torch_out in _run_both(name, hyper, seed, dtype):
         for k, p in tensors.items():
-            torch_state = {key: v.numpy().copy() for key, v in torch_out.state[p].items() if v.shape == p.shape}
+            torch_state = {key: v.numpy().copy() for key, v in torch_out.state[p].items() if key != "step"}
             our_state = scratch_out.torch_state(k)
             assert our_state.keys() == torch_state.keys(), (our_state.keys(), torch_state.keys())
             scratch_traj.setdefault(f"param.{k}", []).append(params[k].copy())
@@ -100,7 +110,8 @@ def test_matches_torch_optim(name, hyper, seed, dtype):
     assert max(worst.values()) <= TOLERANCE[dtype], worst
 
 
-@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Adadelta", "Adamax", "NAdam",
+                                  "RAdam"])
 def test_defaults_are_torchs(name):
     params, _ = _stream(0, "float64")
     scratch_out = getattr(so, name)(params)
@@ -109,10 +120,11 @@ def test_defaults_are_torchs(name):
         assert torch_out.defaults[key] == value, key
 
 
-@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam",
+                                  "RAdam"])
 def test_state_keys_and_step_count_follow_torch(name):
     hyper = {"SGD": dict(momentum=0.9), "RMSprop": dict(momentum=0.9, centered=True),
-             "Adam": dict(amsgrad=True), "AdamW": dict(), "Adagrad": dict()}[name]
+             "Adam": dict(amsgrad=True)}.get(name, {})
     run = _run_both(name, hyper, 3, "float64")
     params, scratch_out, tensors, torch_out = next(run)
     for k, p in tensors.items():
@@ -137,6 +149,11 @@ def test_state_keys_and_step_count_follow_torch(name):
     (so.AdamW, dict(weight_decay=-0.01), "weight_decay"),
     (so.MomentumCourse, dict(beta=1.0), "beta"),
     (so.AdamCourse, dict(beta2=1.2), "beta2"),
+    (so.Adadelta, dict(rho=1.5), "rho"),
+    (so.Adamax, dict(betas=(0.9, 1.0)), r"betas\[1\]"),
+    (so.NAdam, dict(momentum_decay=-1e-3), "momentum_decay"),
+    (so.NAdam, dict(decoupled_weight_decay=1), "decoupled_weight_decay"),
+    (so.RAdam, dict(eps=-1.0), "eps"),
 ])
 def test_bad_hyperparameters_are_named(cls, kwargs, word):
     params, _ = _stream(0, "float64")
@@ -244,6 +261,149 @@ def test_optimizer_lr_is_settable_and_validated():
     assert opt.state_dict()["param_groups"][0]["lr"] == 0.05
     with pytest.raises(ValueError, match="lr"):
         opt.lr = -1.0
+
+
+
+# ---------------------------------------------------------------- NAdam's and RAdam's details
+
+
+def test_nadam_mu_product_is_torchs_float32_product():
+    """torch keeps mu_product in its default dtype (float32) even for float64 parameters; so does scratch,
+    and the two are bit-equal for 300 steps (a float64 product would drift from step 2 on)."""
+    params, grads = _stream(0, "float64", steps=300)
+    scratch_opt = so.NAdam(params, momentum_decay=0.01)
+    p = torch.nn.Parameter(torch.from_numpy(params["W1"].copy()))
+    torch_opt = torch.optim.NAdam([p], momentum_decay=0.01)
+    product64 = 1.0
+    for step, g in enumerate(grads, start=1):
+        scratch_opt.step(params, g)
+        p.grad = torch.from_numpy(g["dW1"].copy())
+        torch_opt.step()
+        product64 *= so.nadam_momentum(0.9, step, 0.01)
+        assert scratch_opt.state["W1"]["mu_product"] == torch_opt.state[p]["mu_product"].item()
+    assert torch_opt.state[p]["mu_product"].dtype == torch.float32
+    assert abs(float(scratch_opt.state["W1"]["mu_product"]) - product64) > 0  # the float32 rounding is real
+
+
+def test_radam_switches_to_the_rectified_update_once_rho_t_exceeds_5():
+    """Until rho_t > 5 the step is bias-corrected momentum SGD, ``param -= lr m_hat``; the first rectified step
+    is found from the formula (t = 6 for beta2 = 0.999), not hard-coded."""
+    beta1, beta2, lr = 0.9, 0.999, 0.01
+    rho_inf = 2 / (1 - beta2) - 1
+    rho = [rho_inf - 2 * t * beta2**t / (1 - beta2**t) for t in range(1, 20)]
+    first_rectified = next(t for t, r in enumerate(rho, start=1) if r > so.RADAM_RHO_THRESHOLD)
+    assert first_rectified == 6
+    params, grads = _stream(4, "float64", steps=first_rectified)
+    opt = so.RAdam(params, lr=lr)
+    exp_avg = np.zeros_like(params["W1"])
+    for t, g in enumerate(grads, start=1):
+        before = params["W1"].copy()
+        opt.step(params, g)
+        exp_avg = beta1 * exp_avg + (1 - beta1) * g["dW1"]
+        sgd_like = before - lr * exp_avg / (1 - beta1**t)
+        if t < first_rectified:
+            np.testing.assert_allclose(params["W1"], sgd_like, rtol=1e-14)
+        else:
+            assert not np.allclose(params["W1"], sgd_like, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- torch.optim.lr_scheduler
+
+SCHEDULES = [
+    ("StepLR", dict(step_size=3, gamma=0.7), "SGD", dict(lr=0.1)),
+    ("MultiStepLR", dict(milestones=[2, 5, 5, 9], gamma=0.5), "SGD", dict(lr=0.1)),
+    ("ExponentialLR", dict(gamma=0.93), "Adam", dict(lr=0.01)),
+    ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001), "SGD", dict(lr=0.1, momentum=0.9)),
+    ("CosineAnnealingLR", dict(T_max=5), "RAdam", dict(lr=0.1)),
+    ("OneCycleLR", dict(max_lr=0.5, total_steps=30), "SGD", dict(lr=0.1, momentum=0.9)),
+    ("OneCycleLR", dict(max_lr=0.5, total_steps=31, three_phase=True, anneal_strategy="linear", pct_start=0.25),
+     "NAdam", dict(lr=0.1)),
+    ("ReduceLROnPlateau", dict(patience=2, factor=0.5, cooldown=1), "Adadelta", dict(lr=0.1)),
+    ("ReduceLROnPlateau", dict(mode="max", patience=1, factor=0.5, threshold_mode="abs", threshold=0.01,
+                               min_lr=0.02), "Adamax", dict(lr=0.1)),
+]
+
+
+@pytest.mark.parametrize(("schedule", "hyper", "optimizer", "opt_hyper"), SCHEDULES,
+                         ids=[f"{s[0]}-{i}" for i, s in enumerate(SCHEDULES)])
+def test_schedule_gives_torchs_lr_bit_for_bit(schedule, hyper, optimizer, opt_hyper):
+    """30 epochs of optimizer step then schedule step: lr (and OneCycle's cycled momentum) equal as floats,
+    parameters equal to rounding; ReduceLROnPlateau reads a dev metric that stops improving at epoch 5."""
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal((3, 2))}
+    scratch_opt = getattr(so, optimizer)(params, **opt_hyper)
+    scratch_schedule = getattr(so, schedule)(scratch_opt, **hyper)
+    p = torch.nn.Parameter(torch.from_numpy(params["W"].copy()))
+    torch_opt = to.make_optimizer(optimizer, [p], **opt_hyper)
+    torch_schedule = to.make_scheduler(schedule, torch_opt, **hyper)
+    lrs = []
+    for epoch in range(30):
+        g = rng.standard_normal((3, 2))
+        metric = float(rng.uniform(0, 1)) + (0.0 if epoch < 5 else 0.5)
+        scratch_opt.step(params, {"dW": g})
+        p.grad = torch.from_numpy(g.copy())
+        torch_opt.step()
+        args = (metric,) if schedule == "ReduceLROnPlateau" else ()
+        scratch_schedule.step(*args)
+        torch_schedule.step(*args)
+        group = torch_opt.param_groups[0]
+        assert scratch_opt.lr == group["lr"] == scratch_schedule.get_last_lr() == torch_schedule.get_last_lr()[0], epoch
+        for key in ("momentum", "betas"):
+            if key in scratch_opt.hyper:
+                assert scratch_opt.hyper[key] == group[key]
+        lrs.append(scratch_opt.lr)
+    assert relative_difference(params["W"], p.detach().numpy())[1] < 1e-14
+    assert len(set(lrs)) >= 3  # the schedule did change the lr
+
+
+def test_recursive_and_closed_forms_differ_in_the_last_bits():
+    """ExponentialLR multiplies the previous lr (torch's get_lr); lr0 gamma^e (its closed form) rounds
+    differently: equal to ~1e-15, not bit-equal, which is why scratch follows the recursion."""
+    opt = so.SGD({"W": np.zeros((1, 1))}, lr=0.1)
+    schedule = so.ExponentialLR(opt, gamma=0.9)
+    gaps = []
+    for epoch in range(1, 60):
+        schedule.step()
+        gaps.append(abs(opt.lr - 0.1 * 0.9**epoch) / opt.lr)
+    assert max(gaps) < 1e-14 and max(gaps) > 0
+
+
+def test_onecycle_refuses_steps_past_total_steps():
+    opt = so.SGD({"W": np.zeros((1, 1))}, lr=0.1, momentum=0.9)
+    schedule = so.OneCycleLR(opt, max_lr=1.0, total_steps=3)
+    for _ in range(3):
+        schedule.step()
+    with pytest.raises(ValueError, match="total_steps"):
+        schedule.step()
+
+
+@pytest.mark.parametrize(("schedule", "kwargs", "word"), [
+    ("StepLR", dict(step_size=0), "step_size"),
+    ("StepLR", dict(step_size=2, gamma=-0.1), "gamma"),
+    ("MultiStepLR", dict(milestones=[]), "milestones"),
+    ("MultiStepLR", dict(milestones=[3, 0]), r"milestones\[1\]"),
+    ("ExponentialLR", dict(gamma=0.0), "gamma"),
+    ("CosineAnnealingLR", dict(T_max=0), "T_max"),
+    ("CosineAnnealingLR", dict(T_max=3, eta_min=-1.0), "eta_min"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=10, pct_start=1.5), "pct_start"),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=10, anneal_strategy="step"), "anneal_strategy"),
+    ("OneCycleLR", dict(max_lr=0.0, total_steps=10), "max_lr"),
+    ("ReduceLROnPlateau", dict(factor=1.0), "factor"),
+    ("ReduceLROnPlateau", dict(mode="avg"), "mode"),
+    ("ReduceLROnPlateau", dict(threshold_mode="pct"), "threshold_mode"),
+])
+def test_bad_schedule_arguments_are_named(schedule, kwargs, word):
+    opt = so.SGD({"W": np.zeros((1, 1))}, lr=0.1)
+    with pytest.raises(ValueError, match=word):
+        getattr(so, schedule)(opt, **kwargs)
+
+
+def test_plateau_rejects_a_nonfinite_metric_and_cycle_momentum_needs_momentum():
+    opt = so.Adagrad({"W": np.zeros((1, 1))}, lr=0.1)
+    with pytest.raises(ValueError, match="metric"):
+        so.ReduceLROnPlateau(opt).step(float("nan"))
+    with pytest.raises(ValueError, match="cycle_momentum"):
+        so.OneCycleLR(opt, max_lr=1.0, total_steps=5)
 
 
 # ---------------------------------------------------------------- mini-batches

@@ -65,7 +65,8 @@ def _torch_state_keys(variant: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_everything_torch_keeps_as_state_is_observed_on_both_sides(variant: str) -> None:
     """No state escapes the comparison: each key of ``optimizer.state[p]`` (momentum_buffer, square_avg,
-    grad_avg, sum, exp_avg, exp_avg_sq, max_exp_avg_sq, step) is an observed array on both sides."""
+    grad_avg, sum, exp_avg, exp_avg_sq, max_exp_avg_sq, acc_delta, exp_inf, mu_product, step) is an observed
+    array on both sides."""
     expected = {f"state.{name}.{key}" for name, keys in _torch_state_keys(variant).items() for key in keys}
     scratch_out, torch_out = run_trajectories(_case(variant), 0, "float64", CPU, 3)
     for trajectory in (scratch_out, torch_out):
@@ -87,6 +88,12 @@ def test_everything_torch_keeps_as_state_is_observed_on_both_sides(variant: str)
     ("adam_amsgrad", {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
     ("adamw_amsgrad", {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
     ("course_adam", {"step", "exp_avg", "exp_avg_sq"}),
+    ("adadelta_weight_decay", {"step", "square_avg", "acc_delta"}),
+    ("adamax", {"step", "exp_avg", "exp_inf"}),
+    ("nadam", {"step", "mu_product", "exp_avg", "exp_avg_sq"}),
+    ("nadamw", {"step", "mu_product", "exp_avg", "exp_avg_sq"}),
+    ("radam", {"step", "exp_avg", "exp_avg_sq"}),
+    ("radamw", {"step", "exp_avg", "exp_avg_sq"}),
 ])
 def test_state_of_each_optimizer_family_is_the_one_torch_documents(variant: str, expected: set[str]) -> None:
     assert all(keys == expected for keys in _torch_state_keys(variant).values())
@@ -123,3 +130,17 @@ def test_course_momentum_against_dampened_sgd_on_the_deep_net() -> None:
     for name in problem.params:
         gap = course.params[name] - torch_out[f"param.{name}"]
         np.testing.assert_allclose(gap, lr * beta * course.grads[f"d{name}"], rtol=1e-9, atol=1e-14)
+
+
+SCHEDULED = sorted(v for v, (_, spec) in cases.VARIANTS.items() if spec.schedule is not None)
+
+
+@pytest.mark.parametrize("variant", SCHEDULED)
+def test_schedules_give_the_same_lr_float_at_every_step(variant: str) -> None:
+    """torch.optim.lr_scheduler and scratch.optim's schedules inside a training run: over the case's 200 steps
+    (20 epochs of mini-batches) the observed lr is bit-equal on both sides at every step, and it does change
+    (ReduceLROnPlateau's dev loss first stalls after 10 epochs)."""
+    scratch_traj, torch_traj = run_trajectories(_case(variant), 0, "float64", CPU, 200)
+    observed = [float(scratch_traj.snapshots[step]["state.lr"]) for step in range(200)]
+    assert observed == [float(torch_traj.snapshots[step]["state.lr"]) for step in range(200)]
+    assert len(set(observed)) >= 3, observed

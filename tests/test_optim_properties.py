@@ -1,10 +1,10 @@
 """Property test: random hyperparameters, flags and parameter shapes, scratch.optim against torch.optim.
 
 For each optimizer hypothesis draws every hyperparameter torch exposes (lr, betas, momentum, dampening,
-weight_decay, eps, alpha, lr_decay, initial_accumulator_value and the flags nesterov, centered, amsgrad),
-one to three parameters of random 2-D shapes and a seed for the gradient stream; both sides take the same
-10 steps. In float64 the parameters and every state array agree to rounding level, and the step counts are
-equal.
+weight_decay, eps, alpha, lr_decay, initial_accumulator_value, rho, momentum_decay and the flags nesterov,
+centered, amsgrad, decoupled_weight_decay), one to three parameters of random 2-D shapes and a seed for the
+gradient stream; both sides take the same 10 steps. In float64 the parameters and every state array agree to
+rounding level, and the step counts are equal.
 """
 
 from __future__ import annotations
@@ -62,6 +62,30 @@ def adam_hyper(draw) -> dict:
                 amsgrad=draw(st.booleans()))
 
 
+@st.composite
+def adadelta_hyper(draw) -> dict:
+    return dict(lr=draw(lrs), rho=draw(betas), eps=draw(st.floats(1e-8, 1e-3)), weight_decay=draw(decays))
+
+
+@st.composite
+def adamax_hyper(draw) -> dict:
+    return dict(lr=draw(lrs), betas=(draw(betas), draw(betas)), eps=draw(epsilons), weight_decay=draw(decays))
+
+
+@st.composite
+def nadam_hyper(draw) -> dict:
+    return dict(lr=draw(lrs), betas=(draw(betas), draw(betas)), eps=draw(epsilons), weight_decay=draw(decays),
+                momentum_decay=draw(st.one_of(st.just(4e-3), st.floats(0.0, 0.5))),
+                decoupled_weight_decay=draw(st.booleans()))
+
+
+@st.composite
+def radam_hyper(draw) -> dict:
+    # beta2 >= 0.5: rho_inf = 2 / (1 - beta2) - 1 must exceed 5 for the rectified branch to be reachable at all
+    return dict(lr=draw(lrs), betas=(draw(betas), draw(st.floats(0.5, 0.999))), eps=draw(epsilons),
+                weight_decay=draw(decays), decoupled_weight_decay=draw(st.booleans()))
+
+
 #: The course writes ``beta v + (1 - beta) g``; torch's Adam passes ``weight = 1 - beta`` to ``lerp``, which
 #: for weights >= 0.5 computes ``g - (g - v) (1 - weight)``: its effective beta is ``1 - fl(1 - beta)``,
 #: off by up to u / beta relative (found here: beta1 = 1e-10 gives a 1e-6 relative error in beta1, and with
@@ -85,6 +109,10 @@ OPTIMIZER_CONFIGS = st.one_of(
     st.tuples(st.just("Adagrad"), adagrad_hyper()),
     st.tuples(st.just("Adam"), adam_hyper()),
     st.tuples(st.just("AdamW"), adam_hyper()),
+    st.tuples(st.just("Adadelta"), adadelta_hyper()),
+    st.tuples(st.just("Adamax"), adamax_hyper()),
+    st.tuples(st.just("NAdam"), nadam_hyper()),
+    st.tuples(st.just("RAdam"), radam_hyper()),
     *(st.tuples(st.just(name), course_hyper(name)) for name in ("MomentumCourse", "RMSpropCourse", "AdamCourse")),
 )
 SHAPES = st.lists(st.tuples(st.integers(1, 6), st.integers(1, 6)), min_size=1, max_size=3)
@@ -119,7 +147,7 @@ def _trajectories(name: str, hyper: dict, shapes: list[tuple[int, int]], seed: i
     return traj_ours, traj_theirs
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(config=OPTIMIZER_CONFIGS, shapes=SHAPES, seed=st.integers(0, 2**32 - 1))
 def test_random_hyperparameters_match_torch_to_rounding(config: tuple[str, dict], shapes, seed: int) -> None:
     name, hyper = config

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import torch
+from torch.optim import lr_scheduler
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
@@ -21,6 +22,19 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "Adagrad": torch.optim.Adagrad,
     "Adam": torch.optim.Adam,
     "AdamW": torch.optim.AdamW,
+    "Adadelta": torch.optim.Adadelta,
+    "Adamax": torch.optim.Adamax,
+    "NAdam": torch.optim.NAdam,
+    "RAdam": torch.optim.RAdam,
+}
+
+SCHEDULERS: dict[str, type] = {
+    "StepLR": lr_scheduler.StepLR,
+    "MultiStepLR": lr_scheduler.MultiStepLR,
+    "ExponentialLR": lr_scheduler.ExponentialLR,
+    "CosineAnnealingLR": lr_scheduler.CosineAnnealingLR,
+    "OneCycleLR": lr_scheduler.OneCycleLR,
+    "ReduceLROnPlateau": lr_scheduler.ReduceLROnPlateau,
 }
 
 
@@ -49,6 +63,14 @@ def adam_course(params: Iterable[torch.nn.Parameter], *, lr: float = 0.0007, bet
                 beta2: float = 0.999, epsilon: float = 1e-8) -> torch.optim.Adam:
     """The course's Adam is ``Adam(betas=(beta1, beta2), eps=epsilon)``."""
     return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=epsilon)
+
+
+def make_scheduler(name: str, optimizer: torch.optim.Optimizer, **hyper: object
+                   ) -> lr_scheduler.LRScheduler:
+    """``torch.optim.lr_scheduler.<name>(optimizer, **hyper)``; ``ReduceLROnPlateau.step`` takes the dev loss."""
+    if name not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {name!r}; expected one of {sorted(SCHEDULERS)}")
+    return SCHEDULERS[name](optimizer, **hyper)
 
 
 COURSE_EQUIVALENTS = {"MomentumCourse": momentum_course, "RMSpropCourse": rmsprop_course,

@@ -2,10 +2,13 @@
 
 Every optimizer and every flag that changes the math is one variant (SGD plain / weight decay / momentum /
 dampening / Nesterov; RMSprop plain / centered / momentum / weight decay; Adagrad plain / lr_decay /
-weight decay + initial accumulator; Adam / AMSGrad / weight decay; AdamW; the course's momentum, RMSprop
-and Adam against their torch equivalents), plus batch, mini-batch (64, 128, 256, 512, with the last
-smaller batch) and stochastic (batch size 1) gradient descent over several epochs, and the course's
-learning-rate decay (every epoch, and every k epochs) against ``LambdaLR``.
+weight decay + initial accumulator; Adam / AMSGrad / weight decay; AdamW; Adadelta, Adamax, NAdam (and
+NAdamW), RAdam (and RAdamW), each plain and with weight decay; the course's momentum, RMSprop and Adam against
+their torch equivalents), plus batch, mini-batch (64, 128, 256, 512, with the last smaller batch) and
+stochastic (batch size 1) gradient descent over several epochs, the course's learning-rate decay (every epoch,
+and every k epochs) against ``LambdaLR``, and torch's schedules StepLR, MultiStepLR, ExponentialLR,
+CosineAnnealingLR (per epoch), OneCycleLR (per batch) and ReduceLROnPlateau (per epoch, on a dev-set loss),
+whose learning rate is compared at every step as ``state.lr``.
 
 The network is the shared L-layer net of :mod:`compare.cases.networks` (2 -> 16 -> 16 -> 1, tanh hidden,
 sigmoid output, binary cross-entropy from the logits) on the course's planar flower, Xavier-initialised per seed:
@@ -37,11 +40,13 @@ from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, register
 from compare.core.trainers import ScratchTrainer, observe_parameters
 from compare.data import datasets
+from scratch.logistic_regression import cost_from_logits
 from torch_ref.training import train_step
 
 LAYER_DIMS = [2, 16, 16, 1]
 M_TRAIN = 600  # > 512 so every course mini-batch size leaves a smaller last batch
 M_STOCHASTIC = 48  # batch size 1: 200 steps are 4+ epochs
+M_DEV = 200
 #: tanh, not ReLU: ReLU's derivative jumps at 0, and in float32 a pre-activation within rounding of 0 can take
 #: opposite signs on the two sides (measured: sgd_nesterov, step 33, one layer-2 unit at Z = -2.9e-7 vs +3.5e-7),
 #: which switches one example's contribution to the gradient on or off: a 4e-2 relative jump that the optimizer
@@ -62,13 +67,29 @@ class OptimSpec:
     hyper: dict[str, Any] = field(default_factory=dict)
     batch_size: int | None = None
     decay: tuple[float, int] | None = None
+    schedule: ScheduleSpec | None = None
 
 
-def make_problem(seed: int, dtype: np.dtype, *, m: int = M_TRAIN) -> Problem:
-    """The shared deep net's problem (He init) on ``m`` points of the planar flower, plus the shuffle seed."""
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A ``torch.optim.lr_scheduler`` (= ``scratch.optim``) schedule, stepped once per ``"epoch"`` (at the start
+    of each new epoch, ReduceLROnPlateau with the dev-set loss) or once per ``"batch"`` (after each update;
+    a new cycle starts every ``total_steps`` updates, so timing runs can take more steps than one cycle)."""
+
+    name: str
+    hyper: dict[str, Any] = field(default_factory=dict)
+    per: str = "epoch"
+
+
+def make_problem(seed: int, dtype: np.dtype, *, m: int = M_TRAIN, dev: bool = False) -> Problem:
+    """The shared deep net's problem (He init) on ``m`` points of the planar flower, plus the shuffle seed;
+    ``dev``: also a dev set of ``M_DEV`` other points of the flower (for ReduceLROnPlateau)."""
     problem = deep_problem(seed, dtype, layer_dims=LAYER_DIMS, dataset=datasets.planar_flower(m=m, seed=seed + 1),
                            hidden_activation=HIDDEN_ACTIVATION, init=INIT)
     problem.hyper["shuffle_seed"] = seed
+    if dev:
+        dev_set = datasets.planar_flower(m=M_DEV, seed=seed + 101, dtype=dtype)
+        problem.data["X_dev"], problem.data["Y_dev"] = dev_set.X, dev_set.Y
     return problem
 
 
@@ -95,17 +116,37 @@ class ScratchOptimTrainer(ScratchTrainer):
         self.batches = _scratch_batches(problem.data["X"], problem.data["Y"], spec.batch_size,
                                         problem.hyper["shuffle_seed"])
         self.activation = problem.hyper["hidden_activation"]
+        self.schedule_spec, self.dev = spec.schedule, (problem.data.get("X_dev"), problem.data.get("Y_dev"))
+        self.schedule = self._new_schedule() if spec.schedule is not None else None
+
+    def _new_schedule(self) -> so.LRScheduler | so.ReduceLROnPlateau:
+        return getattr(so, self.schedule_spec.name)(self.optimizer, **self.schedule_spec.hyper)
+
+    def _step_schedule_for_new_epoch(self) -> None:
+        if self.schedule_spec.name == "ReduceLROnPlateau":
+            X_dev, Y_dev = self.dev
+            ZL, _ = dn.L_model_logits(X_dev, self.params, hidden_activation=self.activation, check=False)
+            self.schedule.step(float(cost_from_logits(ZL, Y_dev)))  # BCEWithLogitsLoss's formula
+        else:
+            self.schedule.step()
 
     def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
         epoch, X_batch, Y_batch = next(self.batches)
         if self.decay is not None and epoch != self.epoch:
             decay_rate, time_interval = self.decay
             self.optimizer.lr = so.schedule_lr_decay(self.lr0, epoch, decay_rate, time_interval)
+        if self.schedule is not None and self.schedule_spec.per == "epoch" and epoch != self.epoch:
+            self._step_schedule_for_new_epoch()
         self.epoch = epoch
         return dn.loss_and_grads(self.params, X_batch, Y_batch, hidden_activation=self.activation, check=False)
 
     def update(self) -> None:
         self.optimizer.step(self.params, self.grads)
+        if self.schedule is not None and self.schedule_spec.per == "batch":
+            if self.schedule.last_epoch == self.schedule_spec.hyper["total_steps"] - 1:
+                self.schedule = self._new_schedule()  # the cycle's last update is done: a new cycle
+            else:
+                self.schedule.step()
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
         state: dict[str, dict[str, np.ndarray]] = {}
@@ -114,7 +155,7 @@ class ScratchOptimTrainer(ScratchTrainer):
             count = self.optimizer.step_count(name)
             if count is not None:
                 state[name]["step"] = np.array(float(count))
-        if self.decay is not None:
+        if self.decay is not None or self.schedule is not None:
             state[""] = {"lr": np.array(self.optimizer.lr)}
         return state
 
@@ -139,12 +180,27 @@ class TorchOptimTrainer:
             self.loader = to.make_loader(x, y, spec.batch_size, lambda: rng.permutation(len(x)))
         self.epoch_iter = iter(self.loader)
         self.loss: torch.Tensor | None = None
+        self.schedule_spec = spec.schedule
+        if spec.schedule is not None:
+            self.scheduler = self._new_scheduler()
+            self.dev = tuple(to_torch(problem.data[key], device, transpose=True) for key in ("X_dev", "Y_dev")) \
+                if spec.schedule.name == "ReduceLROnPlateau" else None
+
+    def _new_scheduler(self) -> Any:
+        return to.make_scheduler(self.schedule_spec.name, self.optimizer, **self.schedule_spec.hyper)
+
+    @torch.no_grad()
+    def _dev_loss(self) -> float:
+        x_dev, y_dev = self.dev
+        return float(self.loss_fn(self.model(x_dev), y_dev))
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         try:
             return next(self.epoch_iter)
         except StopIteration:  # end of the epoch
-            if self.scheduler is not None:
+            if self.schedule_spec is not None and self.schedule_spec.name == "ReduceLROnPlateau":
+                self.scheduler.step(self._dev_loss())
+            elif self.scheduler is not None and (self.schedule_spec is None or self.schedule_spec.per == "epoch"):
                 self.scheduler.step()
             self.epoch_iter = iter(self.loader)
             return next(self.epoch_iter)
@@ -152,12 +208,22 @@ class TorchOptimTrainer:
     def step(self) -> None:
         x, y = self._next_batch()
         self.loss = train_step(self.model, self.loss_fn, self.optimizer, x, y)
+        if self.schedule_spec is not None and self.schedule_spec.per == "batch":
+            if self.scheduler.last_epoch == self.schedule_spec.hyper["total_steps"] - 1:
+                self.scheduler = self._new_scheduler()  # the cycle's last update is done: a new cycle
+            else:
+                self.scheduler.step()
 
     def observe(self) -> Observation:
         if self.loss is None:
             raise RuntimeError("observe() called before step()")
         lr = {"": {"lr": np.array(self.optimizer.param_groups[0]["lr"])}} if self.scheduler is not None else None
-        return observe_parameters(float(self.loss), self.mapping, self.optimizer, with_step_count=True, state=lr)
+        seen = observe_parameters(float(self.loss), self.mapping, self.optimizer, with_step_count=True, state=lr)
+        for entry in self.mapping:  # scalar state beyond the step count (NAdam's mu_product)
+            for key, value in self.optimizer.state.get(entry.parameter, {}).items():
+                if key != "step" and isinstance(value, torch.Tensor) and value.dim() == 0:
+                    seen.arrays[f"state.{entry.scratch_name}.{key}"] = np.array(float(value))
+        return seen
 
 
 # ------------------------------------------------------------------------- the variants
@@ -173,6 +239,19 @@ EQUATIONS = {
              r" \hat v^{max} = \max(\hat v^{max}, v)\ \text{(amsgrad)}",
              r"\theta := \theta - \frac{\eta}{1-\beta_1^t}\, m / (\sqrt{v}/\sqrt{1-\beta_2^t} + \epsilon)"),
     "AdamW": (r"\theta := \theta (1 - \eta\lambda), \text{ then the Adam step with } g = \nabla J",),
+    "Adadelta": (r"v = \rho v + (1-\rho) g^2,\quad \Delta = \frac{\sqrt{u + \epsilon}}{\sqrt{v + \epsilon}}\, g,"
+                 r"\quad u = \rho u + (1-\rho) \Delta^2",
+                 r"\theta := \theta - \eta\,\Delta"),
+    "Adamax": (r"m = \beta_1 m + (1-\beta_1) g,\quad u = \max(\beta_2 u, |g| + \epsilon)",
+               r"\theta := \theta - \frac{\eta}{1-\beta_1^t}\, m / u"),
+    "NAdam": (r"\mu_t = \beta_1 (1 - \tfrac12 0.96^{t\,\psi}),\quad \Pi_t = \prod_{k \le t} \mu_k,"
+              r"\quad \hat v = v / (1-\beta_2^t)",
+              r"\theta := \theta - \eta \frac{1-\mu_t}{1-\Pi_t} \frac{g}{\sqrt{\hat v}+\epsilon}"
+              r" - \eta \frac{\mu_{t+1}}{1-\Pi_t \mu_{t+1}} \frac{m}{\sqrt{\hat v}+\epsilon}"),
+    "RAdam": (r"\rho_\infty = \frac{2}{1-\beta_2} - 1,\quad \rho_t = \rho_\infty - \frac{2 t \beta_2^t}{1-\beta_2^t},"
+              r"\quad r_t = \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}",
+              r"\theta := \theta - \eta\, \hat m\, r_t \frac{\sqrt{1-\beta_2^t}}{\sqrt{v}+\epsilon}\ (\rho_t > 5),"
+              r"\quad \theta - \eta\, \hat m\ \text{otherwise}"),
     "MomentumCourse": (r"v = \beta v + (1-\beta)\, dW,\quad W := W - \alpha v"
                        r"\ \equiv\ \text{SGD}(\eta = \alpha(1-\beta), \mu = \beta),\ b = v/(1-\beta)",),
     "RMSpropCourse": (r"s = \beta s + (1-\beta)\, dW^2,\quad W := W - \alpha\, dW/(\sqrt{s}+\epsilon)"
@@ -192,6 +271,15 @@ NOTES = {
             "Learning rates stay below the phase where full-batch Adam oscillates around the minimum and "
             "amplifies rounding (a float32-sized start perturbation grows to 1e-3 at lr 0.01; docs/optimizers.md).",
     "AdamW": "Decoupled weight decay: the parameter shrinks by 1 - lr * weight_decay before the Adam step.",
+    "Adadelta": "eps sits inside both square roots (not after them as in Adam), so the first step moves by "
+                "about lr * sqrt(eps) / |g| relative: Adadelta's lr of 1.0 is its default, not a large value.",
+    "Adamax": "eps is added to |g| before the running max; the max replaces Adam's square root, so there is no "
+              "second bias correction.",
+    "NAdam": "mu_product is kept by torch as a 0-d tensor of its default dtype (float32), even for float64 "
+             "parameters; scratch mirrors it (a float64 product differs by ~1e-8 relative). decoupled_weight_decay "
+             "gives NAdamW.",
+    "RAdam": "Until rho_t > 5 (step 6 for beta2 = 0.999) the update is bias-corrected momentum SGD; then the "
+             "rectified Adam step. decoupled_weight_decay gives RAdamW.",
     "MomentumCourse": "Equal to SGD(lr * (1 - beta), momentum=beta) exactly; SGD(lr, momentum=beta, "
                       "dampening=beta) is not: its first buffer is dW_1, not (1 - beta) dW_1, a gap of "
                       "beta^t dW_1 (see docs/optimizers.md).",
@@ -200,7 +288,20 @@ NOTES = {
 }
 SCRATCH_CORE = {"SGD": so.sgd_step, "RMSprop": so.rmsprop_step, "Adagrad": so.adagrad_step, "Adam": so.adam_step,
                 "AdamW": so.adam_step, "MomentumCourse": so.momentum_course_step,
-                "RMSpropCourse": so.rmsprop_course_step, "AdamCourse": so.adam_course_step}
+                "RMSpropCourse": so.rmsprop_course_step, "AdamCourse": so.adam_course_step,
+                "Adadelta": so.adadelta_step, "Adamax": so.adamax_step, "NAdam": so.nadam_step, "RAdam": so.radam_step}
+SCHEDULE_NOTES = {
+    "StepLR": "lr * gamma every step_size epochs, computed recursively (torch's get_lr), not as lr0 gamma^k.",
+    "MultiStepLR": "lr * gamma^k at an epoch listed k times in milestones.",
+    "ExponentialLR": "lr * gamma every epoch; the recursion and lr0 gamma^e differ in the last bits.",
+    "CosineAnnealingLR": "torch's recursive cosine (a ratio of consecutive cosine values) with its restart branch "
+                         "when (epoch - 1 - T_max) % (2 T_max) == 0.",
+    "OneCycleLR": "Stepped after every update; the momentum (SGD) or beta1 (Adam) moves opposite to the lr. A new "
+                  "cycle starts after total_steps updates (timing runs take more steps than one cycle), instead "
+                  "of the final step() to last_epoch = total_steps, whose lr torch extrapolates past the last "
+                  "phase (negative with linear annealing) and scratch refuses.",
+    "ReduceLROnPlateau": "Stepped once per epoch with the dev-set loss (BCE from the logits on both sides).",
+}
 
 # Learning rates are chosen so that the 200-step trajectory is well conditioned, i.e. float32 rounding is
 # not amplified by the training dynamics themselves. Measured with float64 scratch against float64 scratch
@@ -258,6 +359,43 @@ VARIANTS: dict[str, tuple[str, OptimSpec]] = {
                  OptimSpec("SGD", dict(lr=0.5, momentum=0.5), batch_size=64, decay=(0.3, 1))),
     "lr_decay_scheduled": ("mini-batch 128, lr0 / (1 + 1.0 floor(epoch / 3)) vs LambdaLR",
                            OptimSpec("SGD", dict(lr=0.5), batch_size=128, decay=(1.0, 3))),
+    "adadelta_weight_decay": ("Adadelta rho 0.95 + weight_decay",
+                              OptimSpec("Adadelta", dict(lr=1.0, rho=0.95, weight_decay=0.01))),
+    "adamax": ("Adamax lr 0.005", OptimSpec("Adamax", dict(lr=0.005))),
+    "adamax_weight_decay": ("Adamax + weight_decay", OptimSpec("Adamax", dict(lr=0.005, weight_decay=0.01))),
+    "nadam": ("NAdam lr 0.0005 (momentum_decay 4e-3)", OptimSpec("NAdam", dict(lr=0.0005))),
+    "nadam_weight_decay": ("NAdam + L2 weight_decay, momentum_decay 0.01",
+                           OptimSpec("NAdam", dict(lr=0.0005, weight_decay=0.01, momentum_decay=0.01))),
+    "nadamw": ("NAdam decoupled weight decay 0.1 (NAdamW)",
+               OptimSpec("NAdam", dict(lr=0.0005, weight_decay=0.1, decoupled_weight_decay=True))),
+    "radam": ("RAdam lr 0.003 (rectified from step 6)", OptimSpec("RAdam", dict(lr=0.003))),
+    "radam_weight_decay": ("RAdam + L2 weight_decay", OptimSpec("RAdam", dict(lr=0.001, weight_decay=0.01))),
+    "radamw": ("RAdam decoupled weight decay 0.1 (RAdamW)",
+               OptimSpec("RAdam", dict(lr=0.003, weight_decay=0.1, decoupled_weight_decay=True))),
+    "steplr": ("mini-batch 64 + momentum, StepLR(step_size=3, gamma=0.5) per epoch",
+               OptimSpec("SGD", dict(lr=0.5, momentum=0.5), batch_size=64,
+                         schedule=ScheduleSpec("StepLR", dict(step_size=3, gamma=0.5)))),
+    "multisteplr": ("mini-batch 64, MultiStepLR(milestones=[4, 8, 8, 15], gamma=0.5) per epoch",
+                    OptimSpec("SGD", dict(lr=0.5), batch_size=64,
+                              schedule=ScheduleSpec("MultiStepLR", dict(milestones=[4, 8, 8, 15], gamma=0.5)))),
+    "exponentiallr": ("mini-batch 64 with Adam, ExponentialLR(gamma=0.9) per epoch",
+                      OptimSpec("Adam", dict(lr=0.01), batch_size=64,
+                                schedule=ScheduleSpec("ExponentialLR", dict(gamma=0.9)))),
+    "cosineannealinglr": ("mini-batch 64 + momentum, CosineAnnealingLR(T_max=8, eta_min=0.01) per epoch",
+                          OptimSpec("SGD", dict(lr=0.5, momentum=0.5), batch_size=64,
+                                    schedule=ScheduleSpec("CosineAnnealingLR", dict(T_max=8, eta_min=0.01)))),
+    "onecyclelr": ("mini-batch 64, OneCycleLR(max_lr=0.5, total_steps=100) per batch, momentum cycled",
+                   OptimSpec("SGD", dict(lr=0.1, momentum=0.9), batch_size=64,
+                             schedule=ScheduleSpec("OneCycleLR", dict(max_lr=0.5, total_steps=100), per="batch"))),
+    "onecyclelr_adam": ("mini-batch 64 with Adam, three-phase linear OneCycleLR(max_lr=0.01), beta1 cycled",
+                        OptimSpec("Adam", dict(lr=0.001), batch_size=64,
+                                  schedule=ScheduleSpec("OneCycleLR", dict(max_lr=0.01, total_steps=100,
+                                                                           three_phase=True,
+                                                                           anneal_strategy="linear"), per="batch"))),
+    "reducelronplateau": ("mini-batch 64, ReduceLROnPlateau(patience=1, factor=0.5, threshold=0.01) on the dev loss",
+                          OptimSpec("SGD", dict(lr=0.5), batch_size=64,
+                                    schedule=ScheduleSpec("ReduceLROnPlateau",
+                                                          dict(patience=1, factor=0.5, threshold=0.01)))),
 }
 
 
@@ -274,16 +412,22 @@ def _register(variant: str, summary: str, spec: OptimSpec) -> None:
         scratch_source += (smb.random_mini_batches, smb.partition_mini_batches)
     if spec.decay is not None:
         scratch_source += (so.schedule_lr_decay,)
+    notes = NOTES[spec.name]
+    if spec.schedule is not None:
+        scratch_source += (getattr(so, spec.schedule.name),)
+        torch_source += (to.SCHEDULERS[spec.schedule.name],)
+        notes = f"{SCHEDULE_NOTES[spec.schedule.name]} {notes}"
+    dev = spec.schedule is not None and spec.schedule.name == "ReduceLROnPlateau"
     register(Case(
         concept="optim",
         variant=variant,
         summary=summary,
-        make_problem=lambda seed, dtype: make_problem(seed, dtype, m=m),
+        make_problem=lambda seed, dtype: make_problem(seed, dtype, m=m, dev=dev),
         scratch=lambda problem: ScratchOptimTrainer(problem, spec),
         torch=lambda problem, device: TorchOptimTrainer(problem, device, spec),
         gradient_check=check_gradients,
         equations=EQUATIONS[spec.name],
-        notes=NOTES[spec.name],
+        notes=notes,
         scratch_source=scratch_source,
         torch_source=torch_source,
     ))

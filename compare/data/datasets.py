@@ -319,6 +319,79 @@ def catvnoncat(data_dir: str | Path, *, train: bool = True, dtype: np.dtype | st
                            channels_last=True)
 
 
+# --------------------------------------------------------------------------------------------------
+# Sequence tasks (recurrent networks): the adding problem and a character-level corpus.
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SequenceData:
+    """``inputs``: values ``(n_x, m, T)`` or integer indices ``(m, T)``; ``targets``: values ``(n_y, m)`` or
+    indices ``(m, T)``; ``vocabulary``: the characters behind the indices (character tasks)."""
+
+    name: str
+    inputs: np.ndarray
+    targets: np.ndarray
+    vocabulary: str = ""
+
+    @property
+    def m(self) -> int:
+        return self.inputs.shape[-2]  # (n_x, m, T) or (m, T)
+
+
+def adding_problem(m: int = 64, T: int = 30, *, seed: int = 0, dtype: np.dtype | str = "float64") -> SequenceData:
+    """Hochreiter & Schmidhuber's adding problem: ``inputs (2, m, T)``, row 0 uniform values in [0, 1), row 1
+    a marker that is 1 at two steps (one in each half) and 0 elsewhere; ``targets (1, m)`` is the sum of the
+    two marked values. The known answer: always predicting 1 gives a mean squared error of 1/6 (the
+    variance of a sum of two uniforms); a network that learned the task goes far below it."""
+    check_positive_int("m", m)
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 2:
+        raise ValueError(f"T must be an integer >= 2 (one marker in each half), got {T!r}")
+    dtype = check_dtype("dtype", dtype)
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, size=(m, T))
+    first = rng.integers(0, T // 2, size=m)
+    second = rng.integers(T // 2, T, size=m)
+    markers = np.zeros((m, T))
+    markers[np.arange(m), first] = 1.0
+    markers[np.arange(m), second] = 1.0
+    inputs = np.stack([values, markers]).astype(dtype)
+    targets = (values[np.arange(m), first] + values[np.arange(m), second]).reshape(1, m).astype(dtype)
+    return SequenceData(f"adding_problem(T={T})", inputs, targets)
+
+
+def zen_of_python() -> str:
+    """The Zen of Python, read from the standard library's ``this`` module without importing it (importing
+    it prints the text): its source holds the text ROT13-encoded in the string ``s``."""
+    import ast
+    import codecs
+    import importlib.util
+
+    spec = importlib.util.find_spec("this")
+    if spec is None or spec.origin is None:
+        raise DatasetUnavailable("the standard library's 'this' module was not found")
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    encoded = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                   and getattr(node.targets[0], "id", None) == "s")
+    return codecs.decode(encoded, "rot13")
+
+
+def char_sequences(text: str, T: int, *, name: str = "text") -> SequenceData:
+    """Non-overlapping windows of ``T`` characters as indices ``(m, T)``; targets are the next characters.
+
+    The vocabulary is the sorted set of characters of ``text``; sequence ``i`` covers characters
+    ``i T .. i T + T - 1`` and its targets ``i T + 1 .. i T + T``.
+    """
+    check_positive_int("T", T)
+    vocabulary = "".join(sorted(set(text)))
+    codes = np.array([vocabulary.index(ch) for ch in text], dtype=np.int64)
+    m = (codes.size - 1) // T
+    if m < 1:
+        raise ValueError(f"text of {len(text)} characters is too short for one sequence of T={T} (+1 target)")
+    inputs = codes[: m * T].reshape(m, T)
+    targets = codes[1 : m * T + 1].reshape(m, T)
+    return SequenceData(f"{name}(T={T})", inputs, targets, vocabulary)
+
+
 DOWNLOADABLE = {"mnist": mnist, "fashionmnist": fashion_mnist, "cifar10": cifar10_cat_vs_noncat}
 
 

@@ -15,6 +15,8 @@ the thread settings in force); :mod:`compare.report.speed` renders and writes it
 - ``optimizer``: torch's SGD implementations (for-loop, ``foreach``, ``fused``) and ``torch.compile`` at
   the base point, each parity-checked against the scratch net over a few steps.
 - ``concept``: every registered case at its own default size (``python -m compare run``'s problems).
+- ``rnn``: one forward + backward of an LSTM (batch 64, hidden 256, sequence 50, float32), scratch against
+  ``nn.LSTM`` on each torch device (only when the ``rnn`` concept is selected).
 - ``vectorization``: the lectures' loop-vs-vectorized logistic regression and dot product.
 - ``dispatch``: the fixed cost of one tiny op in NumPy and torch (what dominates at ``m = 64``).
 - ``parity_suite``: wall time of every parity comparison (``python -m compare run``), full mode only.
@@ -505,6 +507,42 @@ def vectorization_rows(plan_: Plan) -> list[dict[str, object]]:
     return rows
 
 
+# --- recurrent networks --------------------------------------------------------------------------------------
+
+#: The issue's LSTM point: batch 64, hidden 256, sequence 50 (input size 256), float32; ``--quick``: batch 8,
+#: hidden 32, sequence 10.
+LSTM_POINT, QUICK_LSTM_POINT = (64, 256, 50), (8, 32, 10)
+
+
+def lstm_rows(plan_: Plan) -> list[dict[str, object]]:
+    """One forward + backward of a one-layer LSTM over the sequence (many-to-one head, cross-entropy): scratch
+    (``scratch.rnn``, BPTT by hand) against ``nn.LSTM`` (fused cell kernels) on each torch device, float32."""
+    import scratch.rnn as sr
+    import torch_ref.rnn as tr
+
+    m, n_h, T = QUICK_LSTM_POINT if plan_.quick else LSTM_POINT
+    net = sr.RecurrentNet(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one")
+    rng = np.random.default_rng(0)
+    params = net.init_params(rng, "float32")
+    X = rng.standard_normal((n_h, m, T)).astype(np.float32)
+    labels = rng.integers(0, 10, m)
+    rows = [_row("rnn", "LSTM forward + backward", "scratch", "cpu", "float32",
+                 _time(plan_, lambda: net.loss_and_grads(params, X, labels)), m=m, width=n_h, depth=T)]
+    for device in plan_.devices:
+        model = tr.RecurrentModel(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one", dtype=torch.float32,
+                                  device=device)
+        x = torch.from_numpy(X.transpose(1, 2, 0).copy()).to(device)
+        y = torch.from_numpy(labels).to(device)
+
+        def torch_step(model=model, x=x, y=y) -> None:
+            model.zero_grad()
+            tr.loss_fn(model(x)[0], y, "cross_entropy").backward()
+
+        rows.append(_row("rnn", "LSTM forward + backward", "torch", device, "float32", _time(plan_, torch_step, device),
+                         m=m, width=n_h, depth=T))
+    return rows
+
+
 def dispatch_rows(plan_: Plan) -> list[dict[str, object]]:
     """The fixed cost of one tiny elementwise op: ``x + y`` on 64 elements, NumPy (scratch's) and torch eager."""
     rows = []
@@ -630,6 +668,8 @@ def _sections(plan_: Plan, cases: Sequence[Case]) -> list[tuple[str, Callable[[]
         sections += [("dense-net sweeps", lambda: dense_rows(plan_)),
                      ("optimizer implementations", lambda: optimizer_rows(plan_)),
                      ("targets (interleaved)", lambda: target_rows(plan_))]
+    if "rnn" in names:
+        sections.append(("LSTM forward + backward", lambda: lstm_rows(plan_)))
     if not plan_.quick:
         sections.append(("parity suite", lambda: [parity_suite_row(cases)]))
     return sections

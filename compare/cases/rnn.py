@@ -1,0 +1,312 @@
+"""Recurrent networks: scratch.rnn (BPTT by hand) against nn.RNN / nn.LSTM / nn.GRU, 200 training steps each.
+
+Two tasks, both offline: the adding problem (many-to-one, squared error; ``compare.data.datasets.adding_problem``)
+and a character-level language model on the Zen of Python (many-to-many with an embedding, cross-entropy;
+``char_sequences``). Every variant trains with Adam and global gradient-norm clipping (``clip_grad_norm_``)
+whose ``max_norm`` is set below the typical gradient norm, so clipping is active on most steps; the total
+norm before clipping is compared every step as ``state.total_norm``, and whether the step clipped as
+``state.clipped`` (1 or 0), so a clipping decision that differs between the sides fails the run.
+
+Truncated BPTT variants take one chunk of ``chunk_length`` steps per training step, carrying each layer's
+final state into the next chunk as values (scratch) or ``h.detach()`` (torch), and start again from zero
+states after the last chunk of the sequence.
+
+Sequences are 20 (adding), 25 (characters) and 50 (truncated, 5 chunks of 10) steps long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import scratch.clipping as sc
+import scratch.optim as so
+import scratch.rnn as sr
+import torch_ref.rnn as tr
+from compare.core.devices import to_torch, torch_dtype
+from compare.core.problem import Observation, Problem
+from compare.core.registry import Case, register
+from compare.core.trainers import ParamMap, load_parameters, observation, observe_parameters
+from compare.data import datasets
+
+N_H, EMBEDDING = 16, 8
+M_ADDING, T_ADDING = 32, 20
+T_CHARS, T_CHUNKED, CHUNK = 25, 50, 10
+
+
+@dataclass(frozen=True)
+class RnnSpec:
+    """One variant: cell, task (``"adding"`` or ``"chars"``), depth, torch's layout, truncation, clipping and
+    the optimizer (a ``scratch.optim`` class name = a ``torch.optim`` name, with its hyperparameters)."""
+
+    cell: str
+    task: str = "chars"
+    num_layers: int = 1
+    batch_first: bool = True
+    chunk_length: int | None = None
+    max_norm: float = 0.05
+    optimizer: str = "SGD"
+    hyper: dict[str, Any] = field(default_factory=lambda: {"lr": 1.0})
+
+
+def make_problem(seed: int, dtype: np.dtype, spec: RnnSpec) -> Problem:
+    """The task's data (adding problem: drawn from ``seed + 1``; characters: fixed) and torch's default
+    initialization drawn from ``seed``."""
+    if spec.task == "adding":
+        data = datasets.adding_problem(M_ADDING, T_ADDING, seed=seed + 1, dtype=dtype)
+        net = sr.RecurrentNet(cell=spec.cell, n_x=2, n_h=N_H, n_y=1, num_layers=spec.num_layers,
+                              head="many_to_one", loss="mse")
+    else:
+        data = datasets.char_sequences(datasets.zen_of_python(), T_CHUNKED if spec.chunk_length else T_CHARS,
+                                       name="zen")
+        V = len(data.vocabulary)
+        net = sr.RecurrentNet(cell=spec.cell, n_x=EMBEDDING, n_h=N_H, n_y=V, num_layers=spec.num_layers,
+                              head="many_to_many", loss="cross_entropy", vocab_size=V)
+    params = net.init_params(np.random.default_rng(seed), dtype)
+    return Problem(seed, np.dtype(dtype), {"inputs": data.inputs, "targets": data.targets}, params,
+                   {"net": net, "spec": spec})
+
+
+def chunks(T: int, chunk_length: int | None) -> list[slice]:
+    """The time slices one pass over the sequence takes, one per training step."""
+    if chunk_length is None:
+        return [slice(0, T)]
+    return [slice(start, min(start + chunk_length, T)) for start in range(0, T, chunk_length)]
+
+
+class ScratchRnn:
+    """``RecurrentNet.loss_and_grads`` on the next chunk, ``clip_grad_norm_``, then the optimizer's step."""
+
+    def __init__(self, problem: Problem):
+        self.net, self.spec = problem.hyper["net"], problem.hyper["spec"]
+        self.params = problem.fresh_params()
+        self.inputs, self.targets = problem.data["inputs"], problem.data["targets"]
+        self.chunks = chunks(self.inputs.shape[-1], self.spec.chunk_length)
+        self.optimizer = getattr(so, self.spec.optimizer)(self.params, **self.spec.hyper)
+        self.index, self.states, self.total_norm = 0, None, np.nan
+        self.cost, self.grads = np.nan, {}
+
+    def step(self) -> None:
+        chunk = self.chunks[self.index % len(self.chunks)]
+        if chunk.start == 0:
+            self.states = None  # each pass over the sequence starts from zero states
+        targets = self.targets if self.net.head == "many_to_one" else self.targets[..., chunk]
+        self.cost, self.grads, self.states = self.net.loss_and_grads(self.params, self.inputs[..., chunk], targets,
+                                                                     self.states)
+        self.total_norm = sc.clip_grad_norm_(self.grads, max_norm=self.spec.max_norm)
+        self.optimizer.step(self.params, self.grads)
+        self.index += 1
+
+    def observe(self) -> Observation:
+        state: dict[str, dict[str, np.ndarray]] = {"": clip_state(float(self.total_norm), self.spec.max_norm)}
+        for name in self.params:
+            state[name] = dict(self.optimizer.torch_state(name))
+            count = self.optimizer.step_count(name)
+            if count is not None:
+                state[name]["step"] = np.array(float(count))
+        grads = {name: self.grads["d" + name] for name in self.params}
+        return observation(float(self.cost), self.params, grads, state)
+
+
+def clip_state(total_norm: float, max_norm: float) -> dict[str, np.ndarray]:
+    """The total gradient norm before clipping and whether this step clipped (1.0) or not (0.0), observed as
+    ``state.total_norm`` and ``state.clipped``."""
+    return {"total_norm": np.array(total_norm), "clipped": np.array(float(total_norm > max_norm))}
+
+
+def param_map(model: tr.RecurrentModel, names: list[str]) -> list[ParamMap]:
+    """Scratch name -> torch parameter; scratch's biases are columns ``(n, 1)``, torch's flat ``(n,)``."""
+    entries = []
+    for name in names:
+        parameter = model.get_parameter(tr.torch_name(name))
+        if parameter.dim() == 1:
+            entries.append(ParamMap(name, parameter, to_scratch=lambda a: a.reshape(-1, 1),
+                                    from_scratch=lambda a: a.reshape(-1)))
+        else:
+            entries.append(ParamMap(name, parameter))
+    return entries
+
+
+def torch_sequence(array: np.ndarray, device: torch.device, *, batch_first: bool) -> torch.Tensor:
+    """Scratch's ``(n, m, T)`` values or ``(m, T)`` indices in torch's batch-first or time-first layout."""
+    if array.ndim == 3:
+        array = array.transpose(1, 2, 0) if batch_first else array.transpose(2, 1, 0)
+    elif not batch_first:
+        array = array.T
+    return to_torch(array, device)
+
+
+def build_torch_model(problem: Problem, device: torch.device) -> tuple[tr.RecurrentModel, list[ParamMap]]:
+    net, spec = problem.hyper["net"], problem.hyper["spec"]
+    model = tr.RecurrentModel(cell=net.cell, n_x=net.n_x, n_h=net.n_h, n_y=net.n_y, num_layers=net.num_layers,
+                              head=net.head, vocab_size=net.vocab_size, batch_first=spec.batch_first,
+                              dtype=torch_dtype(problem.dtype), device=device)
+    mapping = param_map(model, list(problem.params))
+    load_parameters(mapping, problem.params)
+    return model, mapping
+
+
+class TorchRnn:
+    """zero_grad -> forward from the detached state -> loss -> backward -> ``clip_grad_norm_`` -> step."""
+
+    def __init__(self, problem: Problem, device: torch.device):
+        net, self.spec = problem.hyper["net"], problem.hyper["spec"]
+        self.loss_kind, self.many_to_one = net.loss, net.head == "many_to_one"
+        self.model, self.mapping = build_torch_model(problem, device)
+        self.optimizer = getattr(torch.optim, self.spec.optimizer)(self.model.parameters(), **self.spec.hyper)
+        inputs, targets = problem.data["inputs"], problem.data["targets"]
+        self.x = torch_sequence(inputs, device, batch_first=self.spec.batch_first)
+        self.y = to_torch(targets, device, transpose=True) if self.many_to_one else \
+            torch_sequence(targets, device, batch_first=self.spec.batch_first)
+        self.time_dim = 1 if self.spec.batch_first else 0
+        self.chunks = chunks(inputs.shape[-1], self.spec.chunk_length)
+        self.index, self.state = 0, None
+        self.loss: torch.Tensor | None = None
+        self.total_norm: torch.Tensor | None = None
+
+    def step(self) -> None:
+        chunk = self.chunks[self.index % len(self.chunks)]
+        if chunk.start == 0:
+            self.state = None
+        x = self.x.narrow(self.time_dim, chunk.start, chunk.stop - chunk.start)
+        y = self.y if self.many_to_one else self.y.narrow(self.time_dim, chunk.start, chunk.stop - chunk.start)
+        self.optimizer.zero_grad()
+        logits, state = self.model(x, self.state)
+        loss = tr.loss_fn(logits, y, self.loss_kind)
+        loss.backward()
+        self.state = tr.detach_state(state)
+        self.total_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.spec.max_norm)
+        self.optimizer.step()
+        self.loss = loss.detach()
+        self.index += 1
+
+    def observe(self) -> Observation:
+        if self.loss is None or self.total_norm is None:
+            raise RuntimeError("observe() called before step()")
+        return observe_parameters(float(self.loss), self.mapping, self.optimizer, with_step_count=True,
+                                  state={"": clip_state(float(self.total_norm), self.spec.max_norm)})
+
+
+#: Entries of each parameter checked by finite differences (all of them would be ~3000 forward passes).
+ENTRIES_CHECKED = 6
+
+
+def check_gradients(problem: Problem) -> float:
+    """BPTT against two-sided differences ``(J(w + e) - J(w - e)) / 2e`` at ``ENTRIES_CHECKED`` entries of every
+    parameter, drawn from the problem's seed, on the first 2 sequences and 6 steps of the case's data (same
+    weights, float64); the course's relative error ``||g - g_num|| / (||g|| + ||g_num||)`` over those entries
+    (a correct backward pass gives ~1e-9 or less)."""
+    net, eps = problem.hyper["net"], 1e-6
+    params = {name: value.astype(np.float64) for name, value in problem.params.items()}
+    inputs = problem.data["inputs"][..., :2, :6] if net.vocab_size is None else problem.data["inputs"][:2, :6]
+    targets = problem.data["targets"][:, :2] if net.head == "many_to_one" else problem.data["targets"][:2, :6]
+    inputs = inputs.astype(np.float64) if net.vocab_size is None else inputs
+    targets = targets.astype(np.float64) if net.loss == "mse" else targets
+    _, grads, _ = net.loss_and_grads(params, inputs, targets)
+
+    def cost() -> float:  # the forward pass and the loss only
+        Z, _, _ = net.forward(params, inputs)
+        return float(sr.head_loss(Z, net.flat_targets(targets), net.loss)[0])
+
+    rng = np.random.default_rng(problem.seed)
+    analytic, numeric = [], []
+    for name, value in params.items():
+        flat = value.reshape(-1)
+        for index in rng.choice(flat.size, size=min(ENTRIES_CHECKED, flat.size), replace=False):
+            original = flat[index]
+            flat[index] = original + eps
+            plus = cost()
+            flat[index] = original - eps
+            minus = cost()
+            flat[index] = original
+            numeric.append((plus - minus) / (2 * eps))
+            analytic.append(grads["d" + name].reshape(-1)[index])
+    g, n = np.array(analytic), np.array(numeric)
+    return float(np.linalg.norm(g - n) / (np.linalg.norm(g) + np.linalg.norm(n)))
+
+
+# ------------------------------------------------------------------------- the variants
+
+EQUATIONS = {
+    "rnn": (r"h^{<t>} = \tanh(W_{ih} x^{<t>} + b_{ih} + W_{hh} h^{<t-1>} + b_{hh})\ \text{(or ReLU)},"
+            r"\quad \hat y = W_y h + b_y",
+            r"\partial J/\partial W_{hh} = \sum_t \delta^{<t>} h^{<t-1>\top},\quad"
+            r" \delta^{<t>} = (\partial J/\partial h^{<t>} + W_{hh}^\top \delta^{<t+1>}) \odot (1 - h^{<t>2})"),
+    "lstm": (r"i, f, o = \sigma(a_{i,f,o}),\ g = \tanh(a_g),\quad a = W_{ih} x + b_{ih} + W_{hh} h + b_{hh}",
+             r"c^{<t>} = f \odot c^{<t-1>} + i \odot g,\quad h^{<t>} = o \odot \tanh(c^{<t>})"),
+    "gru": (r"r, z = \sigma(a_{r,z}),\quad n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn}))",
+            r"h^{<t>} = (1 - z) \odot n + z \odot h^{<t-1>}"),
+}
+CLIP_EQUATION = (r"N = \lVert (\lVert g_1 \rVert, \dots, \lVert g_K \rVert) \rVert,"
+                 r"\quad g_k := g_k \min(1, c/(N + 10^{-6}))")
+
+#: Learning rates and max_norm keep the 200-step trajectories well conditioned while clipping is active on
+#: most steps. Measured (standalone lock-step runs before the harness): with Adam at lr 0.01 the adding problem
+#: reaches a low loss within 100 steps and from there amplifies rounding exponentially (float64 numpy vs torch
+#: 1e-14 at step 40, 2e-9 at 100, 1e+1 at 200: the two runs end in different places, a property of the
+#: dynamics, not of either side); SGD on clipped gradients (a step of fixed length lr * max_norm) stays at
+#: rounding level. The LSTM on the adding problem needs lr 0.05 (lr 0.5 is chaotic from step ~80 in float64).
+VARIANTS: dict[str, tuple[str, RnnSpec]] = {
+    "rnn_tanh_adding": ("RNN tanh, adding problem (many-to-one, MSE), T=20",
+                        RnnSpec("rnn_tanh", "adding", max_norm=0.1, hyper={"lr": 0.5})),
+    "rnn_relu_adding": ("RNN ReLU, adding problem, T=20",
+                        RnnSpec("rnn_relu", "adding", max_norm=0.1, hyper={"lr": 0.5})),
+    "lstm_adding": ("LSTM, adding problem, T=20", RnnSpec("lstm", "adding", max_norm=0.05, hyper={"lr": 0.05})),
+    "gru_adding": ("GRU, adding problem, T=20", RnnSpec("gru", "adding", max_norm=0.1, hyper={"lr": 0.5})),
+    "rnn_tanh_chars": ("RNN tanh character model (many-to-many, embedding), T=25",
+                       RnnSpec("rnn_tanh", hyper={"lr": 0.3})),
+    "lstm_chars": ("LSTM character model, T=25", RnnSpec("lstm")),
+    "gru_chars": ("GRU character model, T=25", RnnSpec("gru")),
+    "lstm_chars_time_first": ("LSTM character model, torch time-first (batch_first=False)",
+                              RnnSpec("lstm", batch_first=False)),
+    "lstm_chars_adam": ("LSTM character model with Adam lr 0.003", RnnSpec("lstm", optimizer="Adam",
+                                                                          hyper={"lr": 0.003})),
+    "rnn_relu_stacked": ("2-layer RNN ReLU character model", RnnSpec("rnn_relu", num_layers=2, hyper={"lr": 0.3})),
+    "lstm_stacked": ("2-layer LSTM character model", RnnSpec("lstm", num_layers=2, max_norm=0.03)),
+    "gru_stacked": ("2-layer GRU character model, time-first", RnnSpec("gru", num_layers=2, batch_first=False)),
+    "lstm_tbptt": (f"LSTM, truncated BPTT: T={T_CHUNKED} in chunks of {CHUNK}, state carried (detached)",
+                   RnnSpec("lstm", chunk_length=CHUNK)),
+    "gru_tbptt": (f"2-layer GRU, truncated BPTT: T={T_CHUNKED} in chunks of {CHUNK}",
+                  RnnSpec("gru", num_layers=2, chunk_length=CHUNK)),
+}
+NOTES = {
+    "rnn": "torch has two bias vectors b_ih and b_hh (the course one); both get the same gradient.",
+    "lstm": "torch stacks the gates in the order i, f, g, o; the course's Wf, Wi, Wc, Wo on [a_prev; x] map "
+            "onto W_ih and W_hh with scratch.rnn.course_to_torch.",
+    "gru": "b_hn sits inside the reset product r * (W_hn h + b_hn), and h' = (1 - z) n + z h: the course's GRU "
+           "applies the reset gate before the product and is not this function.",
+}
+SCRATCH_CELL = {"rnn": (sr.rnn_cell_forward, sr.rnn_cell_backward),
+                "lstm": (sr.lstm_cell_forward, sr.lstm_cell_backward),
+                "gru": (sr.gru_cell_forward, sr.gru_cell_backward)}
+
+
+def _register(variant: str, summary: str, spec: RnnSpec) -> None:
+    family = spec.cell.split("_")[0]
+    scratch_source: tuple[object, ...] = (*SCRATCH_CELL[family], sr.layer_forward, sr.layer_backward,
+                                          sc.clip_grad_norm_)
+    torch_source: tuple[object, ...] = (tr.RecurrentModel, TorchRnn.step)
+    if spec.chunk_length is not None:
+        scratch_source += (sr.train_truncated_bptt,)
+        torch_source += (tr.train_truncated_bptt,)
+    register(Case(
+        concept="rnn",
+        variant=variant,
+        summary=f"{summary}; {spec.optimizer} + clip_grad_norm_({spec.max_norm})",
+        make_problem=lambda seed, dtype: make_problem(seed, dtype, spec),
+        scratch=ScratchRnn,
+        torch=TorchRnn,
+        gradient_check=check_gradients,
+        equations=(*EQUATIONS[family], CLIP_EQUATION),
+        notes=NOTES[family],
+        scratch_source=scratch_source,
+        torch_source=torch_source,
+    ))
+
+
+for _variant, (_summary, _spec) in VARIANTS.items():
+    _register(_variant, _summary, _spec)

@@ -1,0 +1,481 @@
+"""Recurrent networks from scratch: RNN (tanh, ReLU), LSTM and GRU cells, backpropagation through time by hand.
+
+Step for step ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` (stacked layers, two bias vectors, torch's gate order),
+written in the course's layout and with its forward/backward-with-cache pairs.
+
+Shapes (examples are columns, as in the course): a sequence ``X`` is ``(n_x, m, T)`` (``X[:, :, t]`` is
+the input at time ``t``), a hidden state ``h`` (and an LSTM cell state ``c``) is ``(n_h, m)``, the hidden
+states of a layer over time ``H`` are ``(n_h, m, T)``. Layer ``l`` has torch's parameters, under torch's
+names and shapes, biases as columns::
+
+    W_ih_l{l} (G n_h, n_in)   W_hh_l{l} (G n_h, n_h)   b_ih_l{l} (G n_h, 1)   b_hh_l{l} (G n_h, 1)
+
+with ``n_in = n_x`` for layer 0 and ``n_h`` above it, and ``G`` stacked gates. Writing
+``a = W_ih x + b_ih + W_hh h + b_hh`` and ``a_k`` for its k-th block of ``n_h`` rows::
+
+    RNN  (G = 1)        h' = tanh(a)   (or relu(a))
+    LSTM (G = 4: i f g o)  i = s(a_i)  f = s(a_f)  g = tanh(a_g)  o = s(a_o)
+                        c' = f * c + i * g            h' = o * tanh(c')
+    GRU  (G = 3: r z n)    r = s(a_r)  z = s(a_z)
+                        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))    (b_hn *inside* the reset product)
+                        h' = (1 - z) * n + z * h  =  (h - n) * z + n     (torch's evaluation order)
+
+``s`` is the sigmoid. The course's LSTM (``Wf, Wi, Wc, Wo`` acting on ``[a_prev; x_t]``) is the same cell;
+:func:`course_to_torch` maps its names onto these arrays. The course's GRU applies the reset gate to
+``h`` *before* the matrix product (``Wc [r * c, x]``) and is not the same function as torch's.
+
+Backpropagation through time walks ``t = T-1 .. 0``, adds each step's weight gradients into one sum
+(the same weights act at every step) and passes ``dh`` (and ``dc``) back to step ``t - 1``. A truncated
+run (:func:`train_truncated_bptt`) carries the final state of one chunk into the next as plain values:
+the next chunk's backward stops at its first step (torch: ``h.detach()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from scratch.activations import sigmoid
+from scratch.clipping import clip_grad_norm_
+from scratch.softmax import log_softmax, softmax
+from scratch.validation import check_array, check_float_dtype, check_positive_int
+
+Params = dict[str, np.ndarray]
+State = tuple[np.ndarray, ...]  # (h,) for RNN and GRU, (h, c) for LSTM
+
+CELLS = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+HEADS = ("many_to_one", "many_to_many")
+LOSSES = ("cross_entropy", "mse")
+
+
+# --------------------------------------------------------------------------------------------------
+# One time step of each cell: forward returns the new state and a cache; backward takes the gradient
+# of the new state and returns those of the input, the previous state and the step's weights.
+# --------------------------------------------------------------------------------------------------
+
+class Weights(NamedTuple):
+    """One layer's parameters: ``W_ih (G n_h, n_in)``, ``W_hh (G n_h, n_h)``, ``b_ih``, ``b_hh (G n_h, 1)``."""
+
+    W_ih: np.ndarray
+    W_hh: np.ndarray
+    b_ih: np.ndarray
+    b_hh: np.ndarray
+
+
+class StepCache(NamedTuple):
+    x: np.ndarray
+    h_prev: np.ndarray
+    c_prev: np.ndarray | None
+    values: tuple[np.ndarray, ...]  # the cell's activations, named per cell below
+    weights: Weights
+
+
+def _weight_grads(da_ih: np.ndarray, da_hh: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.ndarray]:
+    """``dx = W_ih^T da_ih`` and ``dh_prev = W_hh^T da_hh`` plus the weight gradients of this step."""
+    w = cache.weights
+    dW = Weights(da_ih @ cache.x.T, da_hh @ cache.h_prev.T, da_ih.sum(axis=1, keepdims=True),
+                 da_hh.sum(axis=1, keepdims=True))
+    return w.W_ih.T @ da_ih, w.W_hh.T @ da_hh, dW
+
+
+def rnn_cell_forward(x: np.ndarray, h_prev: np.ndarray, w: Weights, *, nonlinearity: str = "tanh"
+                     ) -> tuple[np.ndarray, StepCache]:
+    """``h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh)`` (or relu); ``x (n_in, m)``, ``h (n_h, m)``."""
+    a = (w.W_ih @ x + w.b_ih) + (w.W_hh @ h_prev + w.b_hh)
+    h = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
+    return h, StepCache(x, h_prev, None, (a, h), w)
+
+
+def rnn_cell_backward(dh: np.ndarray, cache: StepCache, *, nonlinearity: str = "tanh"
+                      ) -> tuple[np.ndarray, np.ndarray, Weights]:
+    """``da = dh * (1 - h^2)`` (tanh) or ``dh * [a > 0]`` (relu); returns ``dx, dh_prev, dWeights``."""
+    a, h = cache.values
+    da = dh * (1 - h * h) if nonlinearity == "tanh" else dh * (a > 0)
+    dx, dh_prev, dW = _weight_grads(da, da, cache)
+    return dx, dh_prev, dW
+
+
+def lstm_cell_forward(x: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray, w: Weights
+                      ) -> tuple[np.ndarray, np.ndarray, StepCache]:
+    """One LSTM step, gates in torch's order i, f, g, o; returns ``h, c`` ``(n_h, m)`` and the cache."""
+    a = (w.W_ih @ x + w.b_ih) + (w.W_hh @ h_prev + w.b_hh)
+    a_i, a_f, a_g, a_o = np.split(a, 4)
+    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+    c = f * c_prev + i * g
+    tanh_c = np.tanh(c)
+    h = o * tanh_c
+    return h, c, StepCache(x, h_prev, c_prev, (i, f, g, o, tanh_c), w)
+
+
+def lstm_cell_backward(dh: np.ndarray, dc: np.ndarray, cache: StepCache
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Weights]:
+    """Backward of one LSTM step::
+
+        do = dh tanh(c)       dc_total = dc + dh o (1 - tanh(c)^2)
+        di = dc_total g       df = dc_total c_prev       dg = dc_total i       dc_prev = dc_total f
+        da = [di i(1-i); df f(1-f); dg (1-g^2); do o(1-o)]
+
+    Returns ``dx, dh_prev, dc_prev, dWeights``.
+    """
+    i, f, g, o, tanh_c = cache.values
+    do = dh * tanh_c
+    dc_total = dc + dh * o * (1 - tanh_c * tanh_c)
+    da = np.concatenate([dc_total * g * i * (1 - i), dc_total * cache.c_prev * f * (1 - f),
+                         dc_total * i * (1 - g * g), do * o * (1 - o)])
+    dx, dh_prev, dW = _weight_grads(da, da, cache)
+    return dx, dh_prev, dc_total * f, dW
+
+
+def gru_cell_forward(x: np.ndarray, h_prev: np.ndarray, w: Weights) -> tuple[np.ndarray, StepCache]:
+    """One GRU step, gates in torch's order r, z, n, ``b_hn`` inside the reset product (see the module)."""
+    ai_r, ai_z, ai_n = np.split(w.W_ih @ x + w.b_ih, 3)
+    ah_r, ah_z, ah_n = np.split(w.W_hh @ h_prev + w.b_hh, 3)
+    r = sigmoid(ai_r + ah_r)
+    z = sigmoid(ai_z + ah_z)
+    n = np.tanh(ai_n + r * ah_n)
+    h = (h_prev - n) * z + n
+    return h, StepCache(x, h_prev, None, (r, z, n, ah_n), w)
+
+
+def gru_cell_backward(dh: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.ndarray, Weights]:
+    """Backward of one GRU step (``ah_n = W_hn h_prev + b_hn``)::
+
+        dn = dh (1 - z)    dz = dh (h_prev - n)    da_n = dn (1 - n^2)    dr = da_n ah_n
+        da_ih = [dr r(1-r); dz z(1-z); da_n]       da_hh = [dr r(1-r); dz z(1-z); da_n r]
+        dh_prev = dh z + W_hh^T da_hh
+
+    Returns ``dx, dh_prev, dWeights``.
+    """
+    r, z, n, ah_n = cache.values
+    da_n = dh * (1 - z) * (1 - n * n)
+    da_r = da_n * ah_n * r * (1 - r)
+    da_z = dh * (cache.h_prev - n) * z * (1 - z)
+    da_ih = np.concatenate([da_r, da_z, da_n])
+    da_hh = np.concatenate([da_r, da_z, da_n * r])
+    dx, dh_prev, dW = _weight_grads(da_ih, da_hh, cache)
+    return dx, dh_prev + dh * z, dW
+
+
+def cell_forward(cell: str, x: np.ndarray, state: State, w: Weights) -> tuple[State, StepCache]:
+    """Dispatch one step of ``cell`` (a key of ``CELLS``); the state is ``(h,)`` or ``(h, c)``."""
+    if cell == "lstm":
+        h, c, cache = lstm_cell_forward(x, state[0], state[1], w)
+        return (h, c), cache
+    if cell == "gru":
+        h, cache = gru_cell_forward(x, state[0], w)
+        return (h,), cache
+    h, cache = rnn_cell_forward(x, state[0], w, nonlinearity=cell.removeprefix("rnn_"))
+    return (h,), cache
+
+
+def cell_backward(cell: str, dstate: State, cache: StepCache) -> tuple[np.ndarray, State, Weights]:
+    """Dispatch one backward step: ``dstate`` is ``(dh,)`` or ``(dh, dc)``; returns ``dx, dstate_prev, dW``."""
+    if cell == "lstm":
+        dx, dh_prev, dc_prev, dW = lstm_cell_backward(dstate[0], dstate[1], cache)
+        return dx, (dh_prev, dc_prev), dW
+    if cell == "gru":
+        dx, dh_prev, dW = gru_cell_backward(dstate[0], cache)
+    else:
+        dx, dh_prev, dW = rnn_cell_backward(dstate[0], cache, nonlinearity=cell.removeprefix("rnn_"))
+    return dx, (dh_prev,), dW
+
+
+# --------------------------------------------------------------------------------------------------
+# A layer over time, and a stack of layers.
+# --------------------------------------------------------------------------------------------------
+
+def layer_forward(cell: str, X: np.ndarray, state0: State, w: Weights
+                  ) -> tuple[np.ndarray, State, list[StepCache]]:
+    """Run one layer over ``X (n_in, m, T)`` from ``state0``; returns ``H (n_h, m, T)``, the final state, caches."""
+    n_h, m, T = w.W_hh.shape[1], X.shape[1], X.shape[2]
+    H = np.empty((n_h, m, T), dtype=X.dtype)
+    state, caches = state0, []
+    for t in range(T):
+        state, cache = cell_forward(cell, X[:, :, t], state, w)
+        H[:, :, t] = state[0]
+        caches.append(cache)
+    return H, state, caches
+
+
+def layer_backward(cell: str, dH: np.ndarray, caches: list[StepCache]
+                   ) -> tuple[np.ndarray, State, Weights]:
+    """BPTT through one layer: ``dH (n_h, m, T)`` is the loss's gradient w.r.t. each step's output ``h_t``.
+
+    At step ``t`` the gradient of ``h_t`` is ``dH[:, :, t]`` plus what step ``t + 1`` sent back; the weight
+    gradients are summed over all steps. Returns ``dX (n_in, m, T)``, the gradient of the initial state
+    and the weight gradients.
+    """
+    n_in, T = caches[0].x.shape[0], len(caches)
+    dX = np.empty((n_in, dH.shape[1], T), dtype=dH.dtype)
+    dstate: State = tuple(np.zeros_like(dH[:, :, 0]) for _ in range(2 if cell == "lstm" else 1))
+    total = Weights(*(np.zeros_like(p) for p in caches[0].weights))
+    for t in reversed(range(T)):
+        dstate = (dstate[0] + dH[:, :, t], *dstate[1:])
+        dX[:, :, t], dstate, dW = cell_backward(cell, dstate, caches[t])
+        for acc, step_grad in zip(total, dW, strict=True):
+            acc += step_grad
+    return dX, dstate, total
+
+
+def layer_weights(params: Mapping[str, np.ndarray], layer: int) -> Weights:
+    return Weights(*(params[f"{name}_l{layer}"] for name in ("W_ih", "W_hh", "b_ih", "b_hh")))
+
+
+def stack_forward(cell: str, X: np.ndarray, params: Mapping[str, np.ndarray], states0: Sequence[State],
+                  num_layers: int) -> tuple[np.ndarray, list[State], list[list[StepCache]]]:
+    """Layers ``0 .. num_layers-1``, each fed the ``H`` of the one below; ``states0`` one state per layer."""
+    caches, states = [], []
+    H = X
+    for layer in range(num_layers):
+        H, state, layer_caches = layer_forward(cell, H, states0[layer], layer_weights(params, layer))
+        states.append(state)
+        caches.append(layer_caches)
+    return H, states, caches
+
+
+def stack_backward(cell: str, dH: np.ndarray, caches: list[list[StepCache]]
+                   ) -> tuple[np.ndarray, Params, list[State]]:
+    """BPTT through the stack, top layer first; returns ``dX``, grads ``{"dW_ih_l0": ...}``, ``dstates0``."""
+    grads: Params = {}
+    dstates0: list[State] = []
+    for layer in reversed(range(len(caches))):
+        dH, dstate0, dW = layer_backward(cell, dH, caches[layer])
+        dstates0.insert(0, dstate0)
+        for name, value in zip(("W_ih", "W_hh", "b_ih", "b_hh"), dW, strict=True):
+            grads[f"d{name}_l{layer}"] = value
+    return dH, grads, dstates0
+
+
+# --------------------------------------------------------------------------------------------------
+# Embedding and heads.
+# --------------------------------------------------------------------------------------------------
+
+def embedding_forward(indices: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """Rows of ``E (V, n_x)`` (``nn.Embedding.weight``) for integer ``indices (m, T)``: ``X (n_x, m, T)``."""
+    return E[indices].transpose(2, 0, 1)
+
+
+def embedding_backward(dX: np.ndarray, indices: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """``dE``: each used row receives the sum of the gradients of all positions that looked it up."""
+    dE = np.zeros_like(E)
+    np.add.at(dE, indices, dX.transpose(1, 2, 0))
+    return dE
+
+
+def head_loss(Z: np.ndarray, targets: np.ndarray, loss: str) -> tuple[np.floating, np.ndarray]:
+    """Mean loss over all columns of ``Z (n_y, N)`` and ``dZ``: cross-entropy with integer ``targets (N,)``
+    (``nn.CrossEntropyLoss``) or squared error with ``targets (n_y, N)`` (``nn.MSELoss``, mean over entries)."""
+    if loss == "cross_entropy":
+        columns = np.arange(targets.size)
+        value = -np.mean(log_softmax(Z)[targets, columns])
+        dZ = softmax(Z)
+        dZ[targets, columns] -= 1
+        return value, dZ / targets.size
+    diff = Z - targets
+    return np.mean(diff * diff), 2 * diff / diff.size
+
+
+@dataclass(frozen=True)
+class RecurrentNet:
+    """Architecture of ``[Embedding] -> RNN/LSTM/GRU x num_layers -> Linear`` (torch: ``torch_ref.rnn``).
+
+    ``vocab_size`` set: inputs are integer indices ``(m, T)`` looked up in ``E (vocab_size, n_x)``; else
+    inputs are ``X (n_x, m, T)``. ``head``: ``"many_to_one"`` reads ``h_T`` of the top layer (one output
+    per sequence, ``Z (n_y, m)``), ``"many_to_many"`` reads every ``h_t`` (``Z (n_y, m T)``, column
+    ``i T + t``). Targets: class indices ``(m,)`` / ``(m, T)`` for ``"cross_entropy"``, values
+    ``(n_y, m)`` / ``(n_y, m, T)`` for ``"mse"``.
+    """
+
+    cell: str
+    n_x: int
+    n_h: int
+    n_y: int
+    num_layers: int = 1
+    head: str = "many_to_many"
+    loss: str = "cross_entropy"
+    vocab_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {self.cell!r}")
+        for name in ("n_x", "n_h", "n_y", "num_layers"):
+            check_positive_int(name, getattr(self, name))
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.vocab_size is not None:
+            check_positive_int("vocab_size", self.vocab_size)
+
+    @property
+    def gates(self) -> int:
+        return CELLS[self.cell]
+
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        """Every parameter's shape, in torch's registration order (embedding, layers, head)."""
+        shapes = {"E": (self.vocab_size, self.n_x)} if self.vocab_size else {}
+        rows = self.gates * self.n_h
+        for layer in range(self.num_layers):
+            n_in = self.n_x if layer == 0 else self.n_h
+            shapes |= {f"W_ih_l{layer}": (rows, n_in), f"W_hh_l{layer}": (rows, self.n_h),
+                       f"b_ih_l{layer}": (rows, 1), f"b_hh_l{layer}": (rows, 1)}
+        return shapes | {"Wy": (self.n_y, self.n_h), "by": (self.n_y, 1)}
+
+    def init_params(self, rng: np.random.Generator, dtype: np.dtype | str = "float64") -> Params:
+        """torch's default initialization: recurrent weights and the head ``U(-1/sqrt(fan), 1/sqrt(fan))``
+        (``fan = n_h``), the embedding ``N(0, 1)``."""
+        params = {}
+        for name, shape in self.shapes().items():
+            if name == "E":
+                params[name] = rng.standard_normal(shape).astype(dtype)
+            else:
+                bound = 1 / np.sqrt(self.n_h)
+                params[name] = rng.uniform(-bound, bound, size=shape).astype(dtype)
+        return params
+
+    def zero_state(self, m: int, dtype: np.dtype | str = "float64") -> list[State]:
+        """Zero ``h`` (and ``c``) per layer: what torch uses when no initial state is passed."""
+        return [tuple(np.zeros((self.n_h, m), dtype=dtype) for _ in range(2 if self.cell == "lstm" else 1))
+                for _ in range(self.num_layers)]
+
+    def check(self, params: Mapping[str, np.ndarray], inputs: np.ndarray) -> None:
+        expected = self.shapes()
+        if set(params) != set(expected):
+            raise ValueError(f"params must have the names {sorted(expected)}, got {sorted(params)}")
+        for name, shape in expected.items():
+            check_array(f"params[{name!r}]", params[name])
+            check_float_dtype(f"params[{name!r}]", params[name])
+            if params[name].shape != shape:
+                raise ValueError(f"params[{name!r}] must have shape {shape}, got {params[name].shape}")
+        check_array("inputs", inputs)
+        if self.vocab_size:
+            if inputs.ndim != 2 or not np.issubdtype(inputs.dtype, np.integer):
+                raise ValueError(f"inputs must be integer indices of shape (m, T), got {inputs.dtype} {inputs.shape}")
+            if inputs.size and (inputs.min() < 0 or inputs.max() >= self.vocab_size):
+                raise ValueError(f"inputs must hold indices in 0..{self.vocab_size - 1}, "
+                                 f"got values in [{inputs.min()}, {inputs.max()}]")
+        elif inputs.ndim != 3 or inputs.shape[0] != self.n_x:
+            raise ValueError(f"inputs must have shape (n_x={self.n_x}, m, T), got {inputs.shape}")
+        if inputs.shape[-1] == 0:
+            raise ValueError(f"inputs must hold at least one time step, got shape {inputs.shape}")
+
+    def forward(self, params: Mapping[str, np.ndarray], inputs: np.ndarray, states0: Sequence[State] | None = None
+                ) -> tuple[np.ndarray, list[State], Any]:
+        """Logits ``Z`` (see the class), the final state of each layer and the cache for :meth:`backward`."""
+        self.check(params, inputs)
+        X = embedding_forward(inputs, params["E"]) if self.vocab_size else inputs
+        m, T = X.shape[1], X.shape[2]
+        states0 = self.zero_state(m, X.dtype) if states0 is None else states0
+        H, states, caches = stack_forward(self.cell, X, params, states0, self.num_layers)
+        top = H[:, :, -1] if self.head == "many_to_one" else H.reshape(self.n_h, m * T)
+        Z = params["Wy"] @ top + params["by"]
+        return Z, states, (inputs, H, top, caches)
+
+    def backward(self, params: Mapping[str, np.ndarray], dZ: np.ndarray, cache: Any) -> tuple[Params, list[State]]:
+        """Gradients of every parameter (``"d" + name``) and of the initial states, from ``dZ``."""
+        inputs, H, top, caches = cache
+        grads = {"dWy": dZ @ top.T, "dby": dZ.sum(axis=1, keepdims=True)}
+        dtop = params["Wy"].T @ dZ
+        if self.head == "many_to_one":
+            dH = np.zeros_like(H)
+            dH[:, :, -1] = dtop
+        else:
+            dH = dtop.reshape(H.shape)
+        dX, layer_grads, dstates0 = stack_backward(self.cell, dH, caches)
+        if self.vocab_size:
+            grads["dE"] = embedding_backward(dX, inputs, params["E"])
+        return grads | layer_grads, dstates0
+
+    def flat_targets(self, targets: np.ndarray) -> np.ndarray:
+        """Targets laid out like ``Z``'s columns (see the class)."""
+        if self.loss == "cross_entropy":
+            return targets.reshape(-1)
+        return targets.reshape(self.n_y, -1)
+
+    def loss_and_grads(self, params: Mapping[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray,
+                       states0: Sequence[State] | None = None) -> tuple[np.floating, Params, list[State]]:
+        """Mean loss, gradients ``{"dW_ih_l0": ...}`` and the final states (to carry into the next chunk)."""
+        Z, states, cache = self.forward(params, inputs, states0)
+        flat = self.flat_targets(targets)
+        if (self.loss == "cross_entropy" and flat.shape != (Z.shape[1],)) or \
+                (self.loss == "mse" and flat.shape != Z.shape):
+            raise ValueError(f"targets of shape {targets.shape} do not match the {self.head} outputs {Z.shape}")
+        value, dZ = head_loss(Z, flat, self.loss)
+        grads, _ = self.backward(params, dZ, cache)
+        return value, grads, states
+
+
+def course_to_torch(course: Mapping[str, np.ndarray], *, cell: str) -> Params:
+    """The course's parameter names as this module's (torch's) arrays, for one layer and the head.
+
+    RNN (``rnn_cell_forward``: ``a = tanh(Wax x + Waa a_prev + ba)``, ``y = softmax(Wya a + by)``)::
+
+        W_ih_l0 = Wax   W_hh_l0 = Waa   b_ih_l0 = ba   b_hh_l0 = 0   Wy = Wya   by = by
+
+    LSTM (``lstm_cell_forward``: each of ``Wf, Wi, Wc, Wo`` is ``(n_a, n_a + n_x)`` acting on
+    ``concat = [a_prev; x_t]``, so its first ``n_a`` columns multiply ``a_prev``); torch stacks the gates
+    in the order i, f, g (the course's candidate ``c~``, weights ``Wc``), o::
+
+        W_ih_l0 = [Wi; Wf; Wc; Wo][:, n_a:]   W_hh_l0 = [Wi; Wf; Wc; Wo][:, :n_a]
+        b_ih_l0 = [bi; bf; bc; bo]            b_hh_l0 = 0              Wy = Wy   by = by
+
+    torch's second bias ``b_hh`` has no counterpart (the course has one bias per gate), so it is 0.
+    The course's GRU is a different function from torch's (reset gate applied before the product), so it
+    has no exact mapping and is refused.
+    """
+    if cell in ("rnn_tanh", "rnn_relu"):
+        ba = course["ba"]
+        return {"W_ih_l0": course["Wax"].copy(), "W_hh_l0": course["Waa"].copy(), "b_ih_l0": ba.copy(),
+                "b_hh_l0": np.zeros_like(ba), "Wy": course["Wya"].copy(), "by": course["by"].copy()}
+    if cell == "lstm":
+        n_a = course["Wf"].shape[0]
+        stacked = np.concatenate([course["Wi"], course["Wf"], course["Wc"], course["Wo"]])
+        biases = np.concatenate([course["bi"], course["bf"], course["bc"], course["bo"]])
+        return {"W_ih_l0": stacked[:, n_a:].copy(), "W_hh_l0": stacked[:, :n_a].copy(), "b_ih_l0": biases,
+                "b_hh_l0": np.zeros_like(biases), "Wy": course["Wy"].copy(), "by": course["by"].copy()}
+    raise ValueError(f"cell must be 'rnn_tanh', 'rnn_relu' or 'lstm' (the course's GRU is not torch's), got {cell!r}")
+
+
+def train_truncated_bptt(net: RecurrentNet, params: Params, step: Callable[[Params, Params], None],
+                         inputs: np.ndarray, targets: np.ndarray, *, chunk_length: int,
+                         max_norm: float | None = None) -> tuple[list[float], list[float]]:
+    """Truncated BPTT over the time axis (the last axis of ``inputs`` and ``targets``), many-to-many.
+
+    Chunk ``k`` starts from the final state of chunk ``k - 1`` as values only, so its gradient stops at
+    the chunk's first step. After each chunk: optional global norm clipping, then ``step(params, grads)``
+    (an optimizer's ``step``). Returns the chunk losses and the total gradient norms before clipping.
+    """
+    check_positive_int("chunk_length", chunk_length)
+    if net.head != "many_to_many":
+        raise ValueError(f"truncated BPTT needs a many_to_many head (a loss at every step), got {net.head!r}")
+    states = None
+    losses, norms = [], []
+    for start in range(0, inputs.shape[-1], chunk_length):
+        chunk = slice(start, start + chunk_length)
+        loss, grads, states = net.loss_and_grads(params, inputs[..., chunk], targets[..., chunk], states)
+        if max_norm is not None:
+            norms.append(float(clip_grad_norm_(grads, max_norm=max_norm)))
+        step(params, grads)
+        losses.append(float(loss))
+    return losses, norms
+
+
+def sample(net: RecurrentNet, params: Mapping[str, np.ndarray], first: int, uniforms: np.ndarray) -> list[int]:
+    """Characters drawn one at a time from a many-to-many language model (``vocab_size`` inputs and outputs).
+
+    Step ``k`` feeds the previous index, takes ``p = softmax(z)`` and returns the first index whose
+    cumulative probability exceeds ``uniforms[k]`` (inverse-CDF sampling). Given the same uniforms (drawn
+    once, shared), the torch side picks the same indices.
+    """
+    if not net.vocab_size or net.head != "many_to_many" or net.n_y != net.vocab_size:
+        raise ValueError("sample needs a many_to_many language model with vocab_size inputs and n_y = vocab_size")
+    states, index, drawn = None, first, []
+    for u in uniforms:
+        Z, states, _ = net.forward(params, np.array([[index]]), states)
+        cumulative = np.cumsum(softmax(Z)[:, 0])
+        index = min(int(np.searchsorted(cumulative, u, side="right")), net.vocab_size - 1)
+        drawn.append(index)
+    return drawn
