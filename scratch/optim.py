@@ -48,8 +48,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from scratch.validation import (
-    check_array,
-    check_float_dtype,
     check_in_range,
     check_nonnegative,
     check_positive,
