@@ -28,8 +28,8 @@ Three implementations compute exactly this (same arguments, same caches' meaning
   transposed convolution: ``dZ`` dilated by the stride, zero-padded by ``d (k - 1)``, correlated with the
   kernel rotated by 180 degrees and its channel axes swapped;
 - :func:`conv_forward` / :func:`conv_backward` -- the fast one the networks use: im2col built by ``kH kW``
-  strided copies into one matrix, then a single matrix product (BLAS) per group; col2im by ``kH kW``
-  strided additions.
+  strided copies, then one matrix product (BLAS) per example and group, whose result is already in the
+  ``(m, C_out, H_out, W_out)`` layout; col2im by ``kH kW`` strided additions.
 
 Pooling: max pooling routes the gradient to the *first* maximum of its window in row-major order when
 entries tie (torch's CPU kernel keeps the running max with ``val > maxval``, so a later equal value does
@@ -273,76 +273,76 @@ def conv_backward_im2col(dZ: np.ndarray, cache: ConvCache, *, input_grad: bool =
     return np.ascontiguousarray(_crop(dX_pad, geo.padding)), dW, db
 
 
-# --- 3. the fast one: im2col matrix, one GEMM per group, col2im ----------------------------------------
+# --- 3. the fast one: im2col, one matrix product per example and group, col2im ------------------------
 
 def im2col(X_pad: np.ndarray, kernel: Pair, geometry: ConvGeometry, out: Pair) -> np.ndarray:
-    """Columns ``(C, kH, kW, m, H_out, W_out)``: entry ``[c, u, v, i, h, w]`` is ``X_pad[i, c, h s + u d, w s + v d]``.
+    """Columns ``(m, C, kH, kW, H_out, W_out)``: entry ``[i, c, u, v, h, w]`` is ``X_pad[i, c, h s + u d, w s + v d]``.
 
-    Built by ``kH kW`` strided copies (one per kernel tap), so reshaping it to
-    ``(C kH kW, m H_out W_out)`` gives the matrix that one product with ``W`` reshaped ``(C_out, C kH kW)``
-    turns into every output at once.
+    Built by ``kH kW`` strided copies (one per kernel tap). Example ``i``'s columns reshaped to
+    ``(C kH kW, H_out W_out)`` are the matrix that one product with ``W`` reshaped ``(C_out, C kH kW)``
+    turns into all of its outputs, already in the ``(C_out, H_out, W_out)`` layout.
     """
     kh, kw = kernel
-    X_channels_first = X_pad.transpose(1, 0, 2, 3)
-    cols = np.empty((X_pad.shape[1], kh, kw, X_pad.shape[0], *out), dtype=X_pad.dtype)
+    cols = np.empty((*X_pad.shape[:2], kh, kw, *out), dtype=X_pad.dtype)
     for u in range(kh):
         for v in range(kw):
             rows, columns = _offset_slices((u, v), out, geometry)
-            cols[:, u, v] = X_channels_first[:, :, rows, columns]
+            cols[:, :, u, v] = X_pad[:, :, rows, columns]
     return cols
 
 
 def col2im(dcols: np.ndarray, padded_shape: Sequence[int], geometry: ConvGeometry) -> np.ndarray:
     """The adjoint of :func:`im2col`: add every column entry back onto the input position it was copied from."""
-    m, C, Hp, Wp = padded_shape
-    dX_channels_first = np.zeros((C, m, Hp, Wp), dtype=dcols.dtype)
+    dX_pad = np.zeros(padded_shape, dtype=dcols.dtype)
     out = dcols.shape[4:]
-    for u in range(dcols.shape[1]):
-        for v in range(dcols.shape[2]):
+    for u in range(dcols.shape[2]):
+        for v in range(dcols.shape[3]):
             rows, columns = _offset_slices((u, v), out, geometry)
-            dX_channels_first[:, :, rows, columns] += dcols[:, u, v]
-    return dX_channels_first.transpose(1, 0, 2, 3)
+            dX_pad[:, :, rows, columns] += dcols[:, :, u, v]
+    return dX_pad
+
+
+def _as_matrices(cols: np.ndarray) -> np.ndarray:
+    """``(m, C, kH, kW, H_out, W_out) -> (m, C kH kW, H_out W_out)``, a view."""
+    m, c, kh, kw, ho, wo = cols.shape
+    return cols.reshape(m, c * kh * kw, ho * wo)
 
 
 def conv_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, **geometry: int | Sequence[int]
                  ) -> tuple[np.ndarray, ConvCache]:
-    """The convolution as ``W_mat @ cols`` (one matrix product per group); the networks' implementation."""
+    """The convolution as ``W_mat @ cols_i`` for every example (BLAS, per group); the networks' implementation."""
     geo = ConvGeometry.of(**geometry)
     out = check_conv_inputs(X, W, b, geo)
     X_pad = zero_pad(X, geo.padding)
     cols = im2col(X_pad, W.shape[2:], geo, out)
-    m, c_in_group = X.shape[0], W.shape[1]
-    Z_channels_first = np.empty((W.shape[0], m, *out), dtype=X.dtype)
+    Z = np.empty((X.shape[0], W.shape[0], out[0] * out[1]), dtype=X.dtype)
     for g in range(geo.groups):
         channels, outputs = _group_slices(W, geo.groups, g)
-        Z_channels_first[outputs] = (W[outputs].reshape(W[outputs].shape[0], -1)
-                                     @ cols[channels].reshape(c_in_group * W.shape[2] * W.shape[3], -1)
-                                     ).reshape(-1, m, *out)
+        np.matmul(W[outputs].reshape(Z[:, outputs].shape[1], -1), _as_matrices(cols[:, channels]), out=Z[:, outputs])
     if b is not None:
-        Z_channels_first += b.reshape(-1, 1, 1, 1)
-    return np.ascontiguousarray(Z_channels_first.transpose(1, 0, 2, 3)), (X, W, b is not None, geo,
-                                                                           (X_pad.shape, cols))
+        Z += b.reshape(-1, 1)
+    return Z.reshape(*Z.shape[:2], *out), (X, W, b is not None, geo, (X_pad.shape, cols))
 
 
 def conv_backward(dZ: np.ndarray, cache: ConvCache, *, input_grad: bool = True
                   ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """``(dX, dW, db)``: ``dW = dZ_mat cols^T``, ``dcols = W_mat^T dZ_mat``, ``dX = col2im(dcols)``.
+    """``(dX, dW, db)``: ``dW = sum_i dZ_i cols_i^T``, ``dcols_i = W_mat^T dZ_i``, ``dX = col2im(dcols)``.
 
     ``input_grad=False`` skips ``dX`` (``None``), as torch does for an input that needs no gradient.
     """
     X, W, has_bias, geo, (padded_shape, cols) = cache
-    c_out, c_in_group, kh, kw = W.shape
-    dZ_channels_first = dZ.transpose(1, 0, 2, 3).reshape(c_out, -1)
+    dZ_matrices = dZ.reshape(*dZ.shape[:2], -1)  # (m, C_out, H_out W_out)
     dW = np.empty_like(W)
     dcols = np.empty_like(cols) if input_grad else None
     for g in range(geo.groups):
         channels, outputs = _group_slices(W, geo.groups, g)
-        cols_g = cols[channels].reshape(c_in_group * kh * kw, -1)
-        dW[outputs] = (dZ_channels_first[outputs] @ cols_g.T).reshape(-1, c_in_group, kh, kw)
+        cols_g = _as_matrices(cols[:, channels])
+        dW[outputs] = np.matmul(dZ_matrices[:, outputs], cols_g.transpose(0, 2, 1)).sum(axis=0
+                                                                                         ).reshape(W[outputs].shape)
         if input_grad:
-            dcols[channels] = (W[outputs].reshape(W[outputs].shape[0], -1).T @ dZ_channels_first[outputs]
-                               ).reshape(cols[channels].shape)
-    db = dZ_channels_first.sum(axis=1) if has_bias else None
+            W_matrix = W[outputs].reshape(W[outputs].shape[0], -1)
+            dcols[:, channels] = np.matmul(W_matrix.T, dZ_matrices[:, outputs]).reshape(dcols[:, channels].shape)
+    db = dZ.sum(axis=(0, 2, 3)) if has_bias else None
     dX = np.ascontiguousarray(_crop(col2im(dcols, padded_shape, geo), geo.padding)) if input_grad else None
     return dX, dW, db
 
@@ -419,7 +419,7 @@ def avg_pool_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     share = dout / (kernel[0] * kernel[1])
     m, C, H, W = shape
     padded = (m, C, H + 2 * geo.padding[0], W + 2 * geo.padding[1])
-    dcols = np.broadcast_to(share.transpose(1, 0, 2, 3)[:, None, None], (C, *kernel, m, *dout.shape[2:]))
+    dcols = np.broadcast_to(share[:, :, None, None], (m, C, *kernel, *dout.shape[2:]))
     return np.ascontiguousarray(_crop(col2im(dcols, padded, geo), geo.padding))
 
 
