@@ -54,10 +54,16 @@ class BNDeepNet(nn.Module):
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Labels ``(m, 1)`` in evaluation mode (running statistics), restoring the model's mode afterwards."""
+def eval_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Logits ``(m, 1)`` in evaluation mode (running statistics, which stay as they are); the model's mode
+    is restored afterwards."""
     was_training = model.training
     model.eval()
-    labels = (torch.sigmoid(model(x)) > 0.5).to(x.dtype)
+    logits = model(x)
     model.train(was_training)
-    return labels
+    return logits
+
+
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Labels ``(m, 1)`` in evaluation mode: 1 where ``sigmoid(logit) > 0.5``."""
+    return (torch.sigmoid(eval_logits(model, x)) > 0.5).to(x.dtype)
