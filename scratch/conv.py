@@ -470,7 +470,7 @@ def initialize_lenet(*, rng: np.random.Generator, in_channels: int = 1, image_si
     return params
 
 
-def _softmax_gradient(ZL: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def softmax_gradient(ZL: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """dJ/dZ{L} ``(K, m)`` of the mean cross-entropy: ``(softmax(Z{L}) - Y_onehot) / m``."""
     dZ = softmax(ZL)
     dZ[labels, np.arange(labels.size)] -= 1
@@ -532,7 +532,7 @@ def lenet_loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, labels
         raise ValueError(f"impl must be one of {', '.join(CONV_IMPLEMENTATIONS)}, got {impl!r}")
     flat = check_image_batch(X, labels, params) if check else labels.reshape(-1)
     Z4, caches = lenet_forward(X, params, impl=impl)
-    grads = lenet_backward(_softmax_gradient(Z4, flat), params, caches, impl=impl)
+    grads = lenet_backward(softmax_gradient(Z4, flat), params, caches, impl=impl)
     return cross_entropy_from_logits(Z4, flat), grads
 
 
@@ -561,21 +561,28 @@ def make_resnet_states(width: int = 8, *, momentum: float | None = 0.1, eps: flo
     return [BatchNormState(width, momentum=momentum, eps=eps, dtype=dtype) for _ in range(2)]
 
 
+BlockCache = tuple[ConvCache, np.ndarray, tuple, np.ndarray, ConvCache, np.ndarray, tuple, np.ndarray, np.ndarray]
+
+
 def basic_block_forward(X: np.ndarray, params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], *,
-                        training: bool) -> tuple[np.ndarray, tuple]:
-    """``relu(BN(conv(relu(BN(conv(X))))) + X)``: 3x3 convs with padding 1 keep ``(m, C, H, W)``."""
+                        training: bool) -> tuple[np.ndarray, BlockCache]:
+    """``relu(BN(conv(relu(BN(conv(X))))) + X)``: 3x3 convs with padding 1 keep ``(m, C, H, W)``.
+
+    The cache holds both convs' caches and outputs ``Za``, ``Zb``, both BNs' caches and outputs ``Ba``,
+    ``Bb``, and the sum ``S = Bb + X`` that the last ReLU reads.
+    """
     Za, conv_a = conv_forward(X, params["W2"], None, padding=1)
     Ba, bn_a = batchnorm2d_forward(Za, params["gamma2"], params["beta2"], states[0], training=training)
-    Aa = relu(Ba)
-    Zb, conv_b = conv_forward(Aa, params["W3"], None, padding=1)
+    Zb, conv_b = conv_forward(relu(Ba), params["W3"], None, padding=1)
     Bb, bn_b = batchnorm2d_forward(Zb, params["gamma3"], params["beta3"], states[1], training=training)
     S = Bb + X
-    return relu(S), (conv_a, bn_a, Ba, conv_b, bn_b, S)
+    return relu(S), (conv_a, Za, bn_a, Ba, conv_b, Zb, bn_b, Bb, S)
 
 
-def basic_block_backward(dout: np.ndarray, cache: tuple, *, training: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def basic_block_backward(dout: np.ndarray, cache: BlockCache, *, training: bool
+                         ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``dX`` (through both convs *plus* the identity) and the block's parameter gradients."""
-    conv_a, bn_a, Ba, conv_b, bn_b, S = cache
+    conv_a, _, bn_a, Ba, conv_b, _, bn_b, _, S = cache
     dS = dout * (S > 0)
     grads = {}
     dZb, grads["dgamma3"], grads["dbeta3"] = batchnorm2d_backward(dS, bn_b, training=training)
@@ -585,24 +592,37 @@ def basic_block_backward(dout: np.ndarray, cache: tuple, *, training: bool) -> t
     return dX + dS, grads
 
 
-def resnet_loss_and_grads(params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], X: np.ndarray,
-                          labels: np.ndarray, *, training: bool = True, check: bool = True
-                          ) -> tuple[np.floating, dict[str, np.ndarray]]:
-    """``CONV -> RELU -> BASIC BLOCK -> AVGPOOL2 -> FLATTEN -> DENSE``: mean cross-entropy and gradients.
+def resnet_forward(X: np.ndarray, params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], *,
+                   training: bool = True) -> tuple[np.ndarray, tuple]:
+    """``CONV -> RELU -> BASIC BLOCK -> AVGPOOL2 -> FLATTEN -> DENSE``: logits ``(K, m)`` and the caches.
 
     Training mode uses batch statistics and moves ``states``; ``training=False`` uses the running ones.
     """
-    flat = check_image_batch(X, labels, params) if check else labels.reshape(-1)
     Z1, stem = conv_forward(X, params["W1"], params["b1"], padding=1)
-    A1 = relu(Z1)
-    A2, block = basic_block_forward(A1, params, states, training=training)
+    A2, block = basic_block_forward(relu(Z1), params, states, training=training)
     P, pool = avg_pool_forward(A2, kernel_size=2)
     F = images_to_columns(P)
     Z4 = params["W4"] @ F + params["b4"]
-    dZ4 = _softmax_gradient(Z4, flat)
+    return Z4, (stem, Z1, block, pool, P.shape, F)
+
+
+def resnet_backward(dZ4: np.ndarray, params: Mapping[str, np.ndarray], caches: tuple, *, training: bool = True
+                    ) -> dict[str, np.ndarray]:
+    """Gradients of every parameter from dJ/dZ4 ``(K, m)``; the block adds the identity's gradient."""
+    stem, Z1, block, pool, pooled_shape, F = caches
     grads = {"dW4": dZ4 @ F.T, "db4": dZ4.sum(axis=1, keepdims=True)}
-    dA2 = avg_pool_backward(columns_to_images(params["W4"].T @ dZ4, P.shape), pool)
+    dA2 = avg_pool_backward(columns_to_images(params["W4"].T @ dZ4, pooled_shape), pool)
     dA1, block_grads = basic_block_backward(dA2, block, training=training)
     grads.update(block_grads)
     _, grads["dW1"], grads["db1"] = conv_backward(dA1 * (Z1 > 0), stem, input_grad=False)
+    return grads
+
+
+def resnet_loss_and_grads(params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], X: np.ndarray,
+                          labels: np.ndarray, *, training: bool = True, check: bool = True
+                          ) -> tuple[np.floating, dict[str, np.ndarray]]:
+    """Mean cross-entropy of the residual net and its gradients (:func:`resnet_forward`, :func:`resnet_backward`)."""
+    flat = check_image_batch(X, labels, params) if check else labels.reshape(-1)
+    Z4, caches = resnet_forward(X, params, states, training=training)
+    grads = resnet_backward(softmax_gradient(Z4, flat), params, caches, training=training)
     return cross_entropy_from_logits(Z4, flat), grads
