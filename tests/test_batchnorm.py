@@ -12,8 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scratch.batchnorm as bn
-from compare.gradcheck import gradient_check
-from compare.parity import relative_difference
+from compare.core.parity import relative_difference
+from compare.core.registry import select
+from compare.core.runner import run_case
+from scratch.gradient_check import gradient_check_n
 from torch_ref.batchnorm import BNDeepNet, predict
 
 DTYPES = ["float64", "float32"]
@@ -260,7 +262,7 @@ def test_bn_net_gradient_check(placement: str, training: bool) -> None:
         return float(bn.bn_loss_and_grads(point, fresh, X, Y, placement=placement, training=training)[0])
 
     _, grads = bn.bn_loss_and_grads(params, states, X, Y, placement=placement, training=training)
-    assert gradient_check(cost, {name[1:]: value for name, value in grads.items()}, params) < 1e-7
+    assert gradient_check_n(cost, params, grads) < 1e-7
 
 
 @settings(max_examples=25, **SETTINGS)
@@ -280,3 +282,35 @@ def test_property_normalized_output_has_zero_mean_unit_variance(m: int, n: int, 
                                   training=True)
     np.testing.assert_allclose(out.mean(axis=1), 0, atol=1e-12)
     np.testing.assert_allclose(out.var(axis=1), 1, rtol=1e-9)
+
+
+# --- the registered cases (compare/cases/batchnorm.py) -------------------------------------------------
+
+BN_CASES = [case.variant for case in select(["batchnorm"])]
+
+
+@pytest.mark.parametrize("variant", BN_CASES)
+def test_registered_case_matches_torch(variant: str) -> None:
+    """Every variant, float64, over 120 steps (train_then_eval switches to eval mode at step 100)."""
+    (case,) = select([f"batchnorm/{variant}"])
+    run = run_case(case, seed=0, dtype="float64", steps=120)
+    assert run.parity.passed, run.parity.summary()
+    assert {"loss", "grad", "param", "state"} <= run.parity.max_rel.keys()
+    assert any(key.endswith("running_var") for key in run.torch.final_arrays)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", BN_CASES)
+def test_registered_case_full_run(variant: str, dtype: str, seed: int) -> None:
+    (case,) = select([f"batchnorm/{variant}"])
+    run = run_case(case, seed=seed, dtype=dtype)
+    assert run.steps >= 200
+    assert run.parity.passed, run.parity.summary()
+
+
+@pytest.mark.parametrize("variant", ["before_relu", "after_relu"])
+def test_registered_case_gradient_check(variant: str) -> None:
+    (case,) = select([f"batchnorm/{variant}"])
+    assert case.gradient_check(case.make_problem(0, np.dtype(np.float64))) < 1e-7

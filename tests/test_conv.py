@@ -14,8 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scratch.conv as sc
-from compare.gradcheck import gradient_check
-from compare.parity import relative_difference
+from compare.cases.conv import lenet_param_map, resnet_param_map
+from compare.core.parity import relative_difference
+from compare.core.registry import select
+from compare.core.runner import run_case
+from compare.core.trainers import ParamMap, load_parameters
+from scratch.gradient_check import gradient_check_n
 from torch_ref.conv import LeNet, SmallResNet
 
 DTYPES = ["float64", "float32"]
@@ -164,24 +168,10 @@ def test_images_to_columns_is_nn_flatten_transposed_and_round_trips() -> None:
 
 # --- networks ------------------------------------------------------------------------------------------
 
-def lenet_parameters(model: LeNet) -> dict[str, torch.nn.Parameter]:
-    """Scratch name -> torch parameter of a LeNet."""
-    layers = {"1": model.features[0], "2": model.features[3], "3": model.classifier[1], "4": model.classifier[3]}
-    return {f"{kind}{index}": getattr(layer, attr) for index, layer in layers.items()
-            for kind, attr in (("W", "weight"), ("b", "bias"))}
-
-
-def resnet_parameters(model: SmallResNet) -> dict[str, torch.nn.Parameter]:
-    block = model.block
-    return {"W1": model.stem.weight, "b1": model.stem.bias, "W2": block.conv1.weight, "gamma2": block.bn1.weight,
-            "beta2": block.bn1.bias, "W3": block.conv2.weight, "gamma3": block.bn2.weight, "beta3": block.bn2.bias,
-            "W4": model.head[2].weight, "b4": model.head[2].bias}
-
-
-def _load(params: dict[str, np.ndarray], torch_params: dict[str, torch.nn.Parameter]) -> None:
-    with torch.no_grad():
-        for name, parameter in torch_params.items():
-            parameter.copy_(torch.from_numpy(params[name]).reshape(parameter.shape))
+def _load(params: dict[str, np.ndarray], mapping: list[ParamMap]) -> dict[str, torch.nn.Parameter]:
+    """Scratch parameters into the mapped torch parameters; returns scratch name -> torch parameter."""
+    load_parameters(mapping, params)
+    return {entry.scratch_name: entry.parameter for entry in mapping}
 
 
 def _digits(m: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -203,8 +193,7 @@ def test_lenet_loss_and_gradients_match_torch(impl: str, dtype: str) -> None:
     X, labels = _digits(6 if impl == "loops" else 32, dtype)
     params = _perturbed(sc.initialize_lenet(rng=np.random.default_rng(0), dtype=dtype), 1)
     model = LeNet(dtype=getattr(torch, dtype))
-    torch_params = lenet_parameters(model)
-    _load(params, torch_params)
+    torch_params = _load(params, lenet_param_map(model))
     loss = F.cross_entropy(model(torch.from_numpy(X)), torch.from_numpy(labels))
     loss.backward()
     cost, grads = sc.lenet_loss_and_grads(params, X, labels, impl=impl)
@@ -219,8 +208,7 @@ def test_resnet_block_matches_torch_train_then_eval(dtype: str) -> None:
     params = _perturbed(sc.initialize_resnet(rng=np.random.default_rng(0), dtype=dtype), 2)
     states = sc.make_resnet_states(dtype=dtype)
     model = SmallResNet(dtype=getattr(torch, dtype))
-    torch_params = resnet_parameters(model)
-    _load(params, torch_params)
+    torch_params = _load(params, resnet_param_map(model))
     for training in (True, True, False):
         model.train(training)
         model.zero_grad()
@@ -241,7 +229,7 @@ def test_lenet_gradient_check() -> None:
     params = _perturbed(sc.initialize_lenet(rng=np.random.default_rng(3), channels=(2, 3), hidden=5), 4)
     _, grads = sc.lenet_loss_and_grads(params, X, labels)
     cost = lambda point: float(sc.lenet_loss_and_grads(point, X, labels)[0])  # noqa: E731
-    assert gradient_check(cost, {k[1:]: v for k, v in grads.items()}, params) < 1e-7
+    assert gradient_check_n(cost, params, grads) < 1e-7
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -257,7 +245,50 @@ def test_resnet_gradient_check(training: bool) -> None:
     def cost(point: dict[str, np.ndarray]) -> float:
         return float(sc.resnet_loss_and_grads(point, copy.deepcopy(states), X, labels, training=training)[0])
 
-    assert gradient_check(cost, {k[1:]: v for k, v in grads.items()}, params) < 1e-7
+    assert gradient_check_n(cost, params, grads) < 1e-7
+
+
+# --- the registered cases (compare/cases/conv.py) ------------------------------------------------------
+
+CONV_CASES = [case.variant for case in select(["conv"])]
+
+
+@pytest.mark.parametrize("variant", CONV_CASES)
+def test_registered_case_matches_torch(variant: str) -> None:
+    """The first 10 steps of every variant in float64 (the full runs: the slow test below, ``python -m compare``)."""
+    (case,) = select([f"conv/{variant}"])
+    run = run_case(case, seed=0, dtype="float64", steps=10)
+    assert run.parity.passed, run.parity.summary()
+    assert {"loss", "grad", "param"} <= run.parity.max_rel.keys()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", CONV_CASES)
+def test_registered_case_full_run(variant: str, dtype: str, seed: int) -> None:
+    (case,) = select([f"conv/{variant}"])
+    run = run_case(case, seed=seed, dtype=dtype)
+    assert run.steps >= 100
+    assert run.parity.passed, run.parity.summary()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", CONV_CASES)
+def test_registered_case_gradient_check(variant: str) -> None:
+    (case,) = select([f"conv/{variant}"])
+    assert case.gradient_check(case.make_problem(0, np.dtype(np.float64))) < 1e-7
+
+
+def test_pool_ties_case_has_tied_maxima_that_route_a_gradient() -> None:
+    """The max-pool tie mutant is only catchable where windows hold equal *positive* maxima: keep it so."""
+    (case,) = select(["conv/lenet_pool_ties"])
+    problem = case.make_problem(0, np.dtype(np.float64))
+    Z1, _ = sc.conv_forward(problem.data["X"], problem.params["W1"], problem.params["b1"], padding=1)
+    windows = sc.conv_windows(np.maximum(Z1, 0), (2, 2), sc.ConvGeometry.of(stride=2), (4, 4))
+    windows = windows.reshape(*windows.shape[:4], 4)
+    top = windows.max(axis=-1)
+    assert np.count_nonzero(((windows == top[..., None]).sum(axis=-1) > 1) & (top > 0)) > 100
 
 
 # --- bad input -----------------------------------------------------------------------------------------
