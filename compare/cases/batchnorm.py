@@ -250,7 +250,8 @@ def check_gradients(problem: Problem) -> float:
     placement, dims = problem.hyper["placement"], problem.hyper["layer_dims"]
 
     def cost(point: dict[str, np.ndarray]) -> float:
-        return float(bn.bn_loss_and_grads(point, bn.make_bn_states(dims), X, Y, placement=placement, check=False)[0])
+        logits, _ = bn.bn_model_logits(X, point, bn.make_bn_states(dims), placement=placement)
+        return float(dn.cost_from_logits(logits, Y))
 
     _, grads = bn.bn_loss_and_grads(params, bn.make_bn_states(dims), X, Y, placement=placement)
     return gradient_check_n(cost, params, grads)
