@@ -123,6 +123,11 @@ def linear_activation_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, 
     return _FORWARD[activation](Z), (linear_cache, Z)
 
 
+def activation_forward(Z: np.ndarray, activation: str) -> np.ndarray:
+    """A = g(Z), elementwise, for ``activation`` in sigmoid, tanh, relu, leaky_relu."""
+    return _FORWARD[activation](Z)
+
+
 @float_inputs(dA=2, Z=2)
 def activation_backward(dA: np.ndarray, Z: np.ndarray, activation: str) -> np.ndarray:
     """dZ = dA * g'(Z), elementwise ``(n_l, m)``."""

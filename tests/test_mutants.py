@@ -20,7 +20,9 @@ import pytest
 
 import scratch.activations as act
 import scratch.augmentation as aug
+import scratch.batchnorm as bn
 import scratch.clipping as sc
+import scratch.conv as conv
 import scratch.deep_net as dn
 import scratch.logistic_regression as lr
 import scratch.normalization as norm
@@ -509,6 +511,153 @@ OPTIM = dict(steps=5, clean="grad.")  # the update is wrong, step 0's gradient i
 REG = dict(steps=5)
 RNN = dict(steps=5)
 
+
+# --- batch normalization ------------------------------------------------------------------------------
+
+def bn_running_variance_biased(mp: pytest.MonkeyPatch) -> None:
+    """The running variance fed the biased batch variance var_sum / N instead of var_sum / (N - 1)."""
+    correct = bn.BatchNormState.update
+    mp.setattr(bn.BatchNormState, "update",
+               lambda self, mean, var_sum, count: correct(self, mean, var_sum * (count - 1) / count, count))
+
+
+def bn_momentum_weights_the_old_statistic(mp: pytest.MonkeyPatch) -> None:
+    """running = momentum * running + (1 - momentum) * batch: Keras' convention read into torch's momentum."""
+
+    def update(self, mean, var_sum, count):
+        self.num_batches_tracked += 1
+        factor = self.dtype.type(self.momentum)
+        self.running_mean = (1 - factor) * mean + factor * self.running_mean
+        self.running_var = (1 - factor) * (var_sum / (count - 1)).astype(self.dtype) + factor * self.running_var
+
+    mp.setattr(bn.BatchNormState, "update", update)
+
+
+def bn_normalizes_with_unbiased_variance(mp: pytest.MonkeyPatch) -> None:
+    """z_hat = (z - mu) / sqrt(var_unbiased + eps): the N / (N - 1) belongs to the running estimate only."""
+    correct = bn._batch_statistics
+
+    def statistics(Z):
+        mean, var_sum = correct(Z)
+        return mean, var_sum * Z.shape[1] / (Z.shape[1] - 1)
+
+    mp.setattr(bn, "_batch_statistics", statistics)
+
+
+def _bn_backward_without(term: str):
+    def backward(dout, cache):
+        Z, mean, invstd, gamma = cache
+        count = Z.shape[1]
+        centered = Z - mean
+        dbeta = dout.sum(axis=1, keepdims=True)
+        dot = (dout * centered).sum(axis=1, keepdims=True)
+        dZ = dout.copy()
+        if term != "mean":
+            dZ -= dbeta / count
+        if term != "projection":
+            dZ -= centered * (dot * invstd * invstd / count)
+        return dZ * (invstd * gamma), dot * invstd, dbeta
+
+    return backward
+
+
+def bn_backward_missing_mean_term(mp: pytest.MonkeyPatch) -> None:
+    """dz = gamma invstd (dout - z_hat dgamma / N): the gradient through mu is forgotten."""
+    mp.setattr(bn, "batchnorm_backward", _bn_backward_without("mean"))
+
+
+def bn_backward_missing_variance_term(mp: pytest.MonkeyPatch) -> None:
+    """dz = gamma invstd (dout - dbeta / N): the gradient through sigma^2 is forgotten."""
+    mp.setattr(bn, "batchnorm_backward", _bn_backward_without("projection"))
+
+
+def bn_eval_mode_uses_batch_statistics(mp: pytest.MonkeyPatch) -> None:
+    """model.eval() ignored: the dev set is normalized with its own batch statistics."""
+    correct = bn.batchnorm_forward
+    mp.setattr(bn, "batchnorm_forward",
+               lambda Z, gamma, beta, state, *, training, check=True: correct(Z, gamma, beta, state, training=True,
+                                                                              check=check))
+
+
+# --- convolutions -------------------------------------------------------------------------------------
+
+def conv_kernel_not_flipped(mp: pytest.MonkeyPatch) -> None:
+    """The input gradient correlates dZ with W itself (channels swapped) instead of W rotated by 180 degrees."""
+    correct = conv.rotate_kernel
+    mp.setattr(conv, "rotate_kernel", lambda W, groups: correct(W, groups)[:, :, ::-1, ::-1])
+
+
+def conv_input_gradient_padded_like_the_forward(mp: pytest.MonkeyPatch) -> None:
+    """dZ zero-padded by the forward's padding p (1) instead of d (k - 1) (2) before the full correlation."""
+
+    def transposed(dZ, W, geometry, padded_shape):
+        full = conv.zero_pad(conv.dilate(dZ, geometry.stride), geometry.padding)
+        unit = conv.ConvGeometry(dilation=geometry.dilation, groups=geometry.groups)
+        reached = unit.output_size(full.shape[2:], W.shape[2:])
+        dX_pad = np.zeros(padded_shape, dtype=dZ.dtype)
+        dX_pad[:, :, :reached[0], :reached[1]] = conv._correlate(full, conv.rotate_kernel(W, geometry.groups), unit,
+                                                                reached)
+        return dX_pad
+
+    mp.setattr(conv, "input_gradient_transposed", transposed)
+
+
+def col2im_overwrites(mp: pytest.MonkeyPatch) -> None:
+    """col2im assigns instead of adding: an input pixel read by several kernel taps keeps only the last one."""
+
+    def col2im(dcols, padded_shape, geometry):
+        dX_pad = np.zeros(padded_shape, dtype=dcols.dtype)
+        for u in range(dcols.shape[2]):
+            for v in range(dcols.shape[3]):
+                rows, columns = conv._offset_slices((u, v), dcols.shape[4:], geometry)
+                dX_pad[:, :, rows, columns] = dcols[:, :, u, v]
+        return dX_pad
+
+    mp.setattr(conv, "col2im", col2im)
+
+
+def max_pool_ties_to_the_last_maximum(mp: pytest.MonkeyPatch) -> None:
+    """Of equal maxima the last one gets the gradient (torch: the first). Pooling the image rotated by 180
+    degrees reverses the row-major order inside every window (the 8x8 and 4x4 maps tile exactly into 2x2
+    windows), so its first maximum is the original's last; the indices are rotated back."""
+    correct = conv.max_pool_forward
+
+    def max_pool(X, *, kernel_size, stride=None, padding=0):
+        out, (shape, geometry, padded, index) = correct(X[:, :, ::-1, ::-1], kernel_size=kernel_size, stride=stride,
+                                                        padding=padding)
+        rows, cols = np.divmod(index, padded[1])
+        plane, rows = np.divmod(rows, padded[0])
+        mirrored = (plane * padded[0] + padded[0] - 1 - rows) * padded[1] + padded[1] - 1 - cols
+        return out[:, :, ::-1, ::-1], (shape, geometry, padded, mirrored[:, :, ::-1, ::-1])
+
+    mp.setattr(conv, "max_pool_forward", max_pool)
+
+
+def flatten_channels_last(mp: pytest.MonkeyPatch) -> None:
+    """Flatten in (h, w, c) order (TensorFlow's) while torch's nn.Flatten uses (c, h, w): W3 reads other pixels."""
+    mp.setattr(conv, "images_to_columns", lambda A: A.transpose(0, 2, 3, 1).reshape(A.shape[0], -1).T)
+    mp.setattr(conv, "columns_to_images", lambda dA, shape: np.ascontiguousarray(
+        dA.T.reshape(shape[0], shape[2], shape[3], shape[1]).transpose(0, 3, 1, 2)))
+
+
+def residual_gradient_skips_the_identity(mp: pytest.MonkeyPatch) -> None:
+    """The block's backward returns only the convolutions' input gradient, not the identity path's dS."""
+    correct = conv.basic_block_backward
+
+    def backward(dout, cache, *, training):
+        dX, grads = correct(dout, cache, training=training)
+        S = cache[-1]
+        return dX - dout * (S > 0), grads
+
+    mp.setattr(conv, "basic_block_backward", backward)
+
+
+def avg_pool_backward_divides_by_kernel_side(mp: pytest.MonkeyPatch) -> None:
+    """Average-pool backward divides by k instead of k^2 (the window's element count)."""
+    correct = conv.avg_pool_backward
+    mp.setattr(conv, "avg_pool_backward", lambda dout, cache: correct(dout, cache) * cache[2][0])
+
+
 MUTANTS = [
     Mutant("lr: dW not divided by m", LR, dw_not_divided_by_m, "grad.w"),
     Mutant("lr: db not divided by m", LR, db_not_divided_by_m, "grad.b"),
@@ -594,6 +743,31 @@ MUTANTS = [
     # at step 0 SGD's buffer is the gradient whatever the momentum; the cycled momentum acts from step 1
     Mutant("sched: OneCycleLR leaves the momentum alone", "optim/onecyclelr", onecycle_momentum_not_cycled,
            "param.", step=1, **OPTIM),
+    Mutant("bn: running variance biased (var_sum / N)", "batchnorm/before_relu", bn_running_variance_biased,
+           "state.bn1.running_var", clean="grad.", steps=5),
+    Mutant("bn: momentum weights the old statistic", "batchnorm/before_relu", bn_momentum_weights_the_old_statistic,
+           "state.bn1.running_mean", clean="grad.", steps=5),
+    Mutant("bn: normalizes with the unbiased variance", "batchnorm/before_relu", bn_normalizes_with_unbiased_variance,
+           "loss", steps=5),
+    Mutant("bn: backward missing the mean term", "batchnorm/before_relu", bn_backward_missing_mean_term, "grad.W",
+           clean="loss", steps=5),
+    Mutant("bn: backward missing the variance term", "batchnorm/after_relu", bn_backward_missing_variance_term,
+           "grad.", clean="loss", steps=5),
+    Mutant("bn: eval mode uses batch statistics", "batchnorm/train_then_eval", bn_eval_mode_uses_batch_statistics,
+           "state.dev.logits", clean="grad.", steps=5),
+    Mutant("conv: kernel not flipped in the input gradient", "conv/lenet_im2col", conv_kernel_not_flipped, "grad.W1",
+           clean="loss", steps=5),
+    Mutant("conv: input gradient padded by p, not d(k-1)", "conv/lenet_im2col",
+           conv_input_gradient_padded_like_the_forward, "grad.W1", clean="loss", steps=5),
+    Mutant("conv: col2im assigns instead of adding", "conv/lenet_sgd", col2im_overwrites, "grad.W1", clean="loss",
+           steps=5),
+    Mutant("conv: max-pool ties to the last maximum", "conv/lenet_pool_ties", max_pool_ties_to_the_last_maximum,
+           "grad.W1", clean="loss", steps=5),
+    Mutant("conv: flatten in (h, w, c) order", "conv/lenet_sgd", flatten_channels_last, "loss", steps=5),
+    Mutant("conv: residual backward skips the identity", "conv/resnet_block", residual_gradient_skips_the_identity,
+           "grad.W1", clean="loss", steps=5),
+    Mutant("conv: avg-pool backward divides by k, not k^2", "conv/resnet_block",
+           avg_pool_backward_divides_by_kernel_side, "grad.", clean="loss", steps=5),
 ]
 
 
@@ -659,4 +833,4 @@ def test_relu_kinks_case_hits_exact_zeros() -> None:
 def test_every_mutant_names_a_registered_case() -> None:
     registered = {case.name for case in all_cases()}
     assert {m.case for m in MUTANTS} <= registered
-    assert len(MUTANTS) >= 45
+    assert len(MUTANTS) >= 58

@@ -1,0 +1,443 @@
+"""Convolutional networks: scratch.conv's LeNet and residual block against torch_ref.conv + autograd.
+
+LeNet-style on scikit-learn's 8x8 digits (offline): ``conv3x3 -> ReLU -> maxpool2 -> conv3x3 -> ReLU ->
+maxpool2 -> flatten -> dense -> ReLU -> dense``, softmax cross-entropy, trained with plain SGD, SGD with
+momentum and Adam from :mod:`scratch.optim` (``torch.optim`` on the other side; optimizer state compared
+as ``state.<name>.momentum_buffer`` / ``exp_avg`` / ``exp_avg_sq`` / ``step``). The default variants use
+the fast convolution; two more run the same net with the im2col and the course's loop implementations.
+The residual variant is ``conv -> ReLU -> [conv-BN-ReLU-conv-BN + identity -> ReLU] -> avgpool -> dense``
+with ``nn.BatchNorm2d``'s running statistics compared as ``state.bn{2,3}.*``.
+
+Kink watch (:mod:`compare.core.kinks`), each side from its own values: every ReLU input with its
+condition scale (a convolution's: the same convolution of ``|A_prev|`` and ``|W|`` plus ``|b|``; a BN
+output's: ``|gamma| invstd (conv scale + |mu|) + |beta|``; the residual sum adds ``|x|``), and every
+max-pooling decision. A max-pool window routes its gradient to its first maximum; entry ``k`` of a window
+is that maximum exactly when ``x_k - max(max_{j<k} x_j, pred(max_{j>k} x_j)) > 0`` (``pred``: the next
+float below, so a later *equal* value does not beat ``x_k``). A tie that rounding creates on one side
+only flips that sign, and is bounded and reported like a ReLU crossing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+import scratch.batchnorm as bn
+import scratch.conv as sc
+import scratch.optim as so
+import torch_ref.conv as tc
+import torch_ref.optim as to
+from compare.cases.networks import column
+from compare.core.devices import to_numpy, to_torch, torch_dtype
+from compare.core.kinks import Preactivation, preactivation
+from compare.core.problem import Observation, Problem, initial_parameters_rng
+from compare.core.registry import Case, register
+from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters, observe_parameters
+from compare.data import datasets
+from scratch.gradient_check import gradient_check_n
+from scratch.softmax import cross_entropy_from_logits
+from torch_ref.training import train_step
+
+#: Stream of ``np.random.default_rng([seed, DATA_STREAM])`` choosing the training images.
+DATA_STREAM = 5
+LENET = {"channels": (4, 8), "hidden": 16}
+RESNET_WIDTH = 4
+
+
+def digits_images(seed: int, m: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` digits chosen by ``seed``: images ``(m, 1, 8, 8)`` scaled to [0, 1] and integer labels ``(m,)``."""
+    data = datasets.digits(dtype="float64")
+    chosen = np.sort(np.random.default_rng([seed, DATA_STREAM]).permutation(data.m)[:m])
+    images = data.subset(chosen).images() / 16.0
+    return np.ascontiguousarray(images, dtype=dtype), data.Y[0, chosen].astype(np.int64)
+
+
+def conv_problem(seed: int, dtype: np.dtype, *, net: str, m: int, optimizer: str, hyper: dict, impl: str = "fast",
+                 exact_ties: bool = False) -> Problem:
+    """Digits, He-initialised LeNet or residual-net parameters, the optimizer and the convolution to use.
+
+    ``exact_ties``: LeNet's first kernel drawn from {-1/4, 0, 1/4} with zero biases instead. The pixels are
+    multiples of 1/16, so every first-layer output is a multiple of 1/64, computed exactly on both sides in
+    any order, and many 2x2 pooling windows hold equal maxima that come from *different* input windows: the
+    only situation in which the choice among tied maxima changes a parameter gradient (equal outputs of
+    equal windows send equal gradients to ``W``). After the first update the ties are gone.
+    """
+    X, labels = digits_images(seed, m, dtype)
+    rng = initial_parameters_rng(seed)
+    if net == "lenet":
+        params = sc.initialize_lenet(rng=rng, dtype=dtype, **LENET)
+        if exact_ties:
+            params["W1"] = (rng.integers(-1, 2, params["W1"].shape) / 4).astype(dtype)
+    else:
+        params = sc.initialize_resnet(rng=rng, width=RESNET_WIDTH, dtype=dtype)
+    return Problem(seed, np.dtype(dtype), {"X": X, "labels": labels}, params,
+                   {"net": net, "optimizer": optimizer, "optimizer_hyper": dict(hyper), "impl": impl})
+
+
+# --- kinks: the same functions read either side's values ----------------------------------------------
+
+def conv_preactivation(Z: np.ndarray, A_prev: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> Preactivation:
+    """A convolution's output ``(m, C, H, W)`` as ``(C H W, m)`` with its scale ``conv(|A_prev|, |W|) + |b|``."""
+    scale, _ = sc.conv_forward(np.abs(A_prev), np.abs(W), None if b is None else np.abs(b), padding=1)
+    return Preactivation(sc.images_to_columns(Z), sc.images_to_columns(scale))
+
+
+def max_pool_decisions(values: np.ndarray, scale: np.ndarray, kernel: int = 2) -> Preactivation:
+    """Each window entry's margin as the window's first maximum (> 0 for exactly one entry), ``(C Ho Wo K, m)``.
+
+    ``values`` ``(m, C, H, W)`` are the pooling's input and ``scale`` their condition scale; an entry's
+    bound is the largest scale in its window.
+    """
+    geometry = sc.ConvGeometry.of(stride=kernel)
+    out = geometry.output_size(values.shape[2:], (kernel, kernel))
+    windows = sc.conv_windows(values, (kernel, kernel), geometry, out).reshape(*values.shape[:2], *out, -1)
+    scales = sc.conv_windows(scale, (kernel, kernel), geometry, out).reshape(windows.shape)
+    lowest = np.full(windows.shape[:-1] + (1,), -np.inf, dtype=values.dtype)
+    before = np.maximum.accumulate(np.concatenate([lowest, windows[..., :-1]], axis=-1), axis=-1)
+    after = np.maximum.accumulate(np.concatenate([lowest, windows[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    margin = windows - np.maximum(before, np.nextafter(after, -np.inf))
+    bound = np.broadcast_to(scales.max(axis=-1, keepdims=True), margin.shape)
+    to_columns = (1, 2, 3, 4, 0)  # (m, C, Ho, Wo, K) -> (C, Ho, Wo, K, m)
+    return Preactivation(margin.transpose(to_columns).reshape(-1, values.shape[0]),
+                         bound.transpose(to_columns).reshape(-1, values.shape[0]))
+
+
+def bn2d_scale(conv_scale: np.ndarray, Z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
+               ) -> np.ndarray:
+    """The scale of a training-mode ``BN2d(Z)``: ``|gamma| invstd (conv scale + |mu|) + |beta|`` per channel."""
+    rows = bn.images_to_rows(Z.astype(np.float64))
+    channel = (1, -1, 1, 1)
+    invstd = 1 / np.sqrt(rows.var(axis=1) + eps)
+    return (np.abs(gamma).reshape(channel) * invstd.reshape(channel)
+            * (conv_scale + np.abs(rows.mean(axis=1)).reshape(channel)) + np.abs(beta).reshape(channel))
+
+
+def lenet_kinks(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> list[Preactivation]:
+    """ReLU inputs and max-pool decisions of one LeNet forward, in the order they fire.
+
+    ``layers`` holds ``(A_prev, Z, W, b)`` of conv1, conv2 and the hidden dense layer, scratch layout.
+    """
+    (X, Z1, W1, b1), (P1, Z2, W2, b2), (F, Z3, W3, b3) = layers
+    conv1, conv2 = conv_preactivation(Z1, X, W1, b1), conv_preactivation(Z2, P1, W2, b2)
+    return [conv1, max_pool_decisions(np.maximum(Z1, 0), conv1.scale.T.reshape(Z1.shape)),
+            conv2, max_pool_decisions(np.maximum(Z2, 0), conv2.scale.T.reshape(Z2.shape)),
+            preactivation(Z3, W3, F, b3)]
+
+
+# --- LeNet ----------------------------------------------------------------------------------------------
+
+class ScratchConvTrainer(ScratchTrainer):
+    """Shared by both nets: the optimizer from :mod:`scratch.optim` and its state under torch's keys."""
+
+    has_kinks = True
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem)
+        self.X, self.labels = problem.data["X"], problem.data["labels"]
+        sc.check_image_batch(self.X, self.labels, self.params)
+        self.optimizer = getattr(so, problem.hyper["optimizer"])(self.params, **problem.hyper["optimizer_hyper"])
+        self.torch_side: TorchTrainer | None = None  # set by share_torch_side
+
+    def update(self) -> None:
+        self.optimizer.step(self.params, self.grads)
+
+    def adopt_parameters(self, params: dict[str, np.ndarray]) -> None:
+        """After a kink crossing: continue from torch's parameters *and* its optimizer state.
+
+        The crossing step's gradient differs beyond rounding, and a momentum buffer or Adam's moments would
+        carry that difference into every later step (measured: float32 ``resnet_block`` seed 2, ReLU inputs
+        parting by 1e-4 and 9 crossings in 120 steps when only the parameters were adopted).
+        """
+        super().adopt_parameters(params)
+        for key, value in self.torch_side.observe().arrays.items():
+            category, name, *entry = key.split(".")
+            if category == "state" and name in self.optimizer.state and entry[0] in self.optimizer.array_keys:
+                self.optimizer.state[name][entry[0]][...] = value
+
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        state: dict[str, dict[str, np.ndarray]] = {}
+        for name in self.params:
+            entries = dict(self.optimizer.torch_state(name))
+            count = self.optimizer.step_count(name)
+            if count is not None:
+                entries["step"] = np.array(float(count))
+            if entries:
+                state[name] = entries
+        return state
+
+
+def share_torch_side(scratch_side: ScratchConvTrainer, torch_side: TorchTrainer) -> None:
+    """``Case.couple``: let the scratch trainer read torch's optimizer state when it adopts torch's point."""
+    scratch_side.torch_side = torch_side
+
+
+class ScratchLeNet(ScratchConvTrainer):
+    """``lenet_forward`` (its caches give the kink watch its values) -> softmax cost -> ``lenet_backward``."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem)
+        self.impl = problem.hyper["impl"]
+
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
+        Z4, caches = sc.lenet_forward(self.X, self.params, impl=self.impl)
+        (_, Z1, _), (conv2_cache, Z2, _), (_, F, Z3, _) = caches
+        p = self.params
+        self.capture_preactivations(lambda: lenet_kinks([(self.X, Z1, p["W1"], p["b1"]),
+                                                         (conv2_cache[0], Z2, p["W2"], p["b2"]),
+                                                         (F, Z3, p["W3"], p["b3"])]))
+        grads = sc.lenet_backward(sc.softmax_gradient(Z4, self.labels), self.params, caches, impl=self.impl)
+        return cross_entropy_from_logits(Z4, self.labels), grads
+
+
+def lenet_param_map(model: tc.LeNet) -> list[ParamMap]:
+    """Conv ``W1 b1``, ``W2 b2`` <-> ``features[0]``, ``features[3]`` (same shapes); dense ``W3 b3``, ``W4 b4``."""
+    mapping = []
+    for name, layer in (("1", model.features[0]), ("2", model.features[3]),
+                        ("3", model.classifier[1]), ("4", model.classifier[3])):
+        mapping.append(ParamMap(f"W{name}", layer.weight))
+        if isinstance(layer, nn.Linear):
+            mapping.append(ParamMap(f"b{name}", layer.bias, to_scratch=column, from_scratch=np.ravel))
+        else:
+            mapping.append(ParamMap(f"b{name}", layer.bias))
+    return mapping
+
+
+class ModuleCapture:
+    """Forward hooks keeping, during a training forward, chosen modules' input, output, weight and bias.
+
+    The weight and bias are copied in the hook, before the optimizer changes them. Values are NumPy
+    arrays in torch's layout.
+    """
+
+    def __init__(self, modules: dict[str, nn.Module]):
+        self.modules = modules
+        self.values: dict[str, dict[str, np.ndarray | None]] = {}
+
+    def start(self) -> None:
+        for name, module in self.modules.items():
+            module.register_forward_hook(self._hook(name))
+
+    def _hook(self, name: str) -> Callable:
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            if torch.is_grad_enabled():
+                weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+                self.values[name] = {"a": to_numpy(inputs[0]), "z": to_numpy(output),
+                                     "W": None if weight is None else to_numpy(weight).copy(),
+                                     "b": None if bias is None else to_numpy(bias).copy()}
+        return hook
+
+
+class TorchConvTrainer(TorchTrainer):
+    """Full-batch ``train_step`` with ``CrossEntropyLoss`` and ``torch.optim.<optimizer>``; step counts observed."""
+
+    def __init__(self, problem: Problem, device: torch.device, model: nn.Module, mapping: list[ParamMap],
+                 capture: ModuleCapture):
+        load_parameters(mapping, problem.params)
+        optimizer = to.make_optimizer(problem.hyper["optimizer"], model.parameters(),
+                                      **problem.hyper["optimizer_hyper"])
+        x = to_torch(problem.data["X"], device)
+        y = torch.as_tensor(problem.data["labels"], device=device)
+        super().__init__(model, nn.CrossEntropyLoss(), optimizer, x, y, mapping)
+        self.capture = capture
+
+    def step(self) -> None:
+        self.capture.values = {}
+        self.loss = train_step(self.model, self.loss_fn, self.optimizer, self.x, self.y)
+
+    def observe(self) -> Observation:
+        if self.loss is None:
+            raise RuntimeError("observe() called before step()")
+        return observe_parameters(float(self.loss), self.mapping, self.optimizer, with_step_count=True,
+                                  state=self.extra_state())
+
+    def extra_state(self) -> dict[str, dict[str, np.ndarray]]:
+        """Observed state beyond the optimizer's (the residual net's BN running statistics)."""
+        return {}
+
+    def start_kink_watch(self) -> bool:
+        self.capture.start()
+        return True
+
+
+class TorchLeNet(TorchConvTrainer):
+    """``torch_ref.conv.LeNet``; kinks from hooks on the two convolutions and the hidden ``nn.Linear``."""
+
+    def __init__(self, problem: Problem, device: torch.device):
+        model = tc.LeNet(**LENET, dtype=torch_dtype(problem.dtype), device=device)
+        capture = ModuleCapture({"conv1": model.features[0], "conv2": model.features[3],
+                                 "dense3": model.classifier[1]})
+        super().__init__(problem, device, model, lenet_param_map(model), capture)
+
+    def preactivations(self) -> list[Preactivation]:
+        layers = []
+        for name in ("conv1", "conv2", "dense3"):
+            v = self.capture.values[name]
+            if name == "dense3":  # batch-first (m, n) -> the course's columns
+                layers.append((v["a"].T, v["z"].T, v["W"], column(v["b"])))
+            else:
+                layers.append((v["a"], v["z"], v["W"], v["b"]))
+        return lenet_kinks(layers)
+
+
+# --- the residual block ---------------------------------------------------------------------------------
+
+def resnet_kinks(X: np.ndarray, Z1: np.ndarray, W1: np.ndarray, b1: np.ndarray, block: list[dict], eps: float
+                 ) -> list[Preactivation]:
+    """The stem's ReLU input, the block's inner ReLU input ``BN(conv(A1))`` and its last ReLU's ``BN(conv(.)) + A1``.
+
+    ``block`` holds, for the block's two conv-BN pairs (training mode), the conv input ``A_prev``, output
+    ``Z`` and weight ``W``, and the BN output ``B`` with its ``gamma`` and ``beta``.
+    """
+    layers = [conv_preactivation(Z1, X, W1, b1)]
+    A1 = np.maximum(Z1, 0)
+    for index, pair in enumerate(block):
+        conv_scale = conv_preactivation(pair["Z"], pair["A_prev"], pair["W"], None).scale.T.reshape(pair["Z"].shape)
+        z, scale = pair["B"], bn2d_scale(conv_scale, pair["Z"], pair["gamma"], pair["beta"], eps)
+        if index == 1:  # the residual sum
+            z, scale = z + A1, scale + np.abs(A1)
+        layers.append(Preactivation(sc.images_to_columns(z), sc.images_to_columns(scale)))
+    return layers
+
+
+class ScratchResNet(ScratchConvTrainer):
+    """``resnet_forward`` -> softmax cost -> ``resnet_backward``, the BN states' running statistics observed."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem)
+        self.states = sc.make_resnet_states(RESNET_WIDTH, dtype=problem.dtype)
+
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
+        Z4, caches = sc.resnet_forward(self.X, self.params, self.states)
+        stem, Z1, (conv_a, Za, _, Ba, conv_b, Zb, _, Bb, _), *_ = caches
+        p = self.params
+        block = [{"A_prev": conv_a[0], "Z": Za, "W": p["W2"], "B": Ba, "gamma": p["gamma2"], "beta": p["beta2"]},
+                 {"A_prev": conv_b[0], "Z": Zb, "W": p["W3"], "B": Bb, "gamma": p["gamma3"], "beta": p["beta3"]}]
+        self.capture_preactivations(lambda: resnet_kinks(self.X, Z1, p["W1"], p["b1"], block, self.states[0].eps))
+        grads = sc.resnet_backward(sc.softmax_gradient(Z4, self.labels), self.params, caches)
+        return cross_entropy_from_logits(Z4, self.labels), grads
+
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        state = super().optimizer_state()
+        for l, s in zip((2, 3), self.states, strict=True):  # noqa: E741
+            state[f"bn{l}"] = {"running_mean": s.running_mean[:, 0], "running_var": s.running_var[:, 0],
+                               "num_batches_tracked": np.array(float(s.num_batches_tracked))}
+        return state
+
+
+def resnet_param_map(model: tc.SmallResNet) -> list[ParamMap]:
+    """Stem ``W1 b1``; ``W2``, ``W3`` <-> ``block.conv1``, ``conv2``; ``gamma``/``beta`` <-> ``bn1``, ``bn2``."""
+    block = model.block
+    return [ParamMap("W1", model.stem.weight), ParamMap("b1", model.stem.bias),
+            ParamMap("W2", block.conv1.weight), ParamMap("gamma2", block.bn1.weight), ParamMap("beta2", block.bn1.bias),
+            ParamMap("W3", block.conv2.weight), ParamMap("gamma3", block.bn2.weight), ParamMap("beta3", block.bn2.bias),
+            ParamMap("W4", model.head[2].weight),
+            ParamMap("b4", model.head[2].bias, to_scratch=column, from_scratch=np.ravel)]
+
+
+class TorchResNet(TorchConvTrainer):
+    """``torch_ref.conv.SmallResNet``; BN running statistics observed; kinks from hooks on the convs and BNs."""
+
+    def __init__(self, problem: Problem, device: torch.device):
+        model = tc.SmallResNet(width=RESNET_WIDTH, dtype=torch_dtype(problem.dtype), device=device)
+        block = model.block
+        capture = ModuleCapture({"stem": model.stem, "conv2": block.conv1, "bn2": block.bn1, "conv3": block.conv2,
+                                 "bn3": block.bn2})
+        super().__init__(problem, device, model, resnet_param_map(model), capture)
+
+    def extra_state(self) -> dict[str, dict[str, np.ndarray]]:
+        return {f"bn{l}": {"running_mean": to_numpy(n.running_mean), "running_var": to_numpy(n.running_var),
+                           "num_batches_tracked": np.array(float(n.num_batches_tracked))}
+                for l, n in zip((2, 3), (self.model.block.bn1, self.model.block.bn2), strict=True)}  # noqa: E741
+
+    def preactivations(self) -> list[Preactivation]:
+        v = self.capture.values
+        block = [{"A_prev": v[f"conv{l}"]["a"], "Z": v[f"conv{l}"]["z"], "W": v[f"conv{l}"]["W"],
+                  "B": v[f"bn{l}"]["z"], "gamma": v[f"bn{l}"]["W"], "beta": v[f"bn{l}"]["b"]} for l in (2, 3)]  # noqa: E741
+        return resnet_kinks(v["stem"]["a"], v["stem"]["z"], v["stem"]["W"], v["stem"]["b"], block,
+                            self.model.block.bn1.eps)
+
+
+# --- gradient checks and the variants -------------------------------------------------------------------
+
+def check_gradients(problem: Problem) -> float:
+    """Course relative error of the scratch backward pass on the first 2 images (float64).
+
+    Biases, ``beta`` and ``gamma - 1`` start at N(0, 0.1^2) and the weights get N(0, 0.01^2) added, so no
+    ReLU input sits exactly on its kink and no max-pool window holds an exact tie (``lenet_pool_ties``' ties
+    are kinks of the cost: a two-sided difference across one measures the average of the two slopes).
+    """
+    X, labels = problem.data["X"][:2].astype(np.float64), problem.data["labels"][:2]
+    rng = initial_parameters_rng(problem.seed, 1)
+    params = {name: value.astype(np.float64) + rng.normal(0.0, 0.01 if name.startswith("W") else 0.1, value.shape)
+              for name, value in problem.params.items()}
+    if problem.hyper["net"] == "lenet":
+        impl = problem.hyper["impl"]
+
+        def cost(point: dict[str, np.ndarray]) -> float:
+            return float(cross_entropy_from_logits(sc.lenet_forward(X, point, impl=impl)[0], labels))
+
+        return gradient_check_n(cost, params, sc.lenet_loss_and_grads(params, X, labels, impl=impl)[1])
+
+    def resnet_cost(point: dict[str, np.ndarray]) -> float:
+        logits, _ = sc.resnet_forward(X, point, sc.make_resnet_states(RESNET_WIDTH))
+        return float(cross_entropy_from_logits(logits, labels))
+
+    _, grads = sc.resnet_loss_and_grads(params, sc.make_resnet_states(RESNET_WIDTH), X, labels)
+    return gradient_check_n(resnet_cost, params, grads)
+
+
+EQUATIONS = (
+    r"Z[i,o,h,w] = b[o] + \sum_{c,u,v} X_{pad}[i, c, hs + ud, ws + vd]\, W[o,c,u,v],\quad "
+    r"H_{out} = \lfloor (H + 2p - d(k-1) - 1)/s \rfloor + 1",
+    r"dW[o,c,u,v] = \sum_{i,h,w} dZ[i,o,h,w]\, X_{pad}[i,c,hs+ud,ws+vd],\quad db[o] = \sum_{i,h,w} dZ[i,o,h,w]",
+    r"dX = \text{corr}\big(\text{pad}_{d(k-1)}(\text{dilate}_s(dZ)),\ \text{rot}_{180}(W)^{T}\big)",
+    r"\text{maxpool: } dX[\arg\max_{\text{first}}] \mathrel{+}= dP,\qquad "
+    r"\text{residual: } A = \text{ReLU}(\text{BN}(\text{conv}(\text{ReLU}(\text{BN}(\text{conv}(x))))) + x)",
+)
+NOTES = (
+    "Images are (m, C, H, W) on both sides; conv weights (C_out, C_in, kH, kW) and conv biases (C_out,) map "
+    "without transposes. The dense head keeps the course's layout: images_to_columns is the one change of "
+    "layout (nn.Flatten's order). Max pooling routes the gradient to the first maximum of a window in row-major "
+    "order, as torch's CPU kernel (strict >). The backward pass starts from dZ[L] = (softmax(Z[L]) - Y) / m "
+    "(the 1/m carried from the mean, as autograd). The scratch optimizers are scratch.optim's, their state "
+    "compared with torch.optim's under torch's keys."
+)
+
+
+def _register(variant: str, summary: str, *, net: str = "lenet", m: int = 256, optimizer: str = "SGD",
+              hyper: dict | None = None, impl: str = "fast", steps: int = 120, exact_ties: bool = False) -> None:
+    chosen = {"lr": 0.1} if hyper is None else hyper
+
+    def make_problem(seed: int, dtype: np.dtype) -> Problem:
+        return conv_problem(seed, dtype, net=net, m=m, optimizer=optimizer, hyper=chosen, impl=impl,
+                            exact_ties=exact_ties)
+
+    lenet = net == "lenet"
+    register(Case(concept="conv", variant=variant, summary=summary, make_problem=make_problem,
+                  scratch=ScratchLeNet if lenet else ScratchResNet, torch=TorchLeNet if lenet else TorchResNet,
+                  steps=steps, couple=share_torch_side, gradient_check=check_gradients, equations=EQUATIONS,
+                  notes=NOTES,
+                  scratch_source=(sc.conv_forward_loops, sc.conv_backward_loops, sc.im2col, sc.conv_forward,
+                                  sc.conv_backward, sc.max_pool_forward, sc.max_pool_backward,
+                                  sc.lenet_forward, sc.lenet_backward) if lenet else
+                  (sc.basic_block_forward, sc.basic_block_backward, sc.resnet_loss_and_grads),
+                  torch_source=(tc.LeNet,) if lenet else (tc.BasicBlock, tc.SmallResNet)))
+
+
+_register("lenet_sgd", "LeNet (conv 4, conv 8, dense 16) on 256 digits, fast conv, SGD lr 0.1, full batch")
+_register("lenet_momentum", "LeNet on 256 digits, fast conv, SGD lr 0.05 momentum 0.9 (momentum_buffer compared)",
+          hyper={"lr": 0.05, "momentum": 0.9})
+_register("lenet_adam", "LeNet on 256 digits, fast conv, Adam lr 3e-3 (exp_avg, exp_avg_sq, step compared)",
+          optimizer="Adam", hyper={"lr": 3e-3})
+_register("lenet_im2col", "LeNet on 64 digits with the strided-view convolution (transposed-conv input "
+          "gradient), SGD lr 0.1", m=64, impl="im2col", steps=100)
+_register("lenet_loops", "LeNet on 8 digits with the course's loop convolution, SGD lr 0.1", m=8, impl="loops",
+          steps=100)
+_register("resnet_block", "conv 4 -> ReLU -> basic block (conv-BN-ReLU-conv-BN + identity) -> avgpool -> dense "
+          "on 128 digits, SGD lr 0.05 momentum 0.9, BN running statistics compared", net="resnet", m=128,
+          hyper={"lr": 0.05, "momentum": 0.9})
+_register("lenet_pool_ties", "LeNet on 256 digits, first kernel in {-1/4, 0, 1/4}, zero biases: exact max-pool ties "
+          "between different windows at step 0 (torch routes to the first maximum), SGD lr 0.1", exact_ties=True)

@@ -1,0 +1,84 @@
+"""Convolutional networks in idiomatic PyTorch: ``nn.Conv2d``, ``nn.MaxPool2d``, ``nn.AvgPool2d``, ``nn.Flatten``.
+
+Images are ``(m, C, H, W)``; the models return logits ``(m, K)`` for ``nn.CrossEntropyLoss``. The
+parameters map one to one onto scratch's (``scratch.conv``): ``conv1.weight`` is ``W1``
+``(C_out, C_in, 3, 3)``, ``conv1.bias`` is ``b1`` ``(C_out,)``, a dense layer's ``weight`` is ``W{l}``
+``(n_l, n_{l-1})`` and its ``bias`` is ``b{l}`` flattened. Gradients come from autograd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class LeNet(nn.Module):
+    """``Conv3x3 -> ReLU -> MaxPool2 -> Conv3x3 -> ReLU -> MaxPool2 -> Flatten -> Linear -> ReLU -> Linear``."""
+
+    def __init__(self, *, in_channels: int = 1, image_size: int = 8, channels: Sequence[int] = (6, 16),
+                 hidden: int = 32, n_classes: int = 10, dtype: torch.dtype = torch.float64,
+                 device: str | torch.device = "cpu"):
+        super().__init__()
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4 (two 2x2 max-poolings), got {image_size}")
+        c1, c2 = channels
+        kw = {"dtype": dtype, "device": device}
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, c1, 3, padding=1, **kw), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1, **kw), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(c2 * (image_size // 4) ** 2, hidden, **kw), nn.ReLU(),
+            nn.Linear(hidden, n_classes, **kw),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class BasicBlock(nn.Module):
+    """``relu(bn2(conv2(relu(bn1(conv1(x))))) + x)``: the residual basic block, 3x3 convs without bias."""
+
+    def __init__(self, width: int, *, momentum: float | None = 0.1, eps: float = 1e-5,
+                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"):
+        super().__init__()
+        kw = {"dtype": dtype, "device": device}
+        self.conv1 = nn.Conv2d(width, width, 3, padding=1, bias=False, **kw)
+        self.bn1 = nn.BatchNorm2d(width, momentum=momentum, eps=eps, **kw)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=False, **kw)
+        self.bn2 = nn.BatchNorm2d(width, momentum=momentum, eps=eps, **kw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + x)
+
+
+class SmallResNet(nn.Module):
+    """``Conv3x3 -> ReLU -> BasicBlock -> AvgPool2 -> Flatten -> Linear``."""
+
+    def __init__(self, *, in_channels: int = 1, image_size: int = 8, width: int = 8, n_classes: int = 10,
+                 momentum: float | None = 0.1, eps: float = 1e-5, dtype: torch.dtype = torch.float64,
+                 device: str | torch.device = "cpu"):
+        super().__init__()
+        if image_size % 2:
+            raise ValueError(f"image_size must be even (one 2x2 average pooling), got {image_size}")
+        kw = {"dtype": dtype, "device": device}
+        self.stem = nn.Conv2d(in_channels, width, 3, padding=1, **kw)
+        self.block = BasicBlock(width, momentum=momentum, eps=eps, **kw)
+        self.head = nn.Sequential(nn.AvgPool2d(2), nn.Flatten(),
+                                  nn.Linear(width * (image_size // 2) ** 2, n_classes, **kw))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.block(torch.relu(self.stem(x))))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Most probable class per example ``(m,)``, in evaluation mode, restoring the model's mode afterwards."""
+    was_training = model.training
+    model.eval()
+    labels = model(x).argmax(dim=1)
+    model.train(was_training)
+    return labels
