@@ -463,8 +463,9 @@ CONCEPT_ROWS = [
         "a softmax output needs at least 2 classes"),
     Bad("softmax-labels-vs-K", lambda: sm.loss_and_grads(SM_PARAMS, X, np.array([[0, 1, 3]])), VE,
         "labels must hold labels in 0..2"),
-    Bad("select-unknown-variant", lambda: select(["optim/nope"]), VE, "optim/nope"),
-    Bad("cli-unknown-variant", lambda: cli("run", "deep_net/nope"), CliError, "deep_net/nope"),
+    Bad("select-unknown-variant", lambda: select(["optim/nope"]), VE, "unknown variant 'nope' of concept 'optim'"),
+    Bad("cli-unknown-variant", lambda: cli("run", "deep_net/nope"), CliError,
+        "unknown variant 'nope' of concept 'deep_net'"),
 ]
 
 
