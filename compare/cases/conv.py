@@ -394,7 +394,7 @@ EQUATIONS = (
     r"H_{out} = \lfloor (H + 2p - d(k-1) - 1)/s \rfloor + 1",
     r"dW[o,c,u,v] = \sum_{i,h,w} dZ[i,o,h,w]\, X_{pad}[i,c,hs+ud,ws+vd],\quad db[o] = \sum_{i,h,w} dZ[i,o,h,w]",
     r"dX = \text{corr}\big(\text{pad}_{d(k-1)}(\text{dilate}_s(dZ)),\ \text{rot}_{180}(W)^{T}\big)",
-    r"\text{maxpool: } dX[\arg\max_{\text{first}}] \mathrel{+}= dP,\qquad "
+    r"\text{maxpool: } dX[\arg\max_{\text{first}}] \leftarrow dX[\arg\max_{\text{first}}] + dP,\qquad "
     r"\text{residual: } A = \text{ReLU}(\text{BN}(\text{conv}(\text{ReLU}(\text{BN}(\text{conv}(x))))) + x)",
 )
 NOTES = (

@@ -244,7 +244,7 @@ EQUATIONS = {
                  r"\theta := \theta - \eta\,\Delta"),
     "Adamax": (r"m = \beta_1 m + (1-\beta_1) g,\quad u = \max(\beta_2 u, |g| + \epsilon)",
                r"\theta := \theta - \frac{\eta}{1-\beta_1^t}\, m / u"),
-    "NAdam": (r"\mu_t = \beta_1 (1 - \tfrac12 0.96^{t\,\psi}),\quad \Pi_t = \prod_{k \le t} \mu_k,"
+    "NAdam": (r"\mu_t = \beta_1 (1 - 0.5 \cdot 0.96^{t \psi}),\quad \Pi_t = \prod_{k \leq t} \mu_k,"
               r"\quad \hat v = v / (1-\beta_2^t)",
               r"\theta := \theta - \eta \frac{1-\mu_t}{1-\Pi_t} \frac{g}{\sqrt{\hat v}+\epsilon}"
               r" - \eta \frac{\mu_{t+1}}{1-\Pi_t \mu_{t+1}} \frac{m}{\sqrt{\hat v}+\epsilon}"),
