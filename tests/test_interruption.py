@@ -29,6 +29,8 @@ PREVIOUS = {
     "report.md": b"# the previous report\n",
     "environment.json": b'{"previous": true}\n',
     "runs.json": b"[]\n",
+    # a partial report: one concept's report may replace it (a full one it may not: tests/test_cli_front_door.py)
+    "report.json": b'{"kind": "partial"}\n',
     "plots/logistic_regression_loss.png": b"\x89PNG previous",
     "bench.csv": b"not written by report: must survive any run\n",
     # read (as make bench's data) but never written by report; not bench data, so the speed section is left out
