@@ -49,8 +49,11 @@ def _claims() -> list[tuple[str, str]]:
     claims = []
     for variant, (_summary, spec) in VARIANTS.items():
         defaults = _defaults(spec.name)
+        # OneCycleLR cycles the momentum itself (cycle_momentum), so the optimizer's own momentum is only the
+        # switch that lets it: the schedule, not the option, sets the value every step.
+        cycled = {"momentum"} if spec.schedule is not None and spec.schedule.name == "OneCycleLR" else set()
         claims += [(variant, key) for key, value in spec.hyper.items()
-                   if key != "lr" and value != defaults.get(key)]
+                   if key != "lr" and key not in cycled and value != defaults.get(key)]
         if spec.decay is not None:
             claims.append((variant, "decay"))
     return claims
