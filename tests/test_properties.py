@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import scratch.activations as act
@@ -100,5 +100,24 @@ def test_every_deep_net_variant_passes_on_random_seeds(seed: int, dtype: str, st
 @given(seed=seeds, dtype=dtypes, steps=st.integers(1, 8), index=st.integers(0, 100))
 def test_every_optimizer_variant_passes_on_random_seeds(seed: int, dtype: str, steps: int, index: int) -> None:
     cases = _cases_of("optim")
-    run = run_case(cases[index % len(cases)], seed=seed, dtype=dtype, steps=steps)
+    case = cases[index % len(cases)]
+    assume((case.name, dtype, seed) != ADAM_FLOAT32_FINDING)  # kept as its own strict xfail below
+    run = run_case(case, seed=seed, dtype=dtype, steps=steps)
+    assert run.parity.passed, run.parity.summary()
+
+
+#: Found by the test above once the new optimizers shifted which variant each drawn index picks.
+ADAM_FLOAT32_FINDING = ("optim/adam", "float32", 45670)
+
+
+@pytest.mark.xfail(strict=True, reason="open finding: float32 Adam's first step on a gradient entry that is a "
+                                      "cancellation; the normalised update carries its rounding beyond 2e-4")
+def test_adam_float32_first_step_on_a_cancelled_gradient() -> None:
+    """optim/adam, float32, seed 45670, one step: param.b1[6, 0] is 0.0028404 (scratch) vs 0.0028383 (torch),
+    7.1e-4 relative (2.1e-6 absolute, beyond the rounding floor's 9.5e-7), while the gradients agree to 7.3e-5.
+    Adam divides each gradient entry by its own magnitude, so the absolute rounding of a cancelled entry becomes
+    a relative error of the update. Either the floor must follow the update's normalisation or this is a real
+    float32 difference; not decided yet."""
+    (case,) = select(["optim/adam"])
+    run = run_case(case, seed=45670, dtype="float32", steps=1)
     assert run.parity.passed, run.parity.summary()
