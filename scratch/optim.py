@@ -62,7 +62,12 @@ State = dict[str, Any]
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
-    """``start + weight (end - start)`` in place, rounded the way ``torch.lerp`` rounds it on CPU."""
+    """``start + weight (end - start)`` in place, with ``torch.lerp``'s choice of formula for the weight.
+
+    torch's CPU kernel evaluates the multiply-add fused (one rounding, ``fma(weight - 1, end - start, end)``
+    for weights >= 0.5); NumPy has no fused multiply-add, so about one entry in five is one ulp apart. That
+    is rounding, and tests/test_optim_properties.py measures how much a trajectory can amplify it.
+    """
     if abs(weight) < 0.5:
         start += weight * (end - start)
     else:
