@@ -157,6 +157,28 @@ def adagrad_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float
     param += (-clr * grad) / std
 
 
+def _decay_and_moments(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float,
+                       betas: tuple[float, float], weight_decay: float, decoupled_weight_decay: bool
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first half of Adam, NAdam and RAdam (torch repeats it in each); returns ``(g, exp_avg, exp_avg_sq)``::
+
+        param = param * (1 - lr * weight_decay)  (decoupled)   or   g = grad + weight_decay * param
+        exp_avg = beta1 * exp_avg + (1 - beta1) * g
+        exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g^2
+    """
+    beta1, beta2 = betas
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    _lerp(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    return grad, exp_avg, exp_avg_sq
+
+
 @updates_in_place("param", same_shape="grad")
 def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
               eps: float, weight_decay: float, amsgrad: bool, decoupled_weight_decay: bool) -> None:
@@ -173,15 +195,8 @@ def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, b
     beta1, beta2 = betas
     state["step"] += 1
     step = state["step"]
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = grad + weight_decay * param
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    _lerp(exp_avg, grad, 1 - beta1)
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * grad * grad
+    grad, exp_avg, exp_avg_sq = _decay_and_moments(param, grad, state, lr=lr, betas=betas, weight_decay=weight_decay,
+                                                   decoupled_weight_decay=decoupled_weight_decay)
     bias_correction1 = 1 - beta1**step
     bias_correction2_sqrt = (1 - beta2**step) ** 0.5
     step_size = lr / bias_correction1
@@ -271,19 +286,12 @@ def nadam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, 
     state["step"] += 1
     step = state["step"]
     bias_correction2 = 1 - beta2**step
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = grad + weight_decay * param
     mu = nadam_momentum(beta1, step, momentum_decay)
     mu_next = nadam_momentum(beta1, step + 1, momentum_decay)
     state["mu_product"] = MU_PRODUCT_DTYPE(state["mu_product"]) * MU_PRODUCT_DTYPE(mu)
     mu_product = float(state["mu_product"])
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    _lerp(exp_avg, grad, 1 - beta1)
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * grad * grad
+    grad, exp_avg, exp_avg_sq = _decay_and_moments(param, grad, state, lr=lr, betas=betas, weight_decay=weight_decay,
+                                                   decoupled_weight_decay=decoupled_weight_decay)
     denom = np.sqrt(exp_avg_sq / bias_correction2)
     denom += eps
     mu_product_next = mu_product * mu_next
@@ -315,15 +323,8 @@ def radam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, 
     beta1, beta2 = betas
     state["step"] += 1
     step = state["step"]
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = grad + weight_decay * param
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    _lerp(exp_avg, grad, 1 - beta1)
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * grad * grad
+    grad, exp_avg, exp_avg_sq = _decay_and_moments(param, grad, state, lr=lr, betas=betas, weight_decay=weight_decay,
+                                                   decoupled_weight_decay=decoupled_weight_decay)
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     bias_corrected_exp_avg = exp_avg / bias_correction1

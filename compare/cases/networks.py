@@ -5,7 +5,8 @@
 - :class:`ScratchDeepNet` (override ``update`` or ``loss_and_grads``) and :class:`TorchDeepNet` (pass
   ``make_optimizer``) are the two trainers, full-batch, on the problem's data; both are kink-watched when
   the hidden units are ReLU or leaky ReLU;
-- :func:`gradient_check_point` and :func:`check_gradients` run the course's gradient check.
+- :func:`gradient_check_point`, :func:`check_logit_model_gradients` and :func:`check_gradients` run the
+  course's gradient check.
 """
 
 from __future__ import annotations
@@ -139,18 +140,25 @@ def gradient_check_point(problem: Problem) -> dict[str, np.ndarray]:
             for name, value in problem.params.items()}
 
 
-def check_gradients(problem: Problem) -> float:
-    """Course relative error of the scratch backward pass at :func:`gradient_check_point` (float64)."""
-    X, Y = problem.data["X"].astype(np.float64), problem.data["Y"].astype(np.float64)
+def check_logit_model_gradients(problem: Problem, X: np.ndarray, Y: np.ndarray, loss_and_grads: Callable,
+                                cost_from_logits: Callable[[np.ndarray, np.ndarray], float]) -> float:
+    """Course relative error of ``loss_and_grads(params, X, Y)`` against the two-sided differences of
+    ``cost_from_logits(L_model_logits(X, params), Y)``, at :func:`gradient_check_point` (float64)."""
     params = gradient_check_point(problem)
     activation = problem.hyper["hidden_activation"]
-    _, grads = dn.loss_and_grads(params, X, Y, hidden_activation=activation)
+    _, grads = loss_and_grads(params, X, Y, hidden_activation=activation)
 
     def cost(point: dict[str, np.ndarray]) -> float:
         ZL, _ = dn.L_model_logits(X, point, hidden_activation=activation, check=False)
-        return float(dn.cost_from_logits(ZL, Y))
+        return float(cost_from_logits(ZL, Y))
 
     return gradient_check_n(cost, params, grads)
+
+
+def check_gradients(problem: Problem) -> float:
+    """Course relative error of the scratch deep net's backward pass with the sigmoid cross-entropy cost."""
+    X, Y = problem.data["X"].astype(np.float64), problem.data["Y"].astype(np.float64)
+    return check_logit_model_gradients(problem, X, Y, dn.loss_and_grads, dn.cost_from_logits)
 
 
 def breast_cancer_train(seed: int) -> datasets.Dataset:

@@ -32,8 +32,8 @@ import torch_ref.softmax as tsm
 from compare.cases.networks import (
     ScratchDeepNet,
     build_torch_model,
+    check_logit_model_gradients,
     deep_problem,
-    gradient_check_point,
     hidden_preactivations,
 )
 from compare.core.devices import to_torch
@@ -41,7 +41,6 @@ from compare.core.problem import Problem
 from compare.core.registry import Case, register
 from compare.core.trainers import TorchTrainer
 from compare.data import datasets
-from scratch.gradient_check import gradient_check_n
 
 #: Examples used by the gradient check (two cost evaluations per parameter: a subset keeps it fast).
 GRADIENT_CHECK_EXAMPLES = 100
@@ -103,15 +102,7 @@ def check_gradients(problem: Problem) -> float:
     """Course relative error of the scratch backward on the first 100 examples (float64, random biases)."""
     X = problem.data["X"][:, :GRADIENT_CHECK_EXAMPLES].astype(np.float64)
     labels = problem.data["Y"][:, :GRADIENT_CHECK_EXAMPLES]
-    params = gradient_check_point(problem)
-    activation = problem.hyper["hidden_activation"]
-    _, grads = sm.loss_and_grads(params, X, labels, hidden_activation=activation)
-
-    def cost(point: dict[str, np.ndarray]) -> float:
-        ZL, _ = dn.L_model_logits(X, point, hidden_activation=activation, check=False)
-        return float(sm.cross_entropy_from_logits(ZL, labels))
-
-    return gradient_check_n(cost, params, grads)
+    return check_logit_model_gradients(problem, X, labels, sm.loss_and_grads, sm.cross_entropy_from_logits)
 
 
 EQUATIONS = (
