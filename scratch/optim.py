@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -398,6 +398,13 @@ def _check_flag(name: str, value: object) -> None:
         raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
+
+def _torch_entry(entries: Mapping[str, np.ndarray], name: str, key: str) -> np.ndarray:
+    if key not in entries:
+        raise ValueError(f"torch state for {name!r} has no {key!r} (it has {sorted(entries)})")
+    return np.asarray(entries[key])
+
+
 class Optimizer:
     """Base class: parameter bookkeeping, lazy state, ``step`` and ``state_dict``.
 
@@ -465,6 +472,21 @@ class Optimizer:
     def torch_state(self, name: str) -> dict[str, np.ndarray]:
         """This parameter's state arrays under torch's keys and conventions (used for the comparison)."""
         return {key: value for key, value in self.state.get(name, {}).items() if key in self.array_keys}
+
+    def load_torch_state(self, name: str, entries: Mapping[str, np.ndarray]) -> None:
+        """Continue from torch's state arrays for parameter ``name``: the inverse of :meth:`torch_state`.
+
+        ``entries`` must hold every key :meth:`torch_state` reports (others, such as ``step``, are ignored:
+        the counts are equal by construction). Used after a kink crossing, when the scratch side adopts
+        torch's point: its momentum or moments carry the crossing step's gradient otherwise.
+        """
+        for key in self.torch_state(name):
+            value = _torch_entry(entries, name, key)
+            current = self.state[name][key]
+            if isinstance(current, np.ndarray) and current.ndim:
+                current[...] = value
+            else:  # a NumPy scalar such as NAdam's mu_product keeps its own dtype
+                self.state[name][key] = np.asarray(current).dtype.type(value)
 
     def step_count(self, name: str) -> int | None:
         """Updates this parameter has had, where torch keeps that count (its ``state["step"]``), else None."""
@@ -725,6 +747,10 @@ class MomentumCourse(Optimizer):
             return {}
         return {"momentum_buffer": self.state[name]["v"] / (1 - self.hyper["beta"])}
 
+    def load_torch_state(self, name: str, entries: Mapping[str, np.ndarray]) -> None:
+        if self.torch_state(name):
+            self.state[name]["v"][...] = _torch_entry(entries, name, "momentum_buffer") * (1 - self.hyper["beta"])
+
 
 class RMSpropCourse(Optimizer):
     """The course's RMSprop ``s = beta s + (1 - beta) dW^2``, ``W = W - lr dW / (sqrt(s) + epsilon)``.
@@ -750,6 +776,10 @@ class RMSpropCourse(Optimizer):
 
     def torch_state(self, name: str) -> dict[str, np.ndarray]:
         return {"square_avg": self.state[name]["s"]} if name in self.state else {}
+
+    def load_torch_state(self, name: str, entries: Mapping[str, np.ndarray]) -> None:
+        if name in self.state:
+            self.state[name]["s"][...] = _torch_entry(entries, name, "square_avg")
 
     def step_count(self, name: str) -> int | None:
         return self.state.get(name, {}).get("t")
@@ -783,6 +813,11 @@ class AdamCourse(Optimizer):
         if name not in self.state:
             return {}
         return {"exp_avg": self.state[name]["v"], "exp_avg_sq": self.state[name]["s"]}
+
+    def load_torch_state(self, name: str, entries: Mapping[str, np.ndarray]) -> None:
+        if name in self.state:
+            self.state[name]["v"][...] = _torch_entry(entries, name, "exp_avg")
+            self.state[name]["s"][...] = _torch_entry(entries, name, "exp_avg_sq")
 
     def step_count(self, name: str) -> int | None:
         return self.state.get(name, {}).get("t")

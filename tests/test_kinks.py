@@ -12,7 +12,8 @@ from torch import nn
 
 import compare.core.runner as runner
 import scratch.deep_net as dn
-from compare.cases.networks import column
+import scratch.optim as so
+from compare.cases.networks import ScratchDeepNet, TorchDeepNet, column
 from compare.core.devices import to_torch, torch_dtype
 from compare.core.kinks import (
     MAX_CROSSINGS_PER_100_STEPS,
@@ -258,3 +259,36 @@ def test_float64_relu_runs_never_cross(seed: int) -> None:
     run = run_case(case, seed=seed, dtype="float64")
     assert run.scratch.kink_crossings == [] and run.parity.passed
     assert run.record()["steps_compared"] == case.steps
+
+
+class ScratchMomentumDeepNet(ScratchDeepNet):
+    """The crossing case's net with momentum: its buffer would carry the crossing step's gradient onwards."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem)
+        self.optimizer = so.SGD(self.params, lr=self.learning_rate, momentum=0.9)
+
+    def update(self) -> None:
+        self.optimizer.step(self.params, self.grads)
+
+
+def torch_momentum_deep_net(problem: Problem, device: torch.device) -> TorchDeepNet:
+    return TorchDeepNet(problem, device, make_optimizer=lambda parameters: torch.optim.SGD(
+        parameters, lr=problem.hyper["learning_rate"], momentum=0.9))
+
+
+def _adopt_parameters_only(self: ScratchTrainer, point: Observation) -> None:
+    self.adopt_parameters({key.removeprefix("param."): value for key, value in point.arrays.items()
+                           if key.startswith("param.")})
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_after_a_crossing_the_optimizer_state_is_adopted_too(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    (deep_net_case,) = select([CROSSING_CASE])
+    case = Case("custom", "momentum_leaky_relu", "momentum twin of " + CROSSING_CASE, deep_net_case.make_problem,
+                ScratchMomentumDeepNet, torch_momentum_deep_net)
+    run = run_case(case, seed=seed, dtype="float32")
+    assert len(run.scratch.kink_crossings) == 1 and run.parity.passed
+    # Adopting the parameters alone leaves the crossing step in the momentum buffer: the run fails.
+    monkeypatch.setattr(ScratchTrainer, "adopt", _adopt_parameters_only)
+    assert not run_case(case, seed=seed, dtype="float32").parity.passed

@@ -450,3 +450,50 @@ def test_bad_mini_batch_arguments():
         partition_mini_batches(X, np.zeros((1, 4)), 2, np.arange(5))
     with pytest.raises(TypeError, match="rng"):
         random_mini_batches(X, Y, 2, rng=0)
+
+
+ADOPTION_CONFIGS = [*CONFIGS, ("MomentumCourse", dict(lr=0.1, beta=0.9)), ("RMSpropCourse", dict(lr=0.01)),
+                    ("AdamCourse", dict(lr=0.01))]
+
+
+def _adoption_run(name: str, hyper: dict, *, load_state: bool) -> float:
+    """Scratch takes a different step 5 (its gradient tripled), then adopts torch's parameters (and, with
+    ``load_state``, its optimizer state), as the harness does after a kink crossing; the relative difference
+    of the parameters after 12 steps."""
+    params, grads = _stream(3, "float64", steps=12)
+    scratch_out = getattr(so, name)(params, **hyper)
+    tensors = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in params.items()}
+    torch_out = to.make_optimizer(name, tensors.values(), **hyper)
+    for index, g in enumerate(grads):
+        scratch_out.step(params, {k: 3 * v for k, v in g.items()} if index == 5 else g)
+        for k, p in tensors.items():
+            p.grad = torch.from_numpy(g["d" + k].copy())
+        torch_out.step()
+        if index == 5:
+            for k, p in tensors.items():
+                params[k][...] = p.detach().numpy()
+                if load_state:
+                    scratch_out.load_torch_state(k, {key: v.numpy() for key, v in torch_out.state[p].items()})
+    return max(relative_difference(params[k], tensors[k].detach().numpy())[1] for k in params)
+
+
+@pytest.mark.parametrize(("name", "hyper"), ADOPTION_CONFIGS)
+def test_loading_torchs_state_continues_torchs_trajectory(name: str, hyper: dict) -> None:
+    assert _adoption_run(name, hyper, load_state=True) <= TOLERANCE["float64"]
+    if _keeps_state(name, hyper):  # the control: parameters alone leave the different step in the state
+        assert _adoption_run(name, hyper, load_state=False) > TOLERANCE["float64"]
+
+
+def _keeps_state(name: str, hyper: dict) -> bool:
+    params = {"W": np.ones((2, 2))}
+    optimizer = getattr(so, name)(params, **hyper)
+    optimizer.step(params, {"dW": np.full((2, 2), 0.5)})
+    return bool(optimizer.torch_state("W"))
+
+
+def test_loading_a_state_without_a_key_names_it() -> None:
+    params = {"W": np.ones((2, 2))}
+    optimizer = so.Adam(params)
+    optimizer.step(params, {"dW": np.full((2, 2), 0.5)})
+    with pytest.raises(ValueError, match="'W' has no 'exp_avg_sq'"):
+        optimizer.load_torch_state("W", {"exp_avg": np.zeros((2, 2))})

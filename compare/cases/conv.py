@@ -139,39 +139,9 @@ class ScratchConvTrainer(ScratchTrainer):
         self.X, self.labels = problem.data["X"], problem.data["labels"]
         sc.check_image_batch(self.X, self.labels, self.params)
         self.optimizer = getattr(so, problem.hyper["optimizer"])(self.params, **problem.hyper["optimizer_hyper"])
-        self.torch_side: TorchTrainer | None = None  # set by share_torch_side
 
     def update(self) -> None:
         self.optimizer.step(self.params, self.grads)
-
-    def adopt_parameters(self, params: dict[str, np.ndarray]) -> None:
-        """After a kink crossing: continue from torch's parameters *and* its optimizer state.
-
-        The crossing step's gradient differs beyond rounding, and a momentum buffer or Adam's moments would
-        carry that difference into every later step (measured: float32 ``resnet_block`` seed 2, ReLU inputs
-        parting by 1e-4 and 9 crossings in 120 steps when only the parameters were adopted).
-        """
-        super().adopt_parameters(params)
-        for key, value in self.torch_side.observe().arrays.items():
-            category, name, *entry = key.split(".")
-            if category == "state" and name in self.optimizer.state and entry[0] in self.optimizer.array_keys:
-                self.optimizer.state[name][entry[0]][...] = value
-
-    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
-        state: dict[str, dict[str, np.ndarray]] = {}
-        for name in self.params:
-            entries = dict(self.optimizer.torch_state(name))
-            count = self.optimizer.step_count(name)
-            if count is not None:
-                entries["step"] = np.array(float(count))
-            if entries:
-                state[name] = entries
-        return state
-
-
-def share_torch_side(scratch_side: ScratchConvTrainer, torch_side: TorchTrainer) -> None:
-    """``Case.couple``: let the scratch trainer read torch's optimizer state when it adopts torch's point."""
-    scratch_side.torch_side = torch_side
 
 
 class ScratchLeNet(ScratchConvTrainer):
@@ -418,7 +388,7 @@ def _register(variant: str, summary: str, *, net: str = "lenet", m: int = 256, o
     lenet = net == "lenet"
     register(Case(concept="conv", variant=variant, summary=summary, make_problem=make_problem,
                   scratch=ScratchLeNet if lenet else ScratchResNet, torch=TorchLeNet if lenet else TorchResNet,
-                  steps=steps, couple=share_torch_side, gradient_check=check_gradients, equations=EQUATIONS,
+                  steps=steps, gradient_check=check_gradients, equations=EQUATIONS,
                   notes=NOTES,
                   scratch_source=(sc.conv_forward_loops, sc.conv_backward_loops, sc.im2col, sc.conv_forward,
                                   sc.conv_backward, sc.max_pool_forward, sc.max_pool_backward,

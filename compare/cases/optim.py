@@ -149,12 +149,7 @@ class ScratchOptimTrainer(ScratchTrainer):
                 self.schedule.step()
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
-        state: dict[str, dict[str, np.ndarray]] = {}
-        for name in self.params:
-            state[name] = dict(self.optimizer.torch_state(name))
-            count = self.optimizer.step_count(name)
-            if count is not None:
-                state[name]["step"] = np.array(float(count))
+        state = super().optimizer_state()
         if self.decay is not None or self.schedule is not None:
             state[""] = {"lr": np.array(self.optimizer.lr)}
         return state

@@ -21,8 +21,8 @@ relative to the terms summed::
 
 ``s`` is the condition scale of the dot product: two computations of ``z`` that agree to ``tol`` in
 their inputs can disagree by about ``tol * s``. An accepted crossing at step k is reported, step k is left
-out of the comparison, and after it the scratch side adopts torch's parameters (``adopt_parameters``) so
-the two continue from the same point: every other step is still compared at the full tolerance. More than
+out of the comparison, and after it the scratch side adopts torch's parameters and optimizer state
+(``adopt``) so the two continue from the same point: every other step is still compared at the full tolerance. More than
 :data:`MAX_CROSSINGS_PER_100_STEPS` crossings per 100 steps is more than rounding explains and fails the
 run. A flip that fails the bound is a real difference in the forward pass and is left for the trajectory
 comparison to flag. ``float64`` runs have the same check; at a tolerance of 1e-10 a crossing there is
@@ -30,7 +30,7 @@ vanishingly rare.
 
 A trainer offers the watch with two methods: ``start_kink_watch() -> bool`` (turn capturing on; ``False``
 when its model has no piecewise-linear unit) and ``preactivations() -> list[Preactivation]`` (what its
-last step captured, in the order the units fired). The scratch side also has ``adopt_parameters``.
+last step captured, in the order the units fired). The scratch side also has ``adopt(observation)``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class KinkCrossing:
         return (f"kink crossing at step {self.step}: layer {self.layer} unit {self.unit} example {self.example} "
                 f"z = {self.scratch_z:.2e} (scratch) vs {self.torch_z:.2e} (torch), |z| <= {self.bound:.1e} "
                 f"(tol * scale); {self.count} entr{'y' if self.count == 1 else 'ies'}; step {self.step} not compared, "
-                f"scratch continued from torch's parameters")
+                f"scratch continued from torch's parameters and optimizer state")
 
 
 def preactivation(z: np.ndarray, W: np.ndarray, A_prev: np.ndarray, b: np.ndarray | None) -> Preactivation:
@@ -180,10 +180,10 @@ def start_kink_watch(scratch_side: object, torch_side: object) -> bool:
     has_kinks = [bool(start()) if start is not None else False for start in watches]
     if has_kinks == [False, False]:
         return False
-    if has_kinks != [True, True] or not hasattr(scratch_side, "adopt_parameters"):
+    if has_kinks != [True, True] or not hasattr(scratch_side, "adopt"):
         raise TypeError(f"kink watch: scratch side {type(scratch_side).__name__} (kinks: {has_kinks[0]}) and torch "
                         f"side {type(torch_side).__name__} (kinks: {has_kinks[1]}) must both capture pre-activations, "
-                        "and the scratch side must have adopt_parameters")
+                        "and the scratch side must have adopt")
     return True
 
 

@@ -5,7 +5,7 @@ each observed at the shared snapshot steps. A side whose loss or arrays turn NaN
 is reported as "diverged at step k" instead of comparing NaNs. When the trainers have piecewise-linear
 units, each side captures the pre-activations of its own step, and after both steps they are checked for
 a kink crossing (:mod:`compare.core.kinks`); a step with one within rounding is recorded, left out of the
-comparison, and followed by the scratch side adopting torch's parameters.
+comparison, and followed by the scratch side adopting torch's parameters and optimizer state.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, st
         if crossing is not None:
             scratch_run.kink_crossings.append(crossing)
             torch_run.kink_crossings.append(crossing)
-            scratch_side.adopt_parameters(torch_parameters(torch_side))
+            scratch_side.adopt(torch_side.observe())
     return scratch_run, torch_run
 
 
