@@ -11,7 +11,9 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info
 
+from compare.cases.conv import BENCH_LAYERS, GEMM_NOTE, conv_layer_name, conv_verdicts
 from compare.cli import main
+from compare.core.registry import select
 from compare.perf.bench import (
     COLUMNS,
     MAX_SCRATCH_OVER_TORCH,
@@ -26,6 +28,7 @@ from compare.perf.bench import (
     plan,
     target_verdicts,
 )
+from compare.perf.microbench import CONCEPT_BENCHES, MICROBENCH, concept_benches
 from compare.perf.timing import numpy_blas, pinned_threads, thread_settings
 from compare.report.speed import base_point, crossover, load_speed, seconds_text, speed_markdown, sweep
 
@@ -290,3 +293,50 @@ def test_a_speed_json_that_is_not_bench_data_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ValueError, match="speed.json is not the data of a `python -m compare bench` run"):
         load_speed(tmp_path)
     assert load_speed(tmp_path / "nothing here") is None
+
+
+def test_quick_bench_runs_each_concepts_own_section(quick_bench) -> None:
+    _, out = quick_bench
+    frame = pd.read_csv(out / "speed.csv")
+    micro = frame[frame["section"] == MICROBENCH]
+    conv = micro[micro["name"].str.startswith("conv ")]
+    assert set(conv["note"]) == {"loops", "im2col", "fast", GEMM_NOTE, "F.conv2d + autograd"}
+    assert (conv["seconds"] > 0).all() and (conv["gflops"] > 0).all()
+    assert set(micro[micro["name"].str.startswith("LSTM")]["backend"]) == {"scratch", "torch"}
+    text = (out / "speed.md").read_text()
+    for name in set(micro["name"]):
+        assert f"### {name}: forward + backward" in text
+    targets = {line["target"] for line in json.loads((out / "speed.json").read_text())["targets"]}
+    assert any(target.startswith("fast conv vs torch CPU") for target in targets)
+
+
+def test_every_concept_bench_belongs_to_a_registered_concept() -> None:
+    concepts = {case.concept for case in select([])}
+    assert CONCEPT_BENCHES and {bench.concept for bench in CONCEPT_BENCHES.values()} <= concepts
+    assert concept_benches({"conv"}) == [bench for bench in CONCEPT_BENCHES.values() if bench.concept == "conv"]
+
+
+def _conv_frame(fast: float, torch_cpu: float, gemm_fraction: float, name: str) -> pd.DataFrame:
+    rows = [dict(section=MICROBENCH, name=name, backend="scratch", device="cpu", dtype="float32", seconds=s,
+                 note=note, fraction_of_peak=fraction)
+            for note, s, fraction in (("loops", 9.0, 0.0), ("fast", fast, 0.2), (GEMM_NOTE, fast / 2, gemm_fraction))]
+    rows.append(dict(section=MICROBENCH, name=name, backend="torch", device="cpu", dtype="float32",
+                     seconds=torch_cpu, note="F.conv2d + autograd"))
+    rows.append(dict(section=MICROBENCH, name="conv 3x32x32 -> 32, 3x3", backend="torch", device="cpu",
+                     dtype="float32", seconds=100.0, note="F.conv2d + autograd"))  # the other layer is not judged
+    return _frame(rows)
+
+
+@pytest.mark.parametrize(("fast", "torch_cpu", "gemm", "expected"), [
+    (1.2, 1.0, 0.7, ["PASS", "PASS"]),
+    (1.6, 1.0, 0.7, ["MISS", "PASS"]),
+    (1.0, 1.0, 0.5, ["PASS", "MISS"]),
+])
+def test_conv_verdicts_judge_the_gemm_heavy_layer(fast, torch_cpu, gemm, expected) -> None:
+    lines = conv_verdicts(_conv_frame(fast, torch_cpu, gemm, conv_layer_name(*BENCH_LAYERS[-1])))
+    assert [line["verdict"] for line in lines] == expected
+    assert lines[0]["measured"] == pytest.approx(fast / torch_cpu) and lines[1]["measured"] == gemm
+
+
+def test_conv_verdicts_say_when_nothing_was_measured() -> None:
+    assert [line["verdict"] for line in conv_verdicts(_frame([]))] == ["n/a", "n/a"]

@@ -37,6 +37,15 @@ from compare.core.problem import Observation, Problem, initial_parameters_rng
 from compare.core.registry import Case, register
 from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters, observe_parameters
 from compare.data import datasets
+from compare.perf.microbench import (
+    MICROBENCH,
+    ConceptBench,
+    TimingPlan,
+    bench_row,
+    register_concept_bench,
+    time_on,
+    verdict,
+)
 from scratch.gradient_check import gradient_check_n
 from scratch.softmax import cross_entropy_from_logits
 from torch_ref.training import train_step
@@ -411,3 +420,122 @@ _register("resnet_block", "conv 4 -> ReLU -> basic block (conv-BN-ReLU-conv-BN +
           hyper={"lr": 0.05, "momentum": 0.9})
 _register("lenet_pool_ties", "LeNet on 256 digits, first kernel in {-1/4, 0, 1/4}, zero biases: exact max-pool ties "
           "between different windows at step 0 (torch routes to the first maximum), SGD lr 0.1", exact_ties=True)
+
+
+# --- speed (make bench) ----------------------------------------------------------------------------------
+
+#: The issue's two layers, 3x3 kernels, padding 1, float32, as ``(C_in, H = W, C_out)``: the first is
+#: dominated by im2col's copying (3 input channels), the second by the GEMMs.
+BENCH_LAYERS = ((3, 32, 32), (32, 16, 64))
+#: ``--quick``'s stand-ins (a smoke test of the machinery: the loops take seconds even here).
+QUICK_BENCH_LAYERS = ((3, 8, 4), (4, 8, 8))
+BENCH_BATCH, QUICK_BENCH_BATCH = 64, 4
+#: The course's loops take minutes per step at batch 64; they are timed on this many examples and compared
+#: per example (the loops' cost is linear in m).
+LOOPS_BATCH = 2
+#: The goals for the GEMM-heavy layer: the fast conv within 1.5x torch CPU's time, its matmuls at >= 60%
+#: of NumPy's matmul peak.
+CONV_RATIO_GOAL, CONV_PEAK_GOAL = 1.5, 0.6
+GEMM_NOTE = "fast: its three matmuls only"
+
+
+def conv_layer_name(c_in: int, size: int, c_out: int) -> str:
+    return f"conv {c_in}x{size}x{size} -> {c_out}, 3x3"
+
+
+def conv_flops(c_in: int, size: int, c_out: int, m: int) -> int:
+    """Forward ``2 m C_out H W C_in 9``; backward twice that (``dW`` and ``dX``): 6 per multiply-add."""
+    return 6 * m * c_out * size * size * c_in * 9
+
+
+def conv_bench_rows(plan: TimingPlan) -> list[dict[str, object]]:
+    """One conv layer's forward + backward (input gradient included): the course's loops, the strided-view
+    im2col and the networks' fast conv against ``F.conv2d`` + autograd; plus the fast conv's GEMMs alone."""
+    rows: list[dict[str, object]] = []
+    batch, layers = (QUICK_BENCH_BATCH, QUICK_BENCH_LAYERS) if plan.quick else (BENCH_BATCH, BENCH_LAYERS)
+    rng = np.random.default_rng(0)
+    for c_in, size, c_out in layers:
+        name = conv_layer_name(c_in, size, c_out)
+        X = rng.standard_normal((batch, c_in, size, size)).astype(np.float32)
+        W = rng.standard_normal((c_out, c_in, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(c_out).astype(np.float32)
+        dZ = rng.standard_normal((batch, c_out, size, size)).astype(np.float32)
+        for impl, (forward, backward) in sc.CONV_IMPLEMENTATIONS.items():
+            m = min(LOOPS_BATCH, batch) if impl == "loops" else batch
+            step = _scratch_conv_step(forward, backward, X[:m], W, b, dZ[:m])
+            rows.append(bench_row(MICROBENCH, name, "scratch", "cpu", "float32", time_on(plan, step), m=m,
+                                  flops=conv_flops(c_in, size, c_out, m), note=impl))
+        rows.append(_gemm_row(plan, name, X, W, dZ, conv_flops(c_in, size, c_out, batch)))
+        for device in plan.devices:
+            rows.append(bench_row(MICROBENCH, name, "torch", device, "float32",
+                                  time_on(plan, _torch_conv_step(X, W, b, dZ, device), device), m=batch,
+                                  flops=conv_flops(c_in, size, c_out, batch), note="F.conv2d + autograd"))
+    return rows
+
+
+def _scratch_conv_step(forward: sc.ConvForward, backward: sc.ConvBackward, X: np.ndarray, W: np.ndarray,
+                       b: np.ndarray, dZ: np.ndarray) -> Callable[[], None]:
+    def step() -> None:
+        _, cache = forward(X, W, b, padding=1)
+        backward(dZ, cache)
+
+    return step
+
+
+def _gemm_row(plan: TimingPlan, name: str, X: np.ndarray, W: np.ndarray, dZ: np.ndarray, flops: int
+              ) -> dict[str, object]:
+    """The fast conv's forward, ``dW`` and ``dcols`` matmuls on ready-made columns: its share of BLAS."""
+    _, cache = sc.conv_forward(X, W, None, padding=1)
+    cols = cache[4][1].reshape(X.shape[0], -1, dZ.shape[2] * dZ.shape[3])
+    W_matrix, dZ_matrices = W.reshape(W.shape[0], -1), dZ.reshape(*dZ.shape[:2], -1)
+
+    def gemms() -> None:
+        np.matmul(W_matrix, cols)
+        np.matmul(dZ_matrices, cols.transpose(0, 2, 1)).sum(axis=0)
+        np.matmul(W_matrix.T, dZ_matrices)
+
+    return bench_row(MICROBENCH, name, "scratch", "cpu", "float32", time_on(plan, gemms), m=X.shape[0], flops=flops,
+                     note=GEMM_NOTE)
+
+
+def _torch_conv_step(X: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray, device: str
+                     ) -> Callable[[], None]:
+    x = torch.from_numpy(X).to(device).requires_grad_()
+    weight, bias = (torch.from_numpy(a).to(device).requires_grad_() for a in (W, b))
+    grad = torch.from_numpy(dZ).to(device)
+
+    def step() -> None:
+        x.grad = weight.grad = bias.grad = None
+        torch.nn.functional.conv2d(x, weight, bias, padding=1).backward(grad)
+
+    return step
+
+
+def conv_verdicts(frame) -> list[dict[str, object]]:
+    """The issue's goals on the GEMM-heavy layer: fast conv / torch CPU time, and its GEMMs' fraction of peak
+    (``--quick`` judges its small stand-in, which proves nothing about the goals)."""
+    quick = conv_layer_name(*QUICK_BENCH_LAYERS[-1])
+    name = quick if (frame["name"] == quick).any() else conv_layer_name(*BENCH_LAYERS[-1])
+    rows = frame[(frame["section"] == MICROBENCH) & (frame["name"] == name) & (frame["device"] == "cpu")]
+    fast, torch_cpu, gemm = (rows[rows["note"] == note]["seconds"] for note in ("fast", "F.conv2d + autograd",
+                                                                                 GEMM_NOTE))
+    lines = []
+    if fast.empty or torch_cpu.empty:
+        lines.append(verdict(f"fast conv vs torch CPU ({name})", None, f"<= {CONV_RATIO_GOAL}x", None,
+                             "not measured"))
+    else:
+        ratio = float(fast.iloc[0] / torch_cpu.iloc[0])
+        lines.append(verdict(f"fast conv vs torch CPU ({name})", ratio, f"<= {CONV_RATIO_GOAL}x",
+                             ratio <= CONV_RATIO_GOAL, f"{ratio:.2f}x torch's time"))
+    fraction = rows[rows["note"] == GEMM_NOTE]["fraction_of_peak"]
+    if gemm.empty or fraction.empty or np.isnan(fraction.iloc[0]):
+        lines.append(verdict(f"fast conv's GEMMs vs NumPy's matmul peak ({name})", None,
+                             f">= {CONV_PEAK_GOAL:.0%}", None, "not measured"))
+    else:
+        value = float(fraction.iloc[0])
+        lines.append(verdict(f"fast conv's GEMMs vs NumPy's matmul peak ({name})", value, f">= {CONV_PEAK_GOAL:.0%}",
+                             value >= CONV_PEAK_GOAL, f"{value:.0%} of peak"))
+    return lines
+
+
+register_concept_bench(ConceptBench("conv", "Conv layer forward + backward", conv_bench_rows, conv_verdicts))

@@ -32,6 +32,7 @@ from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, register
 from compare.core.trainers import ParamMap, load_parameters, observation, observe_parameters
 from compare.data import datasets
+from compare.perf.microbench import MICROBENCH, ConceptBench, TimingPlan, bench_row, register_concept_bench, time_on
 
 N_H, EMBEDDING = 16, 8
 M_ADDING, T_ADDING = 32, 20
@@ -310,3 +311,41 @@ def _register(variant: str, summary: str, spec: RnnSpec) -> None:
 
 for _variant, (_summary, _spec) in VARIANTS.items():
     _register(_variant, _summary, _spec)
+
+
+# --- speed (make bench) ----------------------------------------------------------------------------------
+
+#: The issue's LSTM point: batch 64, hidden 256, sequence 50 (input size 256), float32; ``--quick``: batch 8,
+#: hidden 32, sequence 10.
+LSTM_POINT, QUICK_LSTM_POINT = (64, 256, 50), (8, 32, 10)
+
+
+def lstm_bench_rows(plan: TimingPlan) -> list[dict[str, object]]:
+    """One forward + backward of a one-layer LSTM over the sequence (many-to-one head, cross-entropy): scratch
+    (``scratch.rnn``, BPTT by hand) against ``nn.LSTM`` (fused cell kernels) on each torch device, float32."""
+    m, n_h, T = QUICK_LSTM_POINT if plan.quick else LSTM_POINT
+    name = f"LSTM hidden {n_h}, sequence {T}"
+    net = sr.RecurrentNet(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one")
+    rng = np.random.default_rng(0)
+    params = net.init_params(rng, "float32")
+    X = rng.standard_normal((n_h, m, T)).astype(np.float32)
+    labels = rng.integers(0, 10, m)
+    rows = [bench_row(MICROBENCH, name, "scratch", "cpu", "float32",
+                      time_on(plan, lambda: net.loss_and_grads(params, X, labels)), m=m, width=n_h, depth=T,
+                      note="BPTT by hand")]
+    for device in plan.devices:
+        model = tr.RecurrentModel(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one", dtype=torch.float32,
+                                  device=device)
+        x = torch.from_numpy(X.transpose(1, 2, 0).copy()).to(device)
+        y = torch.from_numpy(labels).to(device)
+
+        def torch_step(model=model, x=x, y=y) -> None:
+            model.zero_grad()
+            tr.loss_fn(model(x)[0], y, "cross_entropy").backward()
+
+        rows.append(bench_row(MICROBENCH, name, "torch", device, "float32", time_on(plan, torch_step, device),
+                              m=m, width=n_h, depth=T, note="nn.LSTM + autograd"))
+    return rows
+
+
+register_concept_bench(ConceptBench("rnn", "LSTM forward + backward", lstm_bench_rows))

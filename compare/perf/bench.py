@@ -15,8 +15,8 @@ the thread settings in force); :mod:`compare.report.speed` renders and writes it
 - ``optimizer``: torch's SGD implementations (for-loop, ``foreach``, ``fused``) and ``torch.compile`` at
   the base point, each parity-checked against the scratch net over a few steps.
 - ``concept``: every registered case at its own default size (``python -m compare run``'s problems).
-- ``rnn``: one forward + backward of an LSTM (batch 64, hidden 256, sequence 50, float32), scratch against
-  ``nn.LSTM`` on each torch device (only when the ``rnn`` concept is selected).
+- ``microbench``: what a selected concept brings of its own (:mod:`compare.perf.microbench`): the conv
+  layer's three scratch implementations against ``F.conv2d``, the LSTM against ``nn.LSTM``, ...
 - ``vectorization``: the lectures' loop-vs-vectorized logistic regression and dot product.
 - ``dispatch``: the fixed cost of one tiny op in NumPy and torch (what dominates at ``m = 64``).
 - ``parity_suite``: wall time of every parity comparison (``python -m compare run``), full mode only.
@@ -51,12 +51,10 @@ from compare.core.registry import Case, select
 from compare.core.runner import run_trajectories
 from compare.core.trainers import TorchTrainer
 from compare.data.datasets import make_blobs
-from compare.perf.timing import RenewingSteps, Timing, cuda_sync, numpy_blas, pinned_threads, thread_settings, time_step
+from compare.perf.microbench import CLOCKS, COLUMNS, bench_row, concept_benches, time_on, verdict
+from compare.perf.timing import RenewingSteps, Timing, numpy_blas, pinned_threads, thread_settings
 from scratch.initialization import initialize_parameters
 
-COLUMNS = ["section", "name", "backend", "device", "dtype", "m", "width", "depth", "seconds", "q25", "q75",
-           "samples", "per_block", "flops", "gflops", "peak_gflops", "fraction_of_peak", "parity_max_rel",
-           "parity_passed", "note"]
 INT_COLUMNS = ("m", "width", "depth", "samples", "per_block")
 FLOAT_COLUMNS = ("seconds", "q25", "q75", "flops", "gflops", "peak_gflops", "fraction_of_peak", "parity_max_rel")
 
@@ -144,28 +142,6 @@ def dense_flops(layer_dims: Sequence[int], m: int) -> int:
     return matmul + elementwise + update
 
 
-def _row(section: str, name: str, backend: str, device: str, dtype: str, timing: Timing | None, *,
-         m: int | None = None, width: int | None = None, depth: int | None = None, flops: float | None = None,
-         note: str = "") -> dict[str, object]:
-    row: dict[str, object] = dict.fromkeys(COLUMNS)
-    row.update(section=section, name=name, backend=backend, device=device, dtype=dtype, m=m, width=width,
-               depth=depth, flops=flops, note=note)
-    if timing is not None:
-        row.update(seconds=timing.median, q25=timing.q25, q75=timing.q75, samples=timing.samples,
-                   per_block=timing.per_block)
-        if flops:
-            row["gflops"] = flops / timing.median / 1e9
-    return row
-
-
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
-
-
-def _time(plan_: Plan, step: Callable[[], None] | RenewingSteps, device: str = "cpu") -> Timing:
-    return time_step(step, sync=cuda_sync(torch.device(device)), block_seconds=plan_.block_seconds,
-                     samples=plan_.samples, max_seconds=plan_.max_seconds, clock=CLOCKS[plan_.clock])
-
-
 def _backends(plan_: Plan) -> list[tuple[str, str]]:
     """``(backend, device)`` pairs: scratch (NumPy), torch on CPU, torch on CUDA when requested."""
     return [("scratch", "cpu")] + [("torch", device) for device in plan_.devices]
@@ -188,8 +164,8 @@ def matmul_rows(plan_: Plan) -> list[dict[str, object]]:
                     ta, tb = (torch.from_numpy(x).to(device) for x in (a, b))
                     tout = torch.empty_like(ta)
                     step = lambda ta=ta, tb=tb, tout=tout: torch.matmul(ta, tb, out=tout)  # noqa: E731
-                rows.append(_row("matmul_peak", f"matmul {n}x{n}", backend, device, dtype, _time(plan_, step, device),
-                                 width=n, flops=2 * n**3))
+                rows.append(bench_row("matmul_peak", f"matmul {n}x{n}", backend, device, dtype,
+                                      time_on(plan_, step, device), width=n, flops=2 * n**3))
     return rows
 
 
@@ -249,9 +225,9 @@ def dense_rows(plan_: Plan) -> list[dict[str, object]]:
                     trainer = case.scratch(problem)
                 else:
                     trainer = case.torch(problem, torch.device(device))
-                timing = _time(plan_, trainer.step, device)
-                rows.append(_row("dense", "target" if point == plan_.target else "sweep", backend, device,
-                                 dtype, timing, m=point.m, width=point.width, depth=point.depth, flops=flops))
+                timing = time_on(plan_, trainer.step, device)
+                rows.append(bench_row("dense", "target" if point == plan_.target else "sweep", backend, device,
+                                      dtype, timing, m=point.m, width=point.width, depth=point.depth, flops=flops))
                 del trainer
     return rows
 
@@ -279,14 +255,14 @@ def optimizer_rows(plan_: Plan, *, parity_steps: int = 5) -> list[dict[str, obje
                 factory = _variant_factory(case, kwargs, compiled)
                 try:
                     parity = _variant_parity(case, problem, factory, device, parity_steps)
-                    timing = _time(plan_, factory(problem, torch.device(device)).step, device)
+                    timing = time_on(plan_, factory(problem, torch.device(device)).step, device)
                 except Exception as error:  # a variant this torch build or device lacks: say so, keep going
-                    rows.append(_row("optimizer", name, "torch", device, dtype, None, m=point.m,
-                                     width=point.width, depth=point.depth,
-                                     note=f"unavailable: {type(error).__name__}: {str(error)[:120]}"))
+                    rows.append(bench_row("optimizer", name, "torch", device, dtype, None, m=point.m,
+                                          width=point.width, depth=point.depth,
+                                          note=f"unavailable: {type(error).__name__}: {str(error)[:120]}"))
                     continue
-                row = _row("optimizer", name, "torch", device, dtype, timing, m=point.m, width=point.width,
-                           depth=point.depth, flops=dense_flops(point.layer_dims, point.m))
+                row = bench_row("optimizer", name, "torch", device, dtype, timing, m=point.m, width=point.width,
+                                depth=point.depth, flops=dense_flops(point.layer_dims, point.m))
                 row.update(parity_max_rel=parity.max_rel_overall, parity_passed=parity.passed)
                 rows.append(row)
     return rows
@@ -390,14 +366,9 @@ def target_rows(plan_: Plan, dtype: str = "float32") -> list[dict[str, object]]:
                                   clock=CLOCKS[plan_.clock])
     flops = {"matmul": 2 * n * n * m, "step": dense_flops(point.layer_dims, m)}
     names = {"matmul": f"matmul ({n}x{n}) @ ({n}x{m})", "step": "dense training step"}
-    return [_row("targets", names[kind], backend, "cpu", dtype, timing, m=m, width=n, depth=point.depth,
-                 flops=flops[kind], note="interleaved rounds")
+    return [bench_row("targets", names[kind], backend, "cpu", dtype, timing, m=m, width=n, depth=point.depth,
+                      flops=flops[kind], note="interleaved rounds")
             for (kind, backend), timing in timings.items()]
-
-
-def _verdict(target: str, measured: float | None, goal: str, passed: bool | None, text: str) -> dict[str, object]:
-    verdict = "n/a" if passed is None else ("PASS" if passed else "MISS")
-    return {"target": target, "measured": measured, "shown": text, "goal": goal, "verdict": verdict}
 
 
 def target_verdicts(frame: pd.DataFrame, threads: dict[str, object]) -> list[dict[str, object]]:
@@ -415,7 +386,7 @@ def _step_verdicts(frame: pd.DataFrame) -> list[dict[str, object]]:
     rows = frame[frame["section"] == "targets"]
     step = rows[rows["name"] == "dense training step"].set_index("backend")
     if not {"scratch", "torch"} <= set(step.index):
-        return [_verdict(target, None, goal, None, "not measured (deep_net not benchmarked)")
+        return [verdict(target, None, goal, None, "not measured (deep_net not benchmarked)")
                 for target, goal in (("scratch step vs NumPy's matmul peak", FRACTION_GOAL),
                                      ("scratch step vs torch CPU eager", RATIO_GOAL))]
     scratch_row, torch_row = step.loc["scratch"], step.loc["torch"]
@@ -423,10 +394,10 @@ def _step_verdicts(frame: pd.DataFrame) -> list[dict[str, object]]:
     fraction = float(scratch_row["fraction_of_peak"])
     ratio = float(scratch_row["seconds"] / torch_row["seconds"])
     return [
-        _verdict(f"scratch step ({point}) vs NumPy's matmul peak", fraction, FRACTION_GOAL,
+        verdict(f"scratch step ({point}) vs NumPy's matmul peak", fraction, FRACTION_GOAL,
                  fraction >= MIN_FRACTION_OF_PEAK,
                  f"{fraction:.1%} ({scratch_row['gflops']:.1f} of {scratch_row['peak_gflops']:.1f} GFLOP/s)"),
-        _verdict(f"scratch step vs torch CPU eager ({point})", ratio, RATIO_GOAL, ratio <= MAX_SCRATCH_OVER_TORCH,
+        verdict(f"scratch step vs torch CPU eager ({point})", ratio, RATIO_GOAL, ratio <= MAX_SCRATCH_OVER_TORCH,
                  f"{ratio:.3f} ({scratch_row['seconds'] * 1e3:.1f} ms vs {torch_row['seconds'] * 1e3:.1f} ms; "
                  f"torch at {float(torch_row['fraction_of_peak']):.1%} of its peak)"),
     ]
@@ -435,7 +406,7 @@ def _step_verdicts(frame: pd.DataFrame) -> list[dict[str, object]]:
 def _thread_verdict(threads: dict[str, object]) -> dict[str, object]:
     blas = {entry["threads"] for entry in numpy_blas(threads)}
     torch_threads = threads.get("torch_threads")
-    return _verdict("NumPy's BLAS and torch use the same thread count", None, "equal", blas == {torch_threads},
+    return verdict("NumPy's BLAS and torch use the same thread count", None, "equal", blas == {torch_threads},
                     f"NumPy's BLAS {', '.join(map(str, sorted(blas)))}, torch {torch_threads}")
 
 
@@ -444,9 +415,9 @@ def _parity_suite_verdict(frame: pd.DataFrame) -> dict[str, object]:
     goal = f"< {MAX_PARITY_SUITE_SECONDS:.0f} s"
     suite = frame[frame["section"] == "parity_suite"]
     if suite.empty:
-        return _verdict(target, None, goal, None, "not measured (--quick)")
+        return verdict(target, None, goal, None, "not measured (--quick)")
     seconds = float(suite["seconds"].iloc[0])
-    return _verdict(target, seconds, goal, seconds < MAX_PARITY_SUITE_SECONDS,
+    return verdict(target, seconds, goal, seconds < MAX_PARITY_SUITE_SECONDS,
                     f"{seconds:.1f} s ({suite['note'].iloc[0]})")
 
 
@@ -470,8 +441,8 @@ def concept_rows(plan_: Plan, cases: Sequence[Case]) -> list[dict[str, object]]:
                 if device not in case.devices:
                     continue
                 steps = RenewingSteps(functools.partial(_trainer, case, problem, backend, device))
-                rows.append(_row("concept", case.name, backend, device, dtype, _time(timing_plan, steps, device),
-                                 m=m))
+                rows.append(bench_row("concept", case.name, backend, device, dtype, time_on(timing_plan, steps, device),
+                                      m=m))
     return rows
 
 
@@ -489,8 +460,8 @@ def vectorization_rows(plan_: Plan) -> list[dict[str, object]]:
         w, b = np.full((10, 1), 0.01), np.float64(0.0)
         for name, step in (("propagate_loop", lambda X=X, Y=Y, w=w, b=b: lr.propagate_loop(w, b, X, Y)),
                            ("propagate", lambda X=X, Y=Y, w=w, b=b: lr.propagate(w, b, X, Y, check=False))):
-            rows.append(_row("vectorization", f"logistic regression {name}", "scratch", "cpu", "float64",
-                             _time(plan_, step), m=m, width=10))
+            rows.append(bench_row("vectorization", f"logistic regression {name}", "scratch", "cpu", "float64",
+                                  time_on(plan_, step), m=m, width=10))
     rng = np.random.default_rng(0)
     a, b_vec = rng.random(plan_.dot_size), rng.random(plan_.dot_size)
 
@@ -500,48 +471,14 @@ def vectorization_rows(plan_: Plan) -> list[dict[str, object]]:
             total += a[i] * b_vec[i]
         return total
 
-    rows.append(_row("vectorization", "dot product for-loop", "scratch", "cpu", "float64", _time(plan_, dot_loop),
-                     m=plan_.dot_size))
-    rows.append(_row("vectorization", "dot product np.dot", "scratch", "cpu", "float64",
-                     _time(plan_, lambda: np.dot(a, b_vec)), m=plan_.dot_size))
+    rows.append(bench_row("vectorization", "dot product for-loop", "scratch", "cpu", "float64",
+                          time_on(plan_, dot_loop), m=plan_.dot_size))
+    rows.append(bench_row("vectorization", "dot product np.dot", "scratch", "cpu", "float64",
+                          time_on(plan_, lambda: np.dot(a, b_vec)), m=plan_.dot_size))
     return rows
 
 
 # --- recurrent networks --------------------------------------------------------------------------------------
-
-#: The issue's LSTM point: batch 64, hidden 256, sequence 50 (input size 256), float32; ``--quick``: batch 8,
-#: hidden 32, sequence 10.
-LSTM_POINT, QUICK_LSTM_POINT = (64, 256, 50), (8, 32, 10)
-
-
-def lstm_rows(plan_: Plan) -> list[dict[str, object]]:
-    """One forward + backward of a one-layer LSTM over the sequence (many-to-one head, cross-entropy): scratch
-    (``scratch.rnn``, BPTT by hand) against ``nn.LSTM`` (fused cell kernels) on each torch device, float32."""
-    import scratch.rnn as sr
-    import torch_ref.rnn as tr
-
-    m, n_h, T = QUICK_LSTM_POINT if plan_.quick else LSTM_POINT
-    net = sr.RecurrentNet(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one")
-    rng = np.random.default_rng(0)
-    params = net.init_params(rng, "float32")
-    X = rng.standard_normal((n_h, m, T)).astype(np.float32)
-    labels = rng.integers(0, 10, m)
-    rows = [_row("rnn", "LSTM forward + backward", "scratch", "cpu", "float32",
-                 _time(plan_, lambda: net.loss_and_grads(params, X, labels)), m=m, width=n_h, depth=T)]
-    for device in plan_.devices:
-        model = tr.RecurrentModel(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one", dtype=torch.float32,
-                                  device=device)
-        x = torch.from_numpy(X.transpose(1, 2, 0).copy()).to(device)
-        y = torch.from_numpy(labels).to(device)
-
-        def torch_step(model=model, x=x, y=y) -> None:
-            model.zero_grad()
-            tr.loss_fn(model(x)[0], y, "cross_entropy").backward()
-
-        rows.append(_row("rnn", "LSTM forward + backward", "torch", device, "float32", _time(plan_, torch_step, device),
-                         m=m, width=n_h, depth=T))
-    return rows
-
 
 def dispatch_rows(plan_: Plan) -> list[dict[str, object]]:
     """The fixed cost of one tiny elementwise op: ``x + y`` on 64 elements, NumPy (scratch's) and torch eager."""
@@ -556,8 +493,8 @@ def dispatch_rows(plan_: Plan) -> list[dict[str, object]]:
                 tx = torch.ones(64, dtype=torch_dtype(dtype), device=device)
                 tout = torch.empty_like(tx)
                 step = lambda tx=tx, tout=tout: torch.add(tx, tx, out=tout)  # noqa: E731
-            rows.append(_row("dispatch", "x + y, 64 elements", backend, device, dtype, _time(plan_, step, device),
-                             m=64))
+            rows.append(bench_row("dispatch", "x + y, 64 elements", backend, device, dtype,
+                                  time_on(plan_, step, device), m=64))
     return rows
 
 
@@ -571,8 +508,8 @@ def parity_suite_row(cases: Sequence[Case]) -> dict[str, object]:
     results = [run_case(case) for case in cases]
     elapsed = time.perf_counter() - started
     passed = sum(r.parity.passed for r in results)
-    row = _row("parity_suite", f"in-process parity comparisons ({len(results)} cases)", "both", "cpu", "float64",
-               Timing(elapsed, elapsed, elapsed, 1, 1), note=f"{passed}/{len(results)} passed")
+    row = bench_row("parity_suite", f"in-process parity comparisons ({len(results)} cases)", "both", "cpu", "float64",
+                    Timing(elapsed, elapsed, elapsed, 1, 1), note=f"{passed}/{len(results)} passed")
     row["parity_passed"] = passed == len(results)
     return row
 
@@ -648,8 +585,10 @@ def run_bench(*, concepts: Sequence[str] = (), device: str = "auto", dtypes: Seq
         settings = thread_settings()
     frame = add_fractions(bench_frame(rows))
     verdicts = target_verdicts(frame, settings)
-    for verdict in verdicts:
-        progress(f"target: {verdict['target']}: {verdict['shown']} (goal {verdict['goal']}): {verdict['verdict']}")
+    verdicts += [line for bench in concept_benches({case.concept for case in cases}) if bench.verdicts is not None
+                 for line in bench.verdicts(frame)]
+    for line in verdicts:
+        progress(f"target: {line['target']}: {line['shown']} (goal {line['goal']}): {line['verdict']}")
     return BenchResult(frame, verdicts, settings, pinned, time.perf_counter() - started, quick, clock,
                        os.getloadavg())
 
@@ -668,8 +607,7 @@ def _sections(plan_: Plan, cases: Sequence[Case]) -> list[tuple[str, Callable[[]
         sections += [("dense-net sweeps", lambda: dense_rows(plan_)),
                      ("optimizer implementations", lambda: optimizer_rows(plan_)),
                      ("targets (interleaved)", lambda: target_rows(plan_))]
-    if "rnn" in names:
-        sections.append(("LSTM forward + backward", lambda: lstm_rows(plan_)))
+    sections += [(bench.title, functools.partial(bench.measure, plan_)) for bench in concept_benches(names)]
     if not plan_.quick:
         sections.append(("parity suite", lambda: [parity_suite_row(cases)]))
     return sections

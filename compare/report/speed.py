@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from compare.perf.bench import BenchResult, peak_candidates  # noqa: E402
+from compare.perf.microbench import MICROBENCH  # noqa: E402
 from compare.perf.timing import numpy_blas  # noqa: E402
 from compare.report.io import StagedResults, atomic_write_json, atomic_write_text  # noqa: E402
 from compare.report.tables import markdown_table, ratio  # noqa: E402
@@ -237,6 +238,8 @@ def speed_markdown(report: SpeedReport) -> str:
         if speed_ratio is not None:
             table["scratch / torch CPU time"] = speed_ratio.map(ratio)
         lines += ["### Every concept at its default size (seconds per step)", "", _table(table.reset_index()), ""]
+    for name, rows in frame[frame["section"] == MICROBENCH].groupby("name", sort=False):
+        lines += [f"### {name}: forward + backward (each implementation)", "", _table(_microbench_table(rows)), ""]
     vector = frame[frame["section"] == "vectorization"]
     if not vector.empty:
         lines += ["### Loop vs vectorized (the lectures' demos)", "", _table(_vectorization_table(vector)), ""]
@@ -254,6 +257,25 @@ def speed_markdown(report: SpeedReport) -> str:
                   "timing.", ""]
     lines += [f"![{Path(image).stem}]({image})" for image in report.images]
     return "\n".join(lines) + "\n"
+
+
+def _microbench_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One workload a concept benchmarks: each implementation's time (with spread), its batch, time per
+    example against torch CPU's (the course's loops run on fewer examples), GFLOP/s and fraction of peak."""
+    per_example = rows["seconds"] / rows["m"].astype("float64")
+    reference = per_example[(rows["backend"] == "torch") & (rows["device"] == "cpu")]
+    table = pd.DataFrame({
+        "implementation": [f"{_label(b, d)}: {note}" for b, d, note in zip(rows["backend"], rows["device"],
+                                                                             rows["note"], strict=True)],
+        "m": rows["m"],
+        "time per step": _with_spread(rows),
+        "per example": per_example.map(seconds_text),
+        "GFLOP/s": rows["gflops"],
+        "fraction of peak": rows["fraction_of_peak"],
+    })
+    if not reference.empty:
+        table["time per example / torch CPU's"] = (per_example / float(reference.iloc[0])).map(ratio)
+    return table
 
 
 def _vectorization_table(rows: pd.DataFrame) -> pd.DataFrame:
