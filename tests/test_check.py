@@ -33,6 +33,7 @@ COURSE_API = {"c1w2": scratch.course.c1w2, "c1w3": scratch.course.c1w3, "c1w4": 
 
 #: One bug per diagnosis family, for the default run (the whole gallery runs with -m slow).
 DEFAULT_BUGS = {"sigmoid_int_truncation", "softmax_axis0", "propagate_dw_not_averaged", "propagate_cost_sign",
+                "cache_off_by_one",
                 "predict_inclusive", "tanh_prime_of_Z", "db1_no_keepdims", "dAL_fused_then_sigmoid",
                 "relu_grad_at_zero", "he_as_xavier", "l2_grad_half", "dropout_not_inverted",
                 "dropout_backward_no_mask", "minibatch_drop_last", "momentum_no_dampening", "adam_eps_in_sqrt",

@@ -424,6 +424,10 @@ def _layer_backward_expected(case: Case, swap: bool = False) -> dict:
     return out
 
 
+#: The net of L_model_backward's square input: ``[4, 4, 4, 4]``, three layers of four units.
+SQUARE_DIMS = [4, 4, 4, 4]
+
+
 def _L_backward_cases() -> list[Case]:
     legacy = np.random.RandomState(3)
     AL, Y = legacy.randn(1, 2), np.array([[1, 0]])
@@ -434,6 +438,13 @@ def _L_backward_cases() -> list[Case]:
     for label, X, params, Y in _deep_inputs()[1:]:
         AL, caches = _deep_caches(X, params)
         cases.append(Case(label, (AL, Y, caches), m=X.shape[1]))
+    # Every layer 4 wide, 4 sigmoid outputs (the course's dAL is elementwise): a cache indexed off by one layer
+    # fits every shape here, so it shows in the numbers instead of raising.
+    gen = rng(58)
+    X, params = gen.standard_normal((4, 6)), random_params(gen, SQUARE_DIMS)
+    Y = (gen.random((4, 6)) < 0.5).astype(float)
+    AL, caches = _deep_caches(X, params)
+    cases.append(Case("all layers 4 wide, 4 outputs", (AL, Y, caches), m=6))
     return cases
 
 
@@ -486,7 +497,9 @@ register(
          lambda c: tx.L_model_backward(*c.args),
          (Hypothesis("sigmoid_prime_on_fused", lambda c: tx.L_model_backward(*c.args, bug="sigmoid_prime_on_fused")),
           Hypothesis("wrong_activation_derivative",
-                     lambda c: tx.L_model_backward(*c.args, bug="hidden_sigmoid_derivative")))),
+                     lambda c: tx.L_model_backward(*c.args, bug="hidden_sigmoid_derivative")),
+          Hypothesis("cache_off_by_one", lambda c: tx.L_model_backward(*c.args, bug="cache_next_layer")),
+          Hypothesis("cache_off_by_one", lambda c: tx.L_model_backward(*c.args, bug="cache_previous_layer")))),
     Spec("update_parameters", "c1w4", ("parameters", "grads", "learning_rate"),
          lambda: update_cases(deep=True, with_default=False), read_params(), lambda c: update_expected(c, 0.0),
          (Hypothesis("gradient_ascent", lambda c: update_expected(c, 0.0, ascent=True)),)),

@@ -38,6 +38,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "tanh_derivative_from_Z": ("tanh' computed from Z instead of A", "dZ1 = W2.T @ dZ2 * (1 - A1**2), with A1"),
     "sigmoid_prime_on_fused": ("sigmoid' applied on top of dZL = AL - Y",
                                "AL - Y already includes the sigmoid's derivative"),
+    "cache_off_by_one": ("cache indexed off by one layer",
+                         "in the loop over l in reversed(range(L - 1)), layer l + 1's cache is caches[l]"),
     "gradient_ascent": ("parameters move up the gradient", "W = W - learning_rate * dW"),
     "threshold_inclusive": ("0.5 counted as class 1", "the course predicts 1 only where A > 0.5"),
     "not_seeded": ("not the course's seeded draws", "call np.random.seed(...) inside, as the notebook does"),

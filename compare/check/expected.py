@@ -204,12 +204,15 @@ def L_model_backward(AL: np.ndarray, Y: np.ndarray, caches: Sequence, bug: str |
     """``dA{l-1}``, ``dW{l}``, ``db{l}`` chained layer by layer from the course's ``dAL``.
 
     ``bug`` hypotheses: ``"sigmoid_prime_on_fused"`` starts from ``dAL = AL - Y`` and still multiplies by
-    sigmoid'; ``"hidden_sigmoid_derivative"`` uses sigmoid' in the hidden layers instead of relu'.
+    sigmoid'; ``"hidden_sigmoid_derivative"`` uses sigmoid' in the hidden layers instead of relu';
+    ``"cache_next_layer"`` / ``"cache_previous_layer"``: the hidden layers' loop reads ``caches[l + 1]`` /
+    ``caches[l - 1]`` where the course reads ``caches[l]`` (Python's ``caches[-1]`` for ``l = 0``).
     """
     dA = np.asarray(AL, float) - np.asarray(Y, float) if bug == "sigmoid_prime_on_fused" else course_dAL(AL, Y)
     grads: Arrays = {}
+    shift = {"cache_next_layer": 1, "cache_previous_layer": -1}.get(bug or "", 0)
     for layer in range(len(caches), 0, -1):
-        (A_prev, W, b), Z = caches[layer - 1]
+        (A_prev, W, b), Z = caches[layer - 1 + (shift if layer < len(caches) else 0)]
         activation = "sigmoid" if layer == len(caches) or bug == "hidden_sigmoid_derivative" else "relu"
         out = layer_backward(dA, A_prev, W, b, Z, activation)
         grads[f"dA{layer - 1}"], grads[f"dW{layer}"], grads[f"db{layer}"] = out["dA_prev"], out["dW"], out["db"]

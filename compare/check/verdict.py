@@ -115,15 +115,23 @@ def _matches(got: dict, hypothesis: dict | None) -> bool:
     return True
 
 
-def diagnose(spec: Spec, failing: list[tuple[Case, dict, dict, Wrong]]) -> Diagnosis | None:
-    """A hypothesis that reproduces every failing call, else a pattern shared by all of them."""
+def explained_by(spec: Spec, failing: list[tuple[Case, dict, dict, Wrong]]) -> str | None:
+    """The bug hypothesis of ``spec`` that reproduces every failing call, if one does."""
     for hypothesis in spec.hypotheses:
         try:
             if all(_matches(got, hypothesis.outputs(case)) for case, got, _, _ in failing):
-                return Diagnosis(hypothesis.diagnosis, f"your outputs equal torch's computation with this bug on all "
-                                                       f"{len(failing)} failing input(s)")
+                return hypothesis.diagnosis
         except Exception:  # a hypothesis that does not apply to these inputs (shapes) is no evidence
             continue
+    return None
+
+
+def diagnose(spec: Spec, failing: list[tuple[Case, dict, dict, Wrong]]) -> Diagnosis | None:
+    """A hypothesis that reproduces every failing call, else a pattern shared by all of them."""
+    bug = explained_by(spec, failing)
+    if bug is not None:
+        return Diagnosis(bug, f"your outputs equal torch's computation with this bug on all {len(failing)} failing "
+                              "input(s)")
     signatures = []
     for case, got, expected, wrong in failing:
         if wrong.output not in got or wrong.note == "not a number":
@@ -141,16 +149,18 @@ def judge(spec: Spec, cases: list[Case], calls: list[Call] | str) -> FunctionRes
         kind = "timeout" if calls == TIMEOUT else "raised"
         return FunctionResult(spec.name, spec.week, "fail", len(cases), len(cases),
                               diagnosis=Diagnosis(kind, calls), detail=calls)
-    failing = []
+    failing, raised = [], []
     for case, call in zip(cases, calls, strict=True):
         result.warnings += [w for w in call.warnings if w not in result.warnings]
-        if call.signature_error or call.error:
-            kind, text = ("wrong_signature", f"the course calls {spec.signature}: {call.signature_error}") \
-                if call.signature_error else ("raised", call.error)
+        if call.signature_error:
+            text = f"the course calls {spec.signature}: {call.signature_error}"
             result.status, result.failed = "fail", len(cases)
-            result.diagnosis = Diagnosis(kind, text.strip().splitlines()[-1])
+            result.diagnosis = Diagnosis("wrong_signature", text.strip().splitlines()[-1])
             result.detail = f"on input '{case.label}':\n{text}"
             return result
+        if call.error:
+            raised.append((case, call.error))
+            continue
         try:
             got = spec.read(call.value, case)
         except WrongReturn as error:
@@ -163,8 +173,27 @@ def judge(spec: Spec, cases: list[Case], calls: list[Call] | str) -> FunctionRes
         result.worst_relative_error = max(result.worst_relative_error, worst)
         if wrong is not None:
             failing.append((case, got, expected, wrong))
+    if raised:
+        return _raised(spec, result, raised, failing)
     if failing:
         result.status, result.failed = "fail", len(failing)
         result.first_wrong = failing[0][3]
         result.diagnosis = diagnose(spec, failing)
+    return result
+
+
+def _raised(spec: Spec, result: FunctionResult, raised: list[tuple[Case, str]],
+            failing: list[tuple[Case, dict, dict, Wrong]]) -> FunctionResult:
+    """A function that raised on some inputs: the traceback of the first, and, when the inputs on which it did
+    return are all explained by one bug hypothesis, that bug (e.g. a cache indexed off by one layer raises on
+    nets of unequal widths and returns shifted gradients where every layer has the same width)."""
+    case, text = raised[0]
+    error = text.strip().splitlines()[-1]
+    result.status, result.failed = "fail", len(raised) + len(failing)
+    result.detail = f"on input '{case.label}':\n{text}"
+    result.first_wrong = failing[0][3] if failing else None
+    bug = explained_by(spec, failing) if failing else None
+    result.diagnosis = Diagnosis("raised", error) if bug is None else Diagnosis(
+        bug, f"raised on {len(raised)} input(s) ('{case.label}': {error}); on the {len(failing)} input(s) where it "
+             "returned, your outputs equal torch's computation with this bug")
     return result

@@ -86,6 +86,9 @@ BUGS = [
     Bug("dAL_sign", "c1w4", "L_model_backward", "sign_flipped",
         (("    dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))",
           "    dAL = np.divide(Y, AL) - np.divide(1 - Y, 1 - AL)"),), "dAL's minus sign dropped"),
+    Bug("cache_off_by_one", "c1w4", "L_model_backward", "cache_off_by_one",
+        (("        current_cache = caches[l]\n", "        current_cache = caches[l + 1]\n"),),
+        "the hidden layers' loop reads the next layer's cache (raises where widths differ)"),
     Bug("update_ascent_deep", "c1w4", "update_parameters", "gradient_ascent",
         tuple((f'parameters["{p}" + str(l + 1)] - learning_rate', f'parameters["{p}" + str(l + 1)] + learning_rate')
               for p in "Wb"), "+ in the update"),
