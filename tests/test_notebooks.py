@@ -58,6 +58,7 @@ def test_one_valid_unexecuted_notebook_per_concept(written: tuple[Path, dict[str
 def test_no_generated_notebook_holds_a_path_of_the_building_machine(written: tuple[Path, dict[str, Path]]) -> None:
     out, paths = written
     machine_paths = {str(REPO_ROOT), str(out), str(Path.home()), sys.prefix, sys.executable}
+    named = set()
     for path in paths.values():
         text = path.read_text()
         for machine_path in machine_paths:
@@ -65,6 +66,9 @@ def test_no_generated_notebook_holds_a_path_of_the_building_machine(written: tup
         # every file named in a notebook is relative to the repository: scratch/x.py, compare/cases/x.py
         for quoted in re.findall(r"\(([^()\s]+\.py)\)", text):
             assert not Path(quoted).is_absolute(), f"{path.name} names {quoted}"
+            assert (REPO_ROOT / quoted).is_file(), f"{path.name} names {quoted}, not a file of the checkout"
+            named.add(quoted)
+    assert {"scratch/logistic_regression.py", "torch_ref/training.py"} <= named
 
 
 def test_each_notebook_pairs_the_featured_variants_code_stage_by_stage(written: tuple[Path, dict[str, Path]]

@@ -65,10 +65,12 @@ def _module_prose(concept: str) -> list[str]:
 
 
 def _rst_to_markdown(text: str) -> str:
-    """Docstring reST read as markdown: ``code`` to `code`, a ``::`` block kept as an indented code block."""
+    """Docstring reST read as markdown: ``code`` to `code`, roles dropped, and the docstring's line breaks kept
+    (two trailing spaces), since its aligned lines (``Forward: ...``, ``Cost: ...``) are meant to be read so."""
     text = re.sub(r"``([^`]+)``", r"`\1`", text)
     text = re.sub(r":(?:func|class|mod|meth|attr):`~?([^`]+)`", r"`\1`", text)
-    return re.sub(r"::\n", ":\n", text)
+    text = re.sub(r"::\n", ":\n", text)
+    return "\n".join(f"{line}  " if line.strip() else line for line in text.splitlines())
 
 
 def _stage_cells(case: Case) -> list:

@@ -43,7 +43,8 @@ SPEED_PAGE = "speed.html"
 MATH_FONT = FontProperties(size=15)
 DIFF_COLUMNS = {"loss": "max_rel_diff_loss", "grad": "max_rel_diff_grad", "param": "max_rel_diff_params",
                 "state": "max_rel_diff_state"}
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The checkout: files are named relative to it (``scratch/deep_net.py``), never by a path of this machine.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # mathtext (matplotlib's TeX subset) lacks these; each rewrite keeps the meaning for a reader. A macro name ends
 # at the first non-letter (`\rVert_F` is `\rVert` then `_F`), which `\b` would miss: `_` is a word character.
@@ -132,8 +133,9 @@ def source_code(obj: object) -> tuple[str, str, str]:
     name = _qualified_name(obj)
     try:
         code = textwrap.dedent(inspect.getsource(obj))  # type: ignore[arg-type]
-        path = Path(inspect.getsourcefile(obj) or "")  # type: ignore[arg-type]
-        where = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else path.name
+        # the file of the function itself, not of a decorator's wrapper (getsource unwraps too)
+        path = Path(inspect.getsourcefile(inspect.unwrap(obj)) or "").resolve()  # type: ignore[arg-type]
+        where = path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name
     except (OSError, TypeError):  # built-ins, C extensions, objects made at run time
         code, where = f"# no Python source available for {name}\n", ""
     return name, where, code
