@@ -55,6 +55,13 @@ def test_one_valid_unexecuted_notebook_per_concept(written: tuple[Path, dict[str
         assert all(not cell.outputs and cell.execution_count is None for cell in code), path.name
 
 
+def test_an_unchanged_notebook_is_written_byte_for_byte_the_same(written: tuple[Path, dict[str, Path]],
+                                                                 tmp_path: Path) -> None:
+    _, paths = written
+    again = write_notebooks(tmp_path, [case for case in all_cases() if case.concept == FAST_CONCEPT])
+    assert again[FAST_CONCEPT].read_bytes() == paths[FAST_CONCEPT].read_bytes()
+
+
 def test_no_generated_notebook_holds_a_path_of_the_building_machine(written: tuple[Path, dict[str, Path]]) -> None:
     out, paths = written
     machine_paths = {str(REPO_ROOT), str(out), str(Path.home()), sys.prefix, sys.executable}

@@ -169,6 +169,8 @@ def concept_notebook(concept: str, cases: Sequence[Case], *, steps: int = NOTEBO
                           "and the float64 tolerance."),
         new_code_cell(PLOT_CODE),
     ]
+    for index, cell in enumerate(cells):
+        cell.id = f"cell-{index:02d}"  # nbformat draws random ids: an unchanged notebook must give identical bytes
     notebook = new_notebook(cells=cells, metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
     nbformat.validate(notebook)
     return notebook
