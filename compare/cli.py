@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wall time, or this process's CPU time (robust to a busy machine; use with --threads 1)")
     bench.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
 
+    notebooks = commands.add_parser("notebooks", help="write one Jupyter notebook per concept (no run needed)")
+    notebooks.add_argument("concepts", nargs="*", metavar="CONCEPT", help="concepts (default: all)")
+    notebooks.add_argument("--out", type=Path, default=Path("results"),
+                           help="writes OUT/notebooks/<concept>.ipynb (default: results)")
+
     _add_check_parser(commands)
     commands.add_parser("index", help="rewrite compare/case_index.py from the registry (after adding a case)")
     return parser
@@ -198,6 +203,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from compare.core.registry import select
+    from compare.report.notebooks import write_notebooks
+
+    paths = write_notebooks(args.out, select(args.concepts))
+    print(f"wrote {len(paths)} notebooks into {args.out / 'notebooks'}")
+    return 0
+
+
 def cmd_index() -> int:
     from compare.core.registry import name_index
     from compare.names import render_index
@@ -222,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "notebooks":
+            return cmd_notebooks(args)
         if args.command == "check":
             from compare.check.cli import cmd_check
             return cmd_check(args)

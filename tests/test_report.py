@@ -66,7 +66,10 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_writes_every_file(written: Path) -> None:
     names = {str(p.relative_to(written)) for p in written.rglob("*") if p.is_file()}
-    assert {"parity.csv", "report.md", "environment.json", "runs.json", "plots/logistic_regression_loss.png"} <= names
+    assert {"parity.csv", "report.md", "environment.json", "runs.json", "plots/logistic_regression_loss.png",
+            "notebooks/logistic_regression.ipynb"} <= names
+    page = (written / "study" / "logistic_regression.html").read_text()
+    assert 'href="../notebooks/logistic_regression.ipynb"' in page
     assert not list(written.glob(f"{STAGING_PREFIX}*")), "the staging folder was left behind"
     assert (written / "plots" / "logistic_regression_loss.png").read_bytes().startswith(b"\x89PNG")
 

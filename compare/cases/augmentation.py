@@ -17,7 +17,7 @@ import scratch.augmentation as aug
 import torch_ref.augmentation as taug
 from compare.cases.logistic import ScratchLogisticRegression, logistic_problem, torch_logistic_regression
 from compare.core.problem import Observation, Problem
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, Stage, register
 from compare.data import datasets
 
 PADDING = 2
@@ -96,4 +96,12 @@ register(Case(
            "themselves are torchvision's. Padding is constant 0 on both sides (RandomCrop's default)."),
     scratch_source=(aug.draw_decisions, aug.horizontal_flip, aug.random_crop, aug.augment),
     torch_source=(taug.make_augmentation, taug.augment_with_decisions),
+    stages=(
+        Stage("draw the random decisions (once, shared)", (aug.draw_decisions,),
+              (Excerpt(TorchAugmented.step, ("aug.draw_decisions(",)),)),
+        Stage("augment the batch", (aug.horizontal_flip, aug.random_crop, aug.augment),
+              (taug.make_augmentation, taug.augment_with_decisions)),
+        Stage("train on it (one logistic-regression step)", (Excerpt(ScratchAugmented.step, ("super().step()",)),),
+              (Excerpt(TorchAugmented.step, ("self.inner.step()",)),)),
+    ),
 ))

@@ -23,10 +23,12 @@ import torch
 
 import scratch.autodiff as ad
 import torch_ref.autodiff as tad
+import torch_ref.logistic_regression as tlr
 from compare.cases.logistic import breast_cancer_problem, torch_logistic_regression
+from compare.cases.networks import TORCH_BACKWARD, TORCH_COST, TORCH_UPDATE
 from compare.core.devices import to_numpy, to_torch
 from compare.core.problem import Observation, Problem
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, Stage, register
 from compare.core.trainers import observation
 from scratch.gradient_check import gradient_check_n
 
@@ -127,6 +129,8 @@ for _variant, _point, _scratch, _torch, _equation in (
         notes=LECTURE_NOTES,
         scratch_source=(_scratch, ad.Value.__mul__, ad.Value.__rtruediv__, ad.Value.exp, ad.Value.backward),
         torch_source=(_torch, tad.value_and_grad),
+        stages=(Stage("forward (builds the graph)", (_scratch, ad.Value.__mul__, ad.Value.exp), (_torch,)),
+                Stage("backward", (ad.Value.backward,), (tad.value_and_grad,))),
     ))
 
 
@@ -188,4 +192,13 @@ register(Case(
     notes=LR_NOTES,
     scratch_source=(ad.logistic_regression_cost, EngineLogisticRegression, ad.Value.__matmul__, ad.Value.sum),
     torch_source=(torch_logistic_regression,),
+    stages=(
+        Stage("forward and cost (the graph)", (ad.logistic_regression_cost, ad.Value.__matmul__, ad.Value.sum),
+              (tlr.LogisticRegression, tlr.make_training, TORCH_COST)),
+        Stage("backward", (Excerpt(EngineLogisticRegression.step, ("cost.backward()",)), ad.Value.backward),
+              (TORCH_BACKWARD,)),
+        Stage("update", (Excerpt(EngineLogisticRegression.step, ("ad.zero_grad(", "self.w.data =", "self.b.data =")),),
+              (tlr.make_training, TORCH_UPDATE)),
+    ),
+    notebook=True,
 ))

@@ -28,11 +28,11 @@ import scratch.deep_net as dn
 import scratch.minibatch as smb
 import torch_ref.batchnorm as tbn
 import torch_ref.optim as to
-from compare.cases.networks import breast_cancer_train, column
+from compare.cases.networks import breast_cancer_train, column, training_stages
 from compare.core.devices import to_numpy, to_torch, torch_dtype
 from compare.core.kinks import Preactivation, preactivation
 from compare.core.problem import Observation, Problem, initial_parameters_rng
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, register
 from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters, observe_parameters
 from compare.data import datasets
 from scratch.gradient_check import gradient_check_n
@@ -275,6 +275,17 @@ NOTES = (
 )
 
 
+#: Batch normalization sits in the forward and backward passes; cost and update are the deep net's.
+STAGES = training_stages(
+    forward=(bn.batchnorm_forward, bn.BatchNormState.update, bn.bn_layer_forward, bn.bn_model_logits),
+    cost=(dn.cost_from_logits,),
+    backward=(bn.batchnorm_backward, bn.bn_layer_backward, bn.bn_model_backward),
+    update=(dn.update_parameters,),
+    torch_model=(tbn.BNDeepNet,),
+    torch_training=(Excerpt(TorchBNNet.__init__, ("nn.BCEWithLogitsLoss(), torch.optim.SGD(",)),),
+)
+
+
 def _register(variant: str, summary: str, **kwargs) -> None:
     dataset_name = kwargs.pop("dataset")
 
@@ -294,7 +305,7 @@ def _register(variant: str, summary: str, **kwargs) -> None:
                   equations=EQUATIONS, notes=NOTES,
                   scratch_source=(bn.batchnorm_forward, bn.batchnorm_backward, bn.BatchNormState.update,
                                   bn.bn_layer_forward, bn.bn_layer_backward),
-                  torch_source=(tbn.BNDeepNet,)))
+                  torch_source=(tbn.BNDeepNet,), stages=STAGES, notebook=variant == "before_relu"))
 
 
 _register("before_relu", "[8, 16, 16, 1] Linear(no bias) -> BN -> ReLU (the course's placement), SGD, full batch "

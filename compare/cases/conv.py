@@ -30,11 +30,11 @@ import scratch.conv as sc
 import scratch.optim as so
 import torch_ref.conv as tc
 import torch_ref.optim as to
-from compare.cases.networks import column
+from compare.cases.networks import TORCH_BACKWARD, TORCH_COST, TORCH_UPDATE, column
 from compare.core.devices import to_numpy, to_torch, torch_dtype
 from compare.core.kinks import Preactivation, preactivation
 from compare.core.problem import Observation, Problem, initial_parameters_rng
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, Stage, register
 from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters, observe_parameters
 from compare.data import datasets
 from compare.perf.microbench import (
@@ -386,6 +386,17 @@ NOTES = (
 )
 
 
+#: LeNet stage by stage (the fast convolution; the loop and im2col variants swap the conv functions).
+LENET_STAGES = (
+    Stage("forward", (sc.im2col, sc.conv_forward, sc.max_pool_forward, sc.lenet_forward), (tc.LeNet,)),
+    Stage("cost", (cross_entropy_from_logits,),
+          (Excerpt(TorchConvTrainer.__init__, ("nn.CrossEntropyLoss()",)), TORCH_COST)),
+    Stage("backward", (sc.softmax_gradient, sc.conv_backward, sc.max_pool_backward, sc.lenet_backward),
+          (TORCH_BACKWARD,)),
+    Stage("update", (so.sgd_step,), (to.make_optimizer, TORCH_UPDATE)),
+)
+
+
 def _register(variant: str, summary: str, *, net: str = "lenet", m: int = 256, optimizer: str = "SGD",
               hyper: dict | None = None, impl: str = "fast", steps: int = 120, exact_ties: bool = False) -> None:
     chosen = {"lr": 0.1} if hyper is None else hyper
@@ -403,7 +414,8 @@ def _register(variant: str, summary: str, *, net: str = "lenet", m: int = 256, o
                                   sc.conv_backward, sc.max_pool_forward, sc.max_pool_backward,
                                   sc.lenet_forward, sc.lenet_backward) if lenet else
                   (sc.basic_block_forward, sc.basic_block_backward, sc.resnet_loss_and_grads),
-                  torch_source=(tc.LeNet,) if lenet else (tc.BasicBlock, tc.SmallResNet)))
+                  torch_source=(tc.LeNet,) if lenet else (tc.BasicBlock, tc.SmallResNet),
+                  stages=LENET_STAGES if lenet and optimizer == "SGD" else (), notebook=variant == "lenet_sgd"))
 
 
 _register("lenet_sgd", "LeNet (conv 4, conv 8, dense 16) on 256 digits, fast conv, SGD lr 0.1, full batch")

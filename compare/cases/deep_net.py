@@ -13,7 +13,14 @@ import numpy as np
 
 import scratch.deep_net as dn
 import torch_ref.deep_net as tdn
-from compare.cases.networks import ScratchDeepNet, TorchDeepNet, breast_cancer_train, check_gradients, deep_problem
+from compare.cases.networks import (
+    ScratchDeepNet,
+    TorchDeepNet,
+    breast_cancer_train,
+    check_gradients,
+    deep_problem,
+    training_stages,
+)
 from compare.core.problem import Problem
 from compare.core.registry import Case, register
 from compare.data import datasets
@@ -37,6 +44,18 @@ NOTES = (
 )
 
 
+STAGES = training_stages(
+    forward=(dn.linear_forward, dn.linear_activation_forward, dn.L_model_logits),
+    cost=(dn.cost_from_logits,),
+    backward=(dn.linear_backward, dn.linear_activation_backward, dn.L_model_backward),
+    update=(dn.update_parameters,),
+    torch_model=(tdn.DeepNet,),
+    torch_training=(tdn.make_training,),
+)
+#: The variant the concept's notebook runs: the lectures' L-layer ReLU network, small enough to run in seconds.
+NOTEBOOK_VARIANT = "relu_depth4"
+
+
 def _register(variant: str, summary: str, make_problem: Callable[[int, np.dtype], Problem]) -> None:
     register(Case(
         concept="deep_net",
@@ -52,6 +71,8 @@ def _register(variant: str, summary: str, make_problem: Callable[[int, np.dtype]
                         dn.linear_activation_backward, dn.L_model_backward, dn.loss_and_grads,
                         dn.update_parameters),
         torch_source=(tdn.DeepNet, tdn.make_training, tdn.train_step),
+        stages=STAGES,
+        notebook=variant == NOTEBOOK_VARIANT,
     ))
 
 

@@ -18,8 +18,9 @@ from compare.cases.logistic import (
     logistic_problem,
     torch_logistic_regression,
 )
+from compare.cases.networks import training_stages
 from compare.core.problem import Problem
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, register
 from compare.data import datasets
 
 
@@ -48,12 +49,23 @@ COMMON = dict(
     torch_source=(tlr.LogisticRegression, tlr.make_training, tlr.train_step),
 )
 
+STAGES = training_stages(
+    forward=(Excerpt(lr.propagate, ("Z = w.T @ X + b", "A = sigmoid(Z)")),),
+    cost=(lr.log_sigmoid, lr.cost_from_logits),
+    backward=(Excerpt(lr.propagate, ("dZ = A - Y", 'grads = {"dw"')),),
+    update=(lr.update,),
+    torch_model=(tlr.LogisticRegression,),
+    torch_training=(tlr.make_training,),
+)
+
 register(Case(
     variant="vectorized",
     summary="vectorized scratch vs nn.Linear + BCEWithLogitsLoss + SGD on breast cancer (455 x 30)",
     make_problem=breast_cancer_problem,
     scratch=ScratchLogisticRegression,
     scratch_source=(lr.propagate, lr.cost_from_logits, lr.update),
+    stages=STAGES,
+    notebook=True,
     **COMMON,
 ))
 register(Case(

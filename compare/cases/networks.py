@@ -6,7 +6,8 @@
   ``make_optimizer``) are the two trainers, full-batch, on the problem's data; both are kink-watched when
   the hidden units are ReLU or leaky ReLU;
 - :func:`gradient_check_point`, :func:`check_logit_model_gradients` and :func:`check_gradients` run the
-  course's gradient check.
+  course's gradient check;
+- :func:`training_stages` pairs a scratch training step with ``torch_ref.training.train_step``, stage by stage.
 """
 
 from __future__ import annotations
@@ -21,10 +22,30 @@ import torch_ref.deep_net as tdn
 from compare.core.devices import to_torch, torch_dtype
 from compare.core.kinks import Preactivation, preactivation
 from compare.core.problem import Problem, initial_parameters_rng
+from compare.core.registry import Excerpt, Stage
 from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters
 from compare.data import datasets
 from scratch.gradient_check import gradient_check_n
 from scratch.initialization import check_layer_dims, initialize_parameters
+from torch_ref.training import train_step
+
+#: The lines of ``train_step`` that are the cost, the backward pass and the update of every torch side using it.
+TORCH_COST = Excerpt(train_step, ("loss = loss_fn(model(x), y)",))
+TORCH_BACKWARD = Excerpt(train_step, ("loss.backward()",))
+TORCH_UPDATE = Excerpt(train_step, ("optimizer.zero_grad()", "optimizer.step()"))
+
+
+def training_stages(*, forward: Sequence[object], cost: Sequence[object], backward: Sequence[object],
+                    update: Sequence[object], torch_model: Sequence[object], torch_training: Sequence[object] = ()
+                    ) -> tuple[Stage, ...]:
+    """Forward, cost, backward and update of a scratch step beside ``train_step``'s lines: the torch model's
+    ``forward`` (``torch_model``), the loss and optimizer it is trained with (``torch_training``, e.g.
+    ``make_training``), ``loss.backward()`` and ``optimizer.step()``."""
+    return (Stage("forward", tuple(forward), tuple(torch_model)),
+            Stage("cost", tuple(cost), (*torch_training, TORCH_COST)),
+            Stage("backward", tuple(backward), (TORCH_BACKWARD,)),
+            Stage("update", tuple(update), (*torch_training, TORCH_UPDATE)))
+
 
 #: Hidden activations with a kink at 0.
 PIECEWISE_LINEAR = ("relu", "leaky_relu")

@@ -22,7 +22,7 @@ import torch_ref.normalization as tnorm
 from compare.cases.logistic import ScratchLogisticRegression, logistic_problem, torch_logistic_regression
 from compare.core.devices import to_numpy, to_torch
 from compare.core.problem import Observation, Problem
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, Stage, register
 from compare.core.trainers import TorchTrainer
 from compare.data import datasets
 from compare.data.splits import train_dev_test_split
@@ -118,6 +118,9 @@ register(Case(
     make_problem=features_problem,
     scratch_source=(norm.fit_normalizer, norm.Normalizer.apply),
     torch_source=(tnorm.fit_feature_normalization, tnorm.normalize_features),
+    stages=(Stage("fit (training set only)", (norm.fit_normalizer,), (tnorm.fit_feature_normalization,)),
+            Stage("apply (train, dev and test alike)", (norm.Normalizer.apply,), (tnorm.normalize_features,))),
+    notebook=True,
     **COMMON,
 ))
 register(Case(
@@ -126,5 +129,8 @@ register(Case(
     make_problem=images_problem,
     scratch_source=(norm.fit_image_normalizer, norm.Normalizer.apply),
     torch_source=(tnorm.fit_image_normalize,),
+    stages=(Stage("fit (training set only)", (norm.fit_image_normalizer,), (tnorm.fit_image_normalize,)),
+            Stage("apply (train, dev and test alike)", (norm.Normalizer.apply,),
+                  (Excerpt(TorchNormalized.__init__, ("x_norm = normalize(images)",)),))),
     **COMMON,
 ))

@@ -33,11 +33,19 @@ from torch import nn
 import scratch.deep_net as dn
 import scratch.minibatch as smb
 import scratch.optim as so
+import torch_ref.deep_net as tdn
 import torch_ref.optim as to
-from compare.cases.networks import build_torch_model, check_gradients, deep_problem
+from compare.cases.networks import (
+    TORCH_BACKWARD,
+    TORCH_COST,
+    TORCH_UPDATE,
+    build_torch_model,
+    check_gradients,
+    deep_problem,
+)
 from compare.core.devices import to_torch
 from compare.core.problem import Observation, Problem
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, Stage, register
 from compare.core.trainers import ScratchTrainer, observe_parameters
 from compare.data import datasets
 from scratch.logistic_regression import cost_from_logits
@@ -394,6 +402,25 @@ VARIANTS: dict[str, tuple[str, OptimSpec]] = {
 }
 
 
+#: The variant the concept's notebook runs.
+NOTEBOOK_VARIANT = "adam"
+
+
+def optim_stages(spec: OptimSpec) -> tuple[Stage, ...]:
+    """The deep net's forward, cost and backward, then this optimizer's update: scratch's optimizer class and its
+    functional core beside the torch optimizer it is built as and ``optimizer.step()``."""
+    course = to.COURSE_EQUIVALENTS.get(spec.name)  # user-level builders of the course's optimizers
+    return (
+        Stage("forward", (dn.linear_activation_forward, dn.L_model_logits), (tdn.DeepNet,)),
+        Stage("cost", (cost_from_logits,), (Excerpt(TorchOptimTrainer.__init__, ("nn.BCEWithLogitsLoss()",)),
+                                            TORCH_COST)),
+        Stage("backward", (dn.linear_activation_backward, dn.L_model_backward), (TORCH_BACKWARD,)),
+        Stage("update", (getattr(so, spec.name), so.Optimizer.step, SCRATCH_CORE[spec.name]),
+              (Excerpt(TorchOptimTrainer.__init__, ("to.make_optimizer(",)), to.make_optimizer,
+               *((course,) if course else ()), TORCH_UPDATE)),
+    )
+
+
 def _register(variant: str, summary: str, spec: OptimSpec) -> None:
     m = M_STOCHASTIC if spec.batch_size == 1 else M_TRAIN
     torch_factory = to.COURSE_EQUIVALENTS.get(spec.name) or to.OPTIMIZERS[spec.name]
@@ -425,6 +452,8 @@ def _register(variant: str, summary: str, spec: OptimSpec) -> None:
         notes=notes,
         scratch_source=scratch_source,
         torch_source=torch_source,
+        stages=optim_stages(spec),
+        notebook=variant == NOTEBOOK_VARIANT,
     ))
 
 

@@ -24,11 +24,18 @@ from torch import nn
 import scratch.deep_net as deep_net
 import scratch.regularization as reg
 import torch_ref.regularization as treg
-from compare.cases.networks import PIECEWISE_LINEAR, deep_param_map, hidden_preactivations
+from compare.cases.networks import (
+    PIECEWISE_LINEAR,
+    TORCH_BACKWARD,
+    TORCH_COST,
+    TORCH_UPDATE,
+    deep_param_map,
+    hidden_preactivations,
+)
 from compare.core.devices import to_numpy, to_torch, torch_dtype
 from compare.core.kinks import Preactivation
 from compare.core.problem import Observation, Problem, initial_parameters_rng
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Stage, register
 from compare.core.trainers import (
     ParamMap,
     ScratchTrainer,
@@ -316,6 +323,14 @@ NOTES = (
 )
 SCRATCH_SOURCE = (reg.l2_cost, reg.l2_grads, reg.regularized_loss_and_grads)
 COMMON = dict(concept="regularization", steps=100, notes=NOTES)
+#: The L2 penalty stage by stage: it enters the cost and the gradients; the forward and the update are plain.
+L2_STAGES = (
+    Stage("forward", (deep_net.L_model_logits,), (DeepNet,)),
+    Stage("cost", (deep_net.cost_from_logits, reg.l2_cost, reg.add_penalties),
+          (treg.l2_penalty, treg.PenalizedLoss, TORCH_COST)),
+    Stage("backward", (deep_net.L_model_backward, reg.l2_grads), (TORCH_BACKWARD,)),
+    Stage("update", (deep_net.update_parameters,), (TORCH_UPDATE,)),
+)
 LAMBDA = 0.7
 
 register(Case(
@@ -323,7 +338,8 @@ register(Case(
     summary=f"L2 penalty lambda/(2m) sum ||W||^2 (lambda={LAMBDA}) in the loss, both sides, GD on two moons",
     make_problem=lambda seed, dtype: moons_problem(seed, dtype, l2=LAMBDA),
     scratch=ScratchRegularized, torch=torch_penalized, gradient_check=check_l2, equations=L2_EQUATIONS,
-    scratch_source=SCRATCH_SOURCE, torch_source=(treg.l2_penalty, treg.PenalizedLoss), **COMMON,
+    scratch_source=SCRATCH_SOURCE, torch_source=(treg.l2_penalty, treg.PenalizedLoss), stages=L2_STAGES,
+    notebook=True, **COMMON,
 ))
 register(Case(
     variant="l2_weight_decay",

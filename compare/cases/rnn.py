@@ -29,7 +29,7 @@ import scratch.rnn as sr
 import torch_ref.rnn as tr
 from compare.core.devices import to_torch, torch_dtype
 from compare.core.problem import Observation, Problem
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, Stage, register
 from compare.core.trainers import ParamMap, load_parameters, observation, observe_parameters
 from compare.data import datasets
 from compare.perf.microbench import MICROBENCH, ConceptBench, TimingPlan, bench_row, register_concept_bench, time_on
@@ -286,6 +286,24 @@ SCRATCH_CELL = {"rnn": (sr.rnn_cell_forward, sr.rnn_cell_backward),
                 "gru": (sr.gru_cell_forward, sr.gru_cell_backward)}
 
 
+#: The variant the concept's notebook runs.
+NOTEBOOK_VARIANT = "rnn_tanh_chars"
+
+
+def rnn_stages(family: str) -> tuple[Stage, ...]:
+    """One training step of a recurrent net, stage by stage: cells through time, loss at the head, BPTT, then
+    gradient clipping and the optimizer."""
+    cell_forward, cell_backward = SCRATCH_CELL[family]
+    return (
+        Stage("forward", (cell_forward, sr.layer_forward, sr.RecurrentNet.forward), (tr.RecurrentModel,)),
+        Stage("cost", (sr.head_loss,), (tr.loss_fn, Excerpt(TorchRnn.step, ("loss = tr.loss_fn(",)))),
+        Stage("backward", (cell_backward, sr.layer_backward, sr.RecurrentNet.backward),
+              (Excerpt(TorchRnn.step, ("loss.backward()",)),)),
+        Stage("update", (sc.clip_grad_norm_, Excerpt(ScratchRnn.step, ("clip_grad_norm_(", "optimizer.step("))),
+              (Excerpt(TorchRnn.step, ("optimizer.zero_grad()", "clip_grad_norm_(", "optimizer.step()")),)),
+    )
+
+
 def _register(variant: str, summary: str, spec: RnnSpec) -> None:
     family = spec.cell.split("_")[0]
     scratch_source: tuple[object, ...] = (*SCRATCH_CELL[family], sr.layer_forward, sr.layer_backward,
@@ -306,6 +324,8 @@ def _register(variant: str, summary: str, spec: RnnSpec) -> None:
         notes=NOTES[family],
         scratch_source=scratch_source,
         torch_source=torch_source,
+        stages=rnn_stages(family),
+        notebook=variant == NOTEBOOK_VARIANT,
     ))
 
 

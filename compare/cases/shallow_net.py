@@ -21,10 +21,11 @@ from compare.cases.networks import (
     deep_param_map,
     deep_problem,
     gradient_check_point,
+    training_stages,
 )
 from compare.core.devices import to_torch, torch_dtype
 from compare.core.problem import Problem
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, register
 from compare.core.trainers import TorchTrainer, load_parameters
 from compare.data import datasets
 from scratch.gradient_check import gradient_check_n
@@ -98,6 +99,16 @@ NOTES = (
 )
 
 
+STAGES = training_stages(
+    forward=(sn.forward_propagation,),
+    cost=(Excerpt(sn.loss_and_grads, ("return cost_from_logits",)),),
+    backward=(sn.backward_propagation,),
+    update=(sn.update_parameters,),
+    torch_model=(tsn.ShallowNet, tsn.DeepNet.forward),
+    torch_training=(tsn.make_training,),
+)
+
+
 def _register(variant: str, summary: str, make_problem: Callable[[int, np.dtype], Problem]) -> None:
     register(Case(
         concept="shallow_net",
@@ -111,6 +122,8 @@ def _register(variant: str, summary: str, make_problem: Callable[[int, np.dtype]
         notes=NOTES,
         scratch_source=(sn.forward_propagation, sn.backward_propagation, sn.loss_and_grads, sn.update_parameters),
         torch_source=(tsn.ShallowNet, tsn.DeepNet, tsn.make_training),
+        stages=STAGES,
+        notebook=variant == "planar_flower",
     ))
 
 

@@ -35,6 +35,7 @@ from compare.cases.networks import (
     check_logit_model_gradients,
     deep_problem,
     hidden_preactivations,
+    training_stages,
 )
 from compare.core.devices import to_torch
 from compare.core.problem import Problem
@@ -120,6 +121,16 @@ NOTES = (
 )
 
 
+STAGES = training_stages(
+    forward=(dn.L_model_logits, sm.softmax),
+    cost=(sm.log_softmax, sm.cross_entropy_from_logits),
+    backward=(sm.cost_and_grads_from_logits, dn.L_model_backward),
+    update=(dn.update_parameters,),
+    torch_model=(tsm.DeepNet,),
+    torch_training=(tsm.make_training,),
+)
+
+
 def _register(variant: str, summary: str, make_problem: Callable[[int, np.dtype], Problem], notes: str = NOTES
               ) -> None:
     register(Case(
@@ -135,6 +146,8 @@ def _register(variant: str, summary: str, make_problem: Callable[[int, np.dtype]
         scratch_source=(sm.softmax, sm.log_softmax, sm.cross_entropy_from_logits, sm.loss_and_grads,
                         dn.L_model_backward),
         torch_source=(tsm.DeepNet, tsm.make_training, tsm.predict),
+        stages=STAGES,
+        notebook=variant == "digits",
     ))
 
 

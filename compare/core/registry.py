@@ -20,6 +20,33 @@ from compare.names import unknown_name
 
 
 @dataclass(frozen=True)
+class Excerpt:
+    """The lines of ``source``'s code that contain one of ``lines`` (e.g. ``loss.backward()`` of a training step).
+
+    For a stage that is one line of a larger function: the lines are taken from the code itself when a page or
+    notebook is written, so a line that is no longer there is an error there, not a stale quote.
+    """
+
+    source: object
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a training step and the code that does it on each side.
+
+    ``name`` is ``forward``, ``cost``, ``backward`` or ``update`` for a training step (or a concept's own stage:
+    ``fit`` and ``apply`` of a normalization); ``scratch`` and ``torch`` hold functions, classes, methods or
+    :class:`Excerpt` s. The torch side is the user-level code (the module's ``forward``, ``loss.backward()``,
+    ``optimizer.step()``), never torch's own library source.
+    """
+
+    name: str
+    scratch: tuple[object, ...]
+    torch: tuple[object, ...]
+
+
+@dataclass(frozen=True)
 class Case:
     """One concept variant, run identically on both sides.
 
@@ -30,7 +57,8 @@ class Case:
     relative error of the scratch gradients against two-sided differences (float64).
     ``tolerance_factor`` widens the dtype/device tolerance for a case whose trajectory is known to
     amplify rounding (the reason goes in ``notes``). ``equations`` (LaTeX), ``notes`` and the
-    ``*_source`` objects feed the study pages.
+    ``*_source`` objects feed the study pages. ``stages`` pair the two sides' code stage by stage for the
+    concept's notebook, which features the variant marked ``notebook`` (else the concept's first).
     """
 
     concept: str
@@ -48,6 +76,8 @@ class Case:
     notes: str = ""
     scratch_source: tuple[object, ...] = field(default=())
     torch_source: tuple[object, ...] = field(default=())
+    stages: tuple[Stage, ...] = field(default=())
+    notebook: bool = False
 
     @property
     def name(self) -> str:
@@ -94,6 +124,23 @@ def name_index() -> dict[str, list[str]]:
     for case in all_cases():
         index.setdefault(case.concept, []).append(case.variant)
     return index
+
+
+def load_case(name: str) -> Case:
+    """The case ``concept/variant``, importing only its concept's module ``compare.cases.<concept>`` when that
+    registers it: a notebook runs one case and need not import every concept's dependencies (torchvision's
+    alone take seconds). Any other name is looked up in the whole registry (:func:`select`'s errors)."""
+    concept, _, variant = name.partition("/")
+    if not variant:
+        raise ValueError(f"expected concept/variant, got {name!r}")
+    module = f"{CASES_PACKAGE}.{concept}"
+    if name not in _CASES and concept.isidentifier():
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name != module:  # a dependency of the module is missing: that is the user's error to see
+                raise
+    return _CASES[name] if name in _CASES else select([name])[0]
 
 
 def select(names: Sequence[str] = ()) -> list[Case]:

@@ -27,6 +27,7 @@ from compare.core.runner import GRADIENT_CHECK_BOUND, CaseRun, run_case
 from compare.perf.timing import pinned_threads, time_case
 from compare.report.environment import environment
 from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
+from compare.report.notebooks import write_notebooks
 from compare.report.plots import loss_curves
 from compare.report.site import write_site
 from compare.report.speed import SpeedReport, load_speed, speed_markdown
@@ -252,8 +253,10 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
         env = environment()
         atomic_write_json(stage / "environment.json", env)
         write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed, quick=quick)
+        notebooks = write_notebooks(stage, cases)
         write_site(stage, [run.record() for run in runs], studies, cases, published=out_dir,
-                   speed=speed_markdown(speed) if speed else "", banner=QUICK_NOTE if quick else "")
+                   speed=speed_markdown(speed) if speed else "", banner=QUICK_NOTE if quick else "",
+                   notebooks={concept: path.relative_to(stage).as_posix() for concept, path in notebooks.items()})
     return frame
 
 

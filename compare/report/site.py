@@ -33,7 +33,7 @@ from pygments import highlight  # noqa: E402
 from pygments.formatters import HtmlFormatter  # noqa: E402
 from pygments.lexers import PythonLexer  # noqa: E402
 
-from compare.core.registry import Case  # noqa: E402
+from compare.core.registry import Case, Excerpt  # noqa: E402
 from compare.report.io import atomic_write_text  # noqa: E402
 from compare.report.studies import StudyOutput  # noqa: E402
 from compare.report.tables import cell, html_table  # noqa: E402
@@ -43,7 +43,8 @@ SPEED_PAGE = "speed.html"
 MATH_FONT = FontProperties(size=15)
 DIFF_COLUMNS = {"loss": "max_rel_diff_loss", "grad": "max_rel_diff_grad", "param": "max_rel_diff_params",
                 "state": "max_rel_diff_state"}
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The checkout: files are named relative to it (``scratch/deep_net.py``), never by a path of this machine.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # mathtext (matplotlib's TeX subset) lacks these; each rewrite keeps the meaning for a reader. A macro name ends
 # at the first non-letter (`\rVert_F` is `\rVert` then `_F`), which `\b` would miss: `_` is a word character.
@@ -118,22 +119,39 @@ def _qualified_name(obj: object) -> str:
     return f"{module}.{getattr(obj, '__qualname__', type(obj).__name__)}"
 
 
-def source_html(obj: object) -> str:
-    """The highlighted source of a function or class, headed by its qualified name and file."""
+def source_code(obj: object) -> tuple[str, str, str]:
+    """``(qualified name, file relative to the repository, code)`` of a function, class or method, or of an
+    :class:`~compare.core.registry.Excerpt` (its lines only, dedented; a line that is not in the code raises
+    ``ValueError``)."""
+    if isinstance(obj, Excerpt):
+        name, where, code = source_code(obj.source)
+        kept = [line for line in code.splitlines() if any(text in line for text in obj.lines)]
+        missing = [text for text in obj.lines if not any(text in line for line in kept)]
+        if missing:
+            raise ValueError(f"excerpt of {name}: {missing!r} is not in its code")
+        return f"{name} (excerpt)", where, textwrap.dedent("\n".join(kept)) + "\n"
     name = _qualified_name(obj)
     try:
         code = textwrap.dedent(inspect.getsource(obj))  # type: ignore[arg-type]
-        path = Path(inspect.getsourcefile(obj) or "")  # type: ignore[arg-type]
-        where = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else path.name
+        # the file of the function itself, not of a decorator's wrapper (getsource unwraps too)
+        path = Path(inspect.getsourcefile(inspect.unwrap(obj)) or "").resolve()  # type: ignore[arg-type]
+        where = path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name
     except (OSError, TypeError):  # built-ins, C extensions, objects made at run time
         code, where = f"# no Python source available for {name}\n", ""
+    return name, where, code
+
+
+def source_html(obj: object) -> str:
+    """The highlighted source of a function, class or :class:`Excerpt`, headed by its qualified name and file."""
+    name, where, code = source_code(obj)
     body = highlight(code, PythonLexer(), HtmlFormatter(cssclass="highlight"))
     caption = f"<code>{html.escape(name)}</code>" + (f' <span class="file">{html.escape(where)}</span>'
                                                        if where else "")
     return f'<figure class="source"><figcaption>{caption}</figcaption>{body}</figure>'
 
 
-def _unique(objects: Iterable[object]) -> list[object]:
+def unique_objects(objects: Iterable[object]) -> list[object]:
+    """``objects`` each once, in first-seen order, by identity (a method or an excerpt need not hash)."""
     seen: dict[int, object] = {}
     for obj in objects:
         seen.setdefault(id(obj), obj)
@@ -248,12 +266,12 @@ def _nav(concepts: Sequence[str], current: str | None, status: dict[str, bool | 
         return f'<a class="{css}" href="{href}"{current_page}>{text}</a>'
 
     marks = {True: "ok", False: "fail", None: "none"}
-    items = [f"<li>{link(_page_name(c), _title(c), c == current, marks[status[c]])}</li>" for c in concepts]
+    items = [f"<li>{link(page_name(c), _title(c), c == current, marks[status[c]])}</li>" for c in concepts]
     extra = f'<ul class="extra"><li>{link(SPEED_PAGE, "speed", current == SPEED_PAGE)}</li></ul>' if speed else ""
     return f'{link("index.html", "dlparity study", current is None, "home")}<ul>{"".join(items)}</ul>{extra}'
 
 
-def _page_name(concept: str) -> str:
+def page_name(concept: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", concept) + ".html"
 
 
@@ -263,11 +281,16 @@ def _title(concept: str) -> str:
 
 def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
                  studies: Sequence[tuple[str, StudyOutput]], loss_plot: str | None,
-                 neighbours: tuple[str | None, str | None]) -> str:
-    """The sections of one concept page, in reading order: what, math, differences, proof, code, studies."""
+                 neighbours: tuple[str | None, str | None], notebook: str | None = None) -> str:
+    """The sections of one concept page, in reading order: what, math, differences, proof, code, studies.
+
+    ``notebook`` is the concept's notebook, relative to the results folder (``notebooks/x.ipynb``), if any."""
     status = all(r["passed"] for r in records) if records else None
     parts = [f'<section class="concept" id="{html.escape(concept)}">',
              f"<h1>{_title(concept)} {_badge(status)}</h1>"]
+    if notebook:
+        parts.append(f'<p class="notebook">Run it yourself: the Jupyter notebook <a href="../{html.escape(notebook)}">'
+                     f"{html.escape(notebook)}</a> (math, both codes stage by stage, a live parity run).</p>")
     if cases:
         variants = "".join(f"<li><b>{html.escape(c.variant)}</b>: {html.escape(c.summary)}</li>" for c in cases)
         parts.append(f'<ul class="variants">{variants}</ul>')
@@ -285,8 +308,8 @@ def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
     if loss_plot:
         parts += ['<h2 id="loss">Loss curves</h2>',
                   f'<img class="plot" src="../{loss_plot}" alt="{_title(concept)} loss curves, scratch vs torch">']
-    scratch = _unique(obj for case in cases for obj in case.scratch_source)
-    torch_side = _unique(obj for case in cases for obj in case.torch_source)
+    scratch = unique_objects(obj for case in cases for obj in case.scratch_source)
+    torch_side = unique_objects(obj for case in cases for obj in case.torch_source)
     if scratch or torch_side:
         parts += ['<h2 id="code">The two implementations</h2>', '<div class="side-by-side">',
                   '<div class="column"><h3>scratch (NumPy)</h3>', *map(source_html, scratch), "</div>",
@@ -301,10 +324,10 @@ def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
     previous, following = neighbours
     links = []
     if previous:
-        links.append(f'<a rel="prev" href="{_page_name(previous)}">&larr; {_title(previous)}</a>')
+        links.append(f'<a rel="prev" href="{page_name(previous)}">&larr; {_title(previous)}</a>')
     links.append('<a href="index.html">overview</a>')
     if following:
-        links.append(f'<a rel="next" href="{_page_name(following)}">{_title(following)} &rarr;</a>')
+        links.append(f'<a rel="next" href="{page_name(following)}">{_title(following)} &rarr;</a>')
     parts += [f'<footer class="pager">{" &middot; ".join(links)}</footer>', "</section>"]
     return "\n".join(parts)
 
@@ -319,7 +342,7 @@ def index_body(concepts: Sequence[str], by_concept: dict[str, list[dict]], cases
                  for dtype in ("float64", "float32")}
         devices = ", ".join(sorted({r["device"] for r in records})) or "&mdash;"
         variants = ", ".join(html.escape(c.variant) for c in cases.get(concept, [])) or "&mdash;"
-        rows.append([f'<a href="{_page_name(concept)}">{_title(concept)}</a>', variants, devices,
+        rows.append([f'<a href="{page_name(concept)}">{_title(concept)}</a>', variants, devices,
                      _fmt(worst["float64"]), _fmt(worst["float32"]), str(study_count.get(concept, 0)),
                      _badge(all(r["passed"] for r in records) if records else None)])
     parts = [
@@ -340,14 +363,16 @@ def index_body(concepts: Sequence[str], by_concept: dict[str, list[dict]], cases
 
 
 def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[str, str, StudyOutput]],
-               cases: Sequence[Case], *, published: Path | None = None, speed: str = "", banner: str = "") -> Path:
+               cases: Sequence[Case], *, published: Path | None = None, speed: str = "", banner: str = "",
+               notebooks: dict[str, str] | None = None) -> Path:
     """Write ``out_dir/study/`` (``index.html``, one page per concept, ``style.css``); return the index path.
 
     ``records`` are :meth:`CaseRun.record` dicts, ``studies`` ``(concept, title, output)`` triples, ``speed``
     the speed section as markdown (:func:`compare.report.speed.speed_markdown`, "" without a bench run).
     Plots are looked up under ``out_dir/plots``; when ``out_dir`` is a staging folder, ``published`` is the
     folder it will be moved into, whose plots (``make bench``'s among them) are shown as well. ``banner``
-    (markdown, e.g. the quick report's label) heads every page.
+    (markdown, e.g. the quick report's label) heads every page. ``notebooks`` maps a concept to its notebook,
+    relative to ``out_dir`` (:func:`compare.report.notebooks.write_notebooks`); each concept page links to it.
     """
     out_dir = Path(out_dir)
     site = out_dir / SITE_DIR
@@ -375,8 +400,9 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
                       concepts[index + 1] if index + 1 < len(concepts) else None)
         loss_plot = next(iter(plots(f"{concept}_loss.png")), None)
         body = top + concept_body(concept, cases_by_concept[concept], by_concept.get(concept, []),
-                                  studies_by_concept[concept], loss_plot, neighbours)
-        atomic_write_text(site / _page_name(concept),
+                                  studies_by_concept[concept], loss_plot, neighbours,
+                                  (notebooks or {}).get(concept))
+        atomic_write_text(site / page_name(concept),
                           _page(concept.replace("_", " "), _nav(concepts, concept, status, bool(speed)), body))
     if speed:
         atomic_write_text(site / SPEED_PAGE, _page("speed", _nav(concepts, SPEED_PAGE, status, True), speed))
