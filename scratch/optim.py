@@ -157,9 +157,10 @@ def adagrad_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float
     param += (-clr * grad) / std
 
 
-def _decay_and_moments(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float,
-                       betas: tuple[float, float], weight_decay: float, decoupled_weight_decay: bool
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@updates_in_place("param", same_shape="grad")
+def decay_and_moments(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float,
+                      betas: tuple[float, float], weight_decay: float, decoupled_weight_decay: bool
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first half of Adam, NAdam and RAdam (torch repeats it in each); returns ``(g, exp_avg, exp_avg_sq)``::
 
         param = param * (1 - lr * weight_decay)  (decoupled)   or   g = grad + weight_decay * param
@@ -195,8 +196,8 @@ def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, b
     beta1, beta2 = betas
     state["step"] += 1
     step = state["step"]
-    grad, exp_avg, exp_avg_sq = _decay_and_moments(param, grad, state, lr=lr, betas=betas, weight_decay=weight_decay,
-                                                   decoupled_weight_decay=decoupled_weight_decay)
+    grad, exp_avg, exp_avg_sq = decay_and_moments(param, grad, state, lr=lr, betas=betas, weight_decay=weight_decay,
+                                                  decoupled_weight_decay=decoupled_weight_decay)
     bias_correction1 = 1 - beta1**step
     bias_correction2_sqrt = (1 - beta2**step) ** 0.5
     step_size = lr / bias_correction1
@@ -290,8 +291,8 @@ def nadam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, 
     mu_next = nadam_momentum(beta1, step + 1, momentum_decay)
     state["mu_product"] = MU_PRODUCT_DTYPE(state["mu_product"]) * MU_PRODUCT_DTYPE(mu)
     mu_product = float(state["mu_product"])
-    grad, exp_avg, exp_avg_sq = _decay_and_moments(param, grad, state, lr=lr, betas=betas, weight_decay=weight_decay,
-                                                   decoupled_weight_decay=decoupled_weight_decay)
+    grad, exp_avg, exp_avg_sq = decay_and_moments(param, grad, state, lr=lr, betas=betas, weight_decay=weight_decay,
+                                                  decoupled_weight_decay=decoupled_weight_decay)
     denom = np.sqrt(exp_avg_sq / bias_correction2)
     denom += eps
     mu_product_next = mu_product * mu_next
@@ -323,8 +324,8 @@ def radam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, 
     beta1, beta2 = betas
     state["step"] += 1
     step = state["step"]
-    grad, exp_avg, exp_avg_sq = _decay_and_moments(param, grad, state, lr=lr, betas=betas, weight_decay=weight_decay,
-                                                   decoupled_weight_decay=decoupled_weight_decay)
+    grad, exp_avg, exp_avg_sq = decay_and_moments(param, grad, state, lr=lr, betas=betas, weight_decay=weight_decay,
+                                                  decoupled_weight_decay=decoupled_weight_decay)
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     bias_corrected_exp_avg = exp_avg / bias_correction1

@@ -218,6 +218,8 @@ ROWS: dict[str, Call | Exempt] = {
     "optim.adam_step": step_core(so.adam_step, {"step": 0, "exp_avg": ZEROS, "exp_avg_sq": ZEROS}, lr=0.1,
                                  betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
                                  decoupled_weight_decay=False),
+    "optim.decay_and_moments": step_core(so.decay_and_moments, {"exp_avg": ZEROS, "exp_avg_sq": ZEROS}, lr=0.1,
+                                         betas=(0.9, 0.999), weight_decay=0.1, decoupled_weight_decay=True),
     "optim.momentum_course_step": step_core(so.momentum_course_step, {"v": ZEROS}, lr=0.1, beta=0.9),
     "optim.rmsprop_course_step": step_core(so.rmsprop_course_step, {"s": ZEROS, "t": 0}, lr=0.1, beta=0.9,
                                            epsilon=1e-8),

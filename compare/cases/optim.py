@@ -293,6 +293,8 @@ SCRATCH_CORE = {"SGD": so.sgd_step, "RMSprop": so.rmsprop_step, "Adagrad": so.ad
                 "AdamW": so.adam_step, "MomentumCourse": so.momentum_course_step,
                 "RMSpropCourse": so.rmsprop_course_step, "AdamCourse": so.adam_course_step,
                 "Adadelta": so.adadelta_step, "Adamax": so.adamax_step, "NAdam": so.nadam_step, "RAdam": so.radam_step}
+#: The optimizers whose core starts with :func:`scratch.optim.decay_and_moments` (shown beside it).
+ADAM_FAMILY = ("Adam", "AdamW", "NAdam", "RAdam")
 SCHEDULE_NOTES = {
     "StepLR": "lr * gamma every step_size epochs, computed recursively (torch's get_lr), not as lr0 gamma^k.",
     "MultiStepLR": "lr * gamma^k at an epoch listed k times in milestones.",
@@ -415,7 +417,8 @@ def optim_stages(spec: OptimSpec) -> tuple[Stage, ...]:
         Stage("cost", (cost_from_logits,), (Excerpt(TorchOptimTrainer.__init__, ("nn.BCEWithLogitsLoss()",)),
                                             TORCH_COST)),
         Stage("backward", (dn.linear_activation_backward, dn.L_model_backward), (TORCH_BACKWARD,)),
-        Stage("update", (getattr(so, spec.name), so.Optimizer.step, SCRATCH_CORE[spec.name]),
+        Stage("update", (getattr(so, spec.name), so.Optimizer.step, SCRATCH_CORE[spec.name],
+                         *((so.decay_and_moments,) if spec.name in ADAM_FAMILY else ())),
               (Excerpt(TorchOptimTrainer.__init__, ("to.make_optimizer(",)), to.make_optimizer,
                *((course,) if course else ()), TORCH_UPDATE)),
     )
