@@ -7,6 +7,7 @@ subset of the gallery (one bug per kind of diagnosis family); ``-m slow`` runs t
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -252,3 +253,18 @@ def test_pattern_finds_the_factor_m_at_any_shape(rows, m, seed, missing):
     got = expected * m if missing else expected / m
     found = pattern(got, expected, m=m)
     assert found.id == ("missing_1_over_m" if missing else "extra_1_over_m")
+
+
+def test_the_worked_example_in_docs_is_the_checkers_real_output(tmp_path, monkeypatch, capsys):
+    """docs/check.md shows the output for the gallery's dW_not_averaged solution saved as my_solution.py; the
+    worst relative errors of passing functions (rounding, which BLAS may change) are compared as numbers < 1e-12."""
+    bug = next(b for b in BUGS if b.id == "dW_not_averaged")
+    (tmp_path / "my_solution.py").write_text(apply((GALLERY / f"{bug.solution}.py").read_text(), bug))
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "my_solution.py"]) == 1
+    printed = capsys.readouterr().out
+    text = (Path(__file__).parents[1] / "docs" / "check.md").read_text()
+    documented = text.split("```\nChecked my_solution.py", 1)[1].split("```", 1)[0]
+    rounding = re.compile(r"worst relative error (\S+)")
+    assert rounding.sub("~", "Checked my_solution.py" + documented) == rounding.sub("~", printed)
+    assert all(float(value) < 1e-12 for value in rounding.findall(printed))

@@ -30,8 +30,10 @@ from compare.perf.bench import BenchResult, bench_frame
 from compare.report.build import make_report
 from compare.report.io import atomic_write_json
 from compare.report.site import (
+    Guide,
     equation_html,
     equation_lines,
+    guides_from_docs,
     latex_to_svg,
     markdown_html,
     simplify_latex,
@@ -107,6 +109,21 @@ def test_site_handles_concepts_without_records_cases_or_studies(tmp_path: Path) 
     assert "<td>nan</td>" in pages["index.html"]  # a NaN difference is shown, not hidden behind the 0.5
     assert 'src="../plots/unlinked.png"' in pages["third.html"]
     assert "not part of the last run" in pages[f"{CONCEPT}.html"]
+
+
+def test_a_guide_page_is_rendered_and_linked_from_every_sidebar(tmp_path: Path) -> None:
+    (case,) = [c for c in select_cases([CONCEPT]) if c.variant == "vectorized"]
+    guide = Guide("guide.html", "a guide", "# A guide\n\nSome *text*.")
+    index = write_site(tmp_path, [], [], [case], guides=[guide])
+    pages = {p.name: p.read_text() for p in index.parent.glob("*.html")}
+    assert "<h1>A guide</h1>" in pages["guide.html"] and "<em>text</em>" in pages["guide.html"]
+    assert all('href="guide.html"' in page for page in pages.values())
+    assert 'href="guide.html" aria-current="page"' in pages["guide.html"]
+
+
+def test_the_site_carries_the_checkers_guide_from_docs() -> None:
+    (guide,) = guides_from_docs()
+    assert guide.page == "check.html" and guide.markdown.startswith("# Check your own implementation")
 
 
 # ----------------------------------------------------------------------------------------------- browser
@@ -285,7 +302,9 @@ def test_study_site_in_headless_chromium(browser: Chromium, site: Path, tmp_path
     assert browser.evaluate("document.querySelector('table.overview .badge').textContent") == "pass"
     browser.screenshot(tmp_path / "index.png")
     sidebar = browser.evaluate("Array.from(document.querySelectorAll('.sidebar li a')).map(a => a.href)")
-    assert sidebar == [*overview, (site / "speed.html").as_uri()]
+    assert sidebar == [*overview, (site / "speed.html").as_uri(), (site / "check.html").as_uri()]
+    browser.open((site / "check.html").as_uri())
+    assert browser.evaluate("document.querySelector('main h1').textContent") == "Check your own implementation"
 
     browser.open((site / "speed.html").as_uri())
     assert browser.evaluate("document.querySelector('main h2').textContent") == "Speed"

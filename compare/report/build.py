@@ -29,7 +29,7 @@ from compare.report.environment import environment
 from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
 from compare.report.notebooks import write_notebooks
 from compare.report.plots import loss_curves
-from compare.report.site import write_site
+from compare.report.site import guides_from_docs, write_site
 from compare.report.speed import SpeedReport, load_speed, speed_markdown
 from compare.report.studies import StudyContext, StudyOutput, all_studies
 from compare.report.tables import markdown_table, ratio, text_table
@@ -256,7 +256,8 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
         notebooks = write_notebooks(stage, cases)
         write_site(stage, [run.record() for run in runs], studies, cases, published=out_dir,
                    speed=speed_markdown(speed) if speed else "", banner=QUICK_NOTE if quick else "",
-                   notebooks={concept: path.relative_to(stage).as_posix() for concept, path in notebooks.items()})
+                   notebooks={concept: path.relative_to(stage).as_posix() for concept, path in notebooks.items()},
+                   guides=guides_from_docs())
     return frame
 
 

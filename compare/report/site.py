@@ -21,6 +21,7 @@ import textwrap
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import markdown
@@ -258,8 +259,9 @@ def _page(title: str, nav: str, body: str) -> str:
 """
 
 
-def _nav(concepts: Sequence[str], current: str | None, status: dict[str, bool | None], speed: bool) -> str:
-    """The sidebar: overview, every concept with a status dot, and the speed page when there is one."""
+def _nav(concepts: Sequence[str], current: str | None, status: dict[str, bool | None], speed: bool,
+         guides: Sequence[Guide] = ()) -> str:
+    """The sidebar: overview, every concept with a status dot, the speed page when there is one, the guides."""
 
     def link(href: str, text: str, here: bool, css: str = "") -> str:
         current_page = ' aria-current="page"' if here else ""
@@ -267,8 +269,27 @@ def _nav(concepts: Sequence[str], current: str | None, status: dict[str, bool | 
 
     marks = {True: "ok", False: "fail", None: "none"}
     items = [f"<li>{link(page_name(c), _title(c), c == current, marks[status[c]])}</li>" for c in concepts]
-    extra = f'<ul class="extra"><li>{link(SPEED_PAGE, "speed", current == SPEED_PAGE)}</li></ul>' if speed else ""
+    extras = [(SPEED_PAGE, "speed")] if speed else []
+    extras += [(guide.page, guide.title) for guide in guides]
+    extra = ('<ul class="extra">' + "".join(f"<li>{link(page, text, current == page)}</li>" for page, text in extras)
+             + "</ul>") if extras else ""
     return f'{link("index.html", "dlparity study", current is None, "home")}<ul>{"".join(items)}</ul>{extra}'
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A page of the site that is no concept: ``page`` (file name), its ``title`` in the sidebar, its markdown
+    (e.g. docs/check.md, so the site and the docs are one text)."""
+
+    page: str
+    title: str
+    markdown: str
+
+
+def guides_from_docs(docs: Path = REPO_ROOT / "docs") -> list[Guide]:
+    """The learner's guides the site carries: "check your code" (docs/check.md), when the checkout has it."""
+    path = docs / "check.md"
+    return [Guide("check.html", "check your code", path.read_text(encoding="utf-8"))] if path.is_file() else []
 
 
 def page_name(concept: str) -> str:
@@ -364,7 +385,7 @@ def index_body(concepts: Sequence[str], by_concept: dict[str, list[dict]], cases
 
 def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[str, str, StudyOutput]],
                cases: Sequence[Case], *, published: Path | None = None, speed: str = "", banner: str = "",
-               notebooks: dict[str, str] | None = None) -> Path:
+               notebooks: dict[str, str] | None = None, guides: Sequence[Guide] = ()) -> Path:
     """Write ``out_dir/study/`` (``index.html``, one page per concept, ``style.css``); return the index path.
 
     ``records`` are :meth:`CaseRun.record` dicts, ``studies`` ``(concept, title, output)`` triples, ``speed``
@@ -373,6 +394,7 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
     folder it will be moved into, whose plots (``make bench``'s among them) are shown as well. ``banner``
     (markdown, e.g. the quick report's label) heads every page. ``notebooks`` maps a concept to its notebook,
     relative to ``out_dir`` (:func:`compare.report.notebooks.write_notebooks`); each concept page links to it.
+    ``guides`` are pages beside the concepts (:class:`Guide`), linked from every sidebar.
     """
     out_dir = Path(out_dir)
     site = out_dir / SITE_DIR
@@ -403,12 +425,15 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
                                   studies_by_concept[concept], loss_plot, neighbours,
                                   (notebooks or {}).get(concept))
         atomic_write_text(site / page_name(concept),
-                          _page(concept.replace("_", " "), _nav(concepts, concept, status, bool(speed)), body))
+                          _page(concept.replace("_", " "), _nav(concepts, concept, status, bool(speed), guides), body))
     if speed:
-        atomic_write_text(site / SPEED_PAGE, _page("speed", _nav(concepts, SPEED_PAGE, status, True), speed))
+        atomic_write_text(site / SPEED_PAGE, _page("speed", _nav(concepts, SPEED_PAGE, status, True, guides), speed))
     study_count = {c: len(s) for c, s in studies_by_concept.items()}
     body = top + index_body(concepts, by_concept, cases_by_concept, study_count, bool(speed))
-    atomic_write_text(site / "index.html", _page("overview", _nav(concepts, None, status, bool(speed)), body))
+    atomic_write_text(site / "index.html", _page("overview", _nav(concepts, None, status, bool(speed), guides), body))
+    for guide in guides:
+        atomic_write_text(site / guide.page, _page(guide.title, _nav(concepts, guide.page, status, bool(speed), guides),
+                                                   top + markdown_html(guide.markdown)))
     atomic_write_text(site / "style.css", STYLE + HtmlFormatter(style="default").get_style_defs(".highlight"))
     return site / "index.html"
 
