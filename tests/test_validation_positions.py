@@ -193,6 +193,3 @@ def test_the_optimizer_names_the_bad_gradient_in_any_position(position: str, def
     with pytest.raises(ValueError, match=f"d{bad}"):
         so.SGD(params, lr=0.1).step(params, grads)
 
-
-def test_the_count_of_checks() -> None:
-    assert len(VALIDATION_CHECKS) == len(SCANS) + 3 == 18
