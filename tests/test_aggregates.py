@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 import torch
 
+from compare.check.diagnosis import Diagnosis, combine
 from compare.check.report import Report
-from compare.check.verdict import FunctionResult, first_wrong
+from compare.check.verdict import FunctionResult, Wrong, diagnose, first_wrong
 from compare.core.parity import ParityResult, compare_trajectories, worst_entry
 from compare.core.problem import Observation
 from compare.core.record import Trajectory
@@ -49,6 +50,8 @@ AGGREGATES = {
     "compare.perf.bench.peaks": "best matmul GFLOP/s per backend",
     "compare.perf.bench._thread_verdict": "every BLAS library NumPy calls uses torch's thread count",
     "compare.check.verdict.first_wrong": "first wrong output and worst relative error of a call",
+    "compare.check.verdict.diagnose": "a bug hypothesis must reproduce every failing input",
+    "compare.check.diagnosis.combine": "one error pattern shared by every failing input",
     "compare.check.report.Report.passed": "every function and training passes",
     "scratch.regularization.EarlyStopping.update": "best_epoch: the epoch of the lowest dev loss",
     "torch_ref.regularization.EarlyStopping.update": "best_epoch: the epoch of the lowest dev loss",
@@ -283,6 +286,33 @@ def test_the_check_names_the_first_wrong_output_and_the_worst_error(position: st
     wrong, worst = first_wrong(SimpleNamespace(label="case"), got, expected)
     assert wrong.output == min(bad, later, key=names.index)
     assert worst == pytest.approx(2.0, rel=1e-6)
+
+
+@positions
+def test_a_bug_hypothesis_is_diagnosed_only_when_it_explains_every_failing_input(position: str) -> None:
+    """``diagnose``: a hypothesis that reproduces all failing calls but one (in any position) is no diagnosis."""
+    cases = [SimpleNamespace(label=f"case{i}", value=float(i + 1), m=4, zeros={}, integer_inputs=False)
+             for i in range(N)]
+    got = [{"cost": case.value * 2} for case in cases]  # the learner's outputs: twice the right value
+    odd = POSITIONS[position]
+    got[odd] = {"cost": cases[odd].value * 3 + 1}  # except on one input
+    hypothesis = SimpleNamespace(diagnosis="missing_1_over_m", outputs=lambda case: {"cost": case.value * 2})
+    spec = SimpleNamespace(hypotheses=[hypothesis])
+    failing = [(case, g, {"cost": case.value}, Wrong(case.label, "cost", (), g["cost"], case.value))
+               for case, g in zip(cases, got, strict=True)]
+    explained = diagnose(spec, [(c, {"cost": c.value * 2}, e, w) for c, _, e, w in failing])
+    assert explained is not None and explained.id == "missing_1_over_m"
+    unexplained = diagnose(spec, failing)
+    assert unexplained is None or unexplained.id != "missing_1_over_m"
+
+
+@positions
+def test_a_shared_pattern_needs_every_failing_input(position: str) -> None:
+    """``combine``: one signature on every input gives a diagnosis; one input without it (anywhere) gives none."""
+    signature = Diagnosis("missing_1_over_m", "off by a factor m")
+    assert combine([signature] * N) is not None
+    assert combine(odd_one(position, None, signature)) is None
+    assert combine(odd_one(position, Diagnosis("sign_flipped", "negated"), signature)) is None
 
 
 @positions
