@@ -1,7 +1,7 @@
 """Which test varies each defaulted parameter of ``scratch/``, ``scratch/course/`` and ``torch_ref/``.
 
-:func:`defaulted_parameters` lists, by introspection, every parameter with a default of every public function
-and class constructor (parameters whose names start with ``_`` are the classes' own plumbing and skipped).
+:func:`defaulted_parameters` lists, by introspection, every parameter with a default of every public function,
+class constructor and public method (parameters whose names start with ``_`` are the classes' own plumbing and skipped).
 Each must be in exactly one of:
 
 - ``VARIES``, keyed by callable: ``run(**kwargs)`` calls it on a small fixed problem and returns what the
@@ -88,9 +88,8 @@ class Varies:
     base: Mapping[str, object] = field(default_factory=dict)
 
 
-def defaulted_parameters() -> list[tuple[str, str]]:
-    """``(qualified callable, parameter)`` for every defaulted parameter of every public callable."""
-    found = []
+def public_callables() -> Iterator[tuple[str, Callable]]:
+    """Every public function, class (its constructor) and public method defined in a class body, by name."""
     for package in PACKAGES:
         for info in pkgutil.iter_modules(package.__path__):
             if info.name.startswith("_") or info.ispkg:
@@ -99,15 +98,23 @@ def defaulted_parameters() -> list[tuple[str, str]]:
             for attr, obj in vars(module).items():
                 if attr.startswith("_") or not callable(obj) or getattr(obj, "__module__", None) != module.__name__:
                     continue
-                for name, parameter in inspect.signature(obj).parameters.items():
-                    if not name.startswith("_") and parameter.default is not inspect.Parameter.empty:
-                        found.append((f"{module.__name__}.{attr}", name))
-    return found
+                yield f"{module.__name__}.{attr}", obj
+                if isinstance(obj, type):
+                    for name, member in vars(obj).items():
+                        function = member.__func__ if isinstance(member, classmethod | staticmethod) else member
+                        if not name.startswith("_") and inspect.isfunction(function):
+                            yield f"{module.__name__}.{attr}.{name}", function
+
+
+def defaulted_parameters() -> list[tuple[str, str]]:
+    """``(qualified callable, parameter)`` for every defaulted parameter of every public callable."""
+    return [(qualname, name) for qualname, obj in public_callables()
+            for name, parameter in inspect.signature(obj).parameters.items()
+            if not name.startswith("_") and parameter.default is not inspect.Parameter.empty]
 
 
 def default_of(qualname: str, parameter: str) -> object:
-    module, attr = qualname.rsplit(".", 1)
-    return inspect.signature(getattr(importlib.import_module(module), attr)).parameters[parameter].default
+    return inspect.signature(dict(public_callables())[qualname]).parameters[parameter].default
 
 
 # ---- small fixed problems ---------------------------------------------------------------------------------------
@@ -337,6 +344,28 @@ def draw(**kw: object) -> bytes:
         return adg.draw_graph(out, Path(folder) / "g.png", **kw).read_bytes()
 
 
+def value_reduce(name: str, **kw: object) -> tuple:
+    v = ad.Value(np.arange(6.0).reshape(2, 3) ** 2)
+    out = getattr(v, name)(**kw)
+    out.backward(np.ones(out.shape))
+    return out.data, v.grad
+
+
+def value_backward(**kw: object) -> np.ndarray:
+    v = ad.Value(np.array([1.0, -2.0]))
+    out = v * v if kw.get("grad") is not None else (v * v).sum()
+    out.backward(**kw)
+    return v.grad
+
+
+def rnn_states(method: str, **kw: object) -> tuple:
+    model = rnn.RecurrentNet("rnn_tanh", 3, 4, 2)
+    params, inputs = model.init_params(_rng(0)), _rng(1).standard_normal((3, 2, 3))
+    if method == "forward":
+        return model.forward(params, inputs, **kw)
+    return model.loss_and_grads(params, inputs, _rng(2).integers(0, 2, size=(2, 3)), **kw)
+
+
 def value_run(**kw: object) -> tuple:
     v = ad.Value(np.array([1.0, -2.0]), **kw)
     return v.label, v.grad
@@ -396,6 +425,9 @@ VARIES: dict[str, Varies] = {
     "scratch.augmentation.draw_decisions": Varies(lambda **kw: aug.draw_decisions(_rng(0), 20, padding=1, **kw),
                                                   {"flip_prob": 0.9}),
     "scratch.autodiff.Value": Varies(value_run, {"label": "w", "requires_grad": False}),
+    **{f"scratch.autodiff.Value.{name}": Varies(lambda name=name, **kw: value_reduce(name, **kw),
+                                                {"axis": 0, "keepdims": True}) for name in ("sum", "mean")},
+    "scratch.autodiff.Value.backward": Varies(value_backward, {"grad": np.array([1.0, -3.0])}),
     "scratch.autodiff_graph.draw_graph": Varies(draw, {"title": "a * b + a"}),
     "scratch.batchnorm.BatchNormState": Varies(
         lambda **kw: bn_states_effect([bn.BatchNormState(4, **kw)]),
@@ -430,6 +462,8 @@ VARIES: dict[str, Varies] = {
         {"placement": "after", "hidden_activation": "tanh"}),
     "scratch.clipping.total_norm": Varies(lambda **kw: clp.total_norm({"a": X}, **kw), {"norm_type": 1.0}),
     "scratch.clipping.clip_grad_norm_": Varies(run_clip, {"norm_type": 1.0, "error_if_nonfinite": True}),
+    "scratch.conv.ConvGeometry.of": Varies(lambda **kw: run_conv_geometry(**dataclasses.asdict(
+        cv.ConvGeometry.of(**kw))), {"stride": 2, "padding": 1, "dilation": 2, "groups": 2}),
     "scratch.conv.ConvGeometry": Varies(run_conv_geometry, {"stride": (2, 1), "padding": (1, 0), "dilation": (1, 2),
                                                             "groups": 2}),
     **{f"scratch.conv.{backward.__name__}": Varies(lambda f=forward, b=backward, **kw: b(*conv_cache(f), **kw),
@@ -567,6 +601,14 @@ VARIES: dict[str, Varies] = {
     "scratch.rnn.RecurrentNet": Varies(rnn_run, {"num_layers": 2, "head": "many_to_one", "loss": "mse",
                                                  "vocab_size": 5}),
     "scratch.rnn.train_truncated_bptt": Varies(rnn_bptt, {"max_norm": 0.1}),
+    "scratch.rnn.RecurrentNet.init_params": Varies(
+        lambda **kw: rnn.RecurrentNet("lstm", 3, 4, 2).init_params(_rng(0), **kw), {"dtype": "float32"}),
+    "scratch.rnn.RecurrentNet.zero_state": Varies(lambda **kw: rnn.RecurrentNet("lstm", 3, 4, 2).zero_state(2, **kw),
+                                                  {"dtype": "float32"}),
+    "scratch.rnn.RecurrentNet.forward": Varies(lambda **kw: rnn_states("forward", **kw)[:2],
+                                               {"states0": [(np.full((4, 2), 0.5),)]}),
+    "scratch.rnn.RecurrentNet.loss_and_grads": Varies(lambda **kw: rnn_states("loss_and_grads", **kw),
+                                                      {"states0": [(np.full((4, 2), 0.5),)]}),
     "scratch.shallow_net.layer_sizes": Varies(lambda **kw: sn.layer_sizes(X, Y, **kw), {"n_h": 7}),
     "scratch.shallow_net.initialize_parameters": Varies(
         lambda **kw: sn.initialize_parameters(3, 4, 1, rng=_rng(0), **kw), {"method": "he", "dtype": np.float32}),
@@ -700,6 +742,10 @@ VARIES: dict[str, Varies] = {
     "torch_ref.rnn.RecurrentModel": Varies(torch_recurrent, {
         "num_layers": 2, "head": "many_to_one", "vocab_size": 5, "batch_first": False, "dtype": torch.float32}),
     "torch_ref.rnn.train_truncated_bptt": Varies(torch_bptt, {"max_norm": 0.1}),
+    "torch_ref.rnn.RecurrentModel.forward": Varies(
+        lambda **kw: _seeded_model(lambda: trnn.RecurrentModel(cell="rnn_tanh", n_x=3, n_h=4, n_y=2))(
+            torch.from_numpy(_rng(1).standard_normal((2, 3, 3))), **kw),
+        {"state": torch.full((1, 2, 4), 0.5, dtype=torch.float64)}),
     "torch_ref.shallow_net.ShallowNet": Varies(
         lambda **kw: torch_forward(lambda **k: tsn.ShallowNet(3, 4, **k), torch.from_numpy(X.T), train=False, **kw),
         {"n_y": 2, "dtype": torch.float32}),
@@ -741,6 +787,14 @@ def _shown(value: object) -> str:
         return "a torch.Generator"
     if isinstance(value, type):
         return f"np.{value.__name__}"
+    if isinstance(value, torch.Tensor):
+        return f"a {tuple(value.shape)} tensor"
+    if isinstance(value, np.ndarray):
+        return " ".join(np.array2string(value, separator=", ").split()) if value.size <= 8 else \
+            f"a {value.shape} array"
+    if isinstance(value, list | tuple) and any(isinstance(v, np.ndarray | list | tuple) for v in value):
+        inner = ", ".join(_shown(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner},)" if len(value) == 1 else f"({inner})"
     return repr(value).replace("|", "\\|")
 
 
@@ -758,7 +812,7 @@ def render() -> str:
         "Generated by `python tests/argument_sensitivity.py` from its registry; "
         "`tests/test_argument_sensitivity.py` checks that this file is current and runs every row.",
         "",
-        f"{c['parameters']} defaulted parameters of {c['callables']} public functions and constructors of "
+        f"{c['parameters']} defaulted parameters of {c['callables']} public functions, constructors and methods of "
         f"`scratch/`, `scratch/course/` and `torch_ref/`: **{c['differs'] + c['same']} varied** "
         f"({c['differs']} must change the result, {c['same']} must not), {c['allowed']} allowed unvaried.",
         "",
