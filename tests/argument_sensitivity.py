@@ -693,7 +693,7 @@ VARIES: dict[str, Varies] = {
         "mini_batch_size": 3, "seed": 5, "rng": _rng(0)}),
     "scratch.course.c2w2.update_parameters_with_adam": Varies(
         lambda **kw: c2w2.update_parameters_with_adam(
-            p := net((3, 1)), {f"d{k}": v * 0 + 0.5 for k, v in p.items()}, *c2w2.initialize_adam(p), 2, **kw),
+            p := net((3, 1)), {f"d{k}": np.full_like(v, 0.5) for k, v in p.items()}, *c2w2.initialize_adam(p), 2, **kw),
         {"learning_rate": 0.1, "beta1": 0.5, "beta2": 0.9, "epsilon": 0.5}),
     # torch_ref
     "torch_ref.augmentation.make_augmentation": Varies(_torch_augment, {"flip_prob": 0.9}),
