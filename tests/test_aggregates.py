@@ -26,6 +26,7 @@ from compare.core.problem import Observation
 from compare.core.record import Trajectory
 from compare.perf import bench
 from compare.report import build, site, speed
+from compare.studies.optim_race import steps_to_target
 from scratch.regularization import EarlyStopping
 from torch_ref.regularization import EarlyStopping as TorchEarlyStopping
 
@@ -53,6 +54,7 @@ AGGREGATES = {
     "compare.check.verdict.diagnose": "a bug hypothesis must reproduce every failing input",
     "compare.check.diagnosis.combine": "one error pattern shared by every failing input",
     "compare.check.report.Report.passed": "every function and training passes",
+    "compare.studies.optim_race.steps_to_target": "first update whose loss reaches the race's target",
     "scratch.regularization.EarlyStopping.update": "best_epoch: the epoch of the lowest dev loss",
     "torch_ref.regularization.EarlyStopping.update": "best_epoch: the epoch of the lowest dev loss",
 }
@@ -321,6 +323,20 @@ def test_a_check_report_passes_only_when_every_function_passes(position: str) ->
     functions = [FunctionResult(f"f{i}", "c1w2", status) for i, status in enumerate(statuses)]
     assert not Report("x.py", "c1w2", functions).passed
     assert Report("x.py", "c1w2", [FunctionResult(f"f{i}", "c1w2", "pass") for i in range(N)]).passed
+
+
+# ---- studies ---------------------------------------------------------------------------------------------------
+@positions
+def test_the_race_counts_updates_to_the_first_loss_below_the_target(position: str) -> None:
+    """``steps_to_target``: a non-monotone curve whose first dip below the target is at ``position``."""
+    first = POSITIONS[position]
+    losses = [1.0, 0.9, 0.8, 0.85, 0.7]
+    losses[first] = 0.05
+    if first != N - 1:
+        losses[-1] = 0.09  # a later dip below the target too
+    assert steps_to_target(np.array(losses), 0.1) == first
+    assert steps_to_target(np.array(odd_one(position, 0.05, 0.5)), 0.1) == first
+    assert steps_to_target(np.array([0.5] * N), 0.1) is None
 
 
 # ---- early stopping ---------------------------------------------------------------------------------------------
