@@ -11,6 +11,7 @@ formatting"``). These checks run first, so a bad constructor call fails with a `
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -19,10 +20,10 @@ FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """An ``int`` (not a bool) > 0, e.g. a layer size."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    """An integer (Python or NumPy, not a bool) > 0, e.g. a layer size; returned as an ``int``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def check_sizes(name: str, values: object, *, at_least: int) -> list[int]:
@@ -30,9 +31,10 @@ def check_sizes(name: str, values: object, *, at_least: int) -> list[int]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         raise TypeError(f"{name} must be a sequence of positive integers, got {type(values).__name__}")
     sizes = list(values)
-    if len(sizes) < at_least or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in sizes):
+    if len(sizes) < at_least or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0
+                                    for v in sizes):
         raise ValueError(f"{name} must list at least {at_least} positive integer sizes, got {sizes}")
-    return sizes
+    return [int(v) for v in sizes]
 
 
 def check_float_dtype(name: str, dtype: object) -> torch.dtype:
@@ -45,7 +47,7 @@ def check_float_dtype(name: str, dtype: object) -> torch.dtype:
 def check_number(name: str, value: object, *, low: float, high: float = math.inf, low_open: bool = False,
                  high_open: bool = False) -> float:
     """A real, finite-or-bounded number in the interval ``low..high`` (ends open or closed)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
         raise ValueError(f"{name} must be a number, got {value!r}")
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high
