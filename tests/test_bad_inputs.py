@@ -618,6 +618,13 @@ HARNESS_ROWS = [
     Bad("check-time-limit", lambda: course_check(time_limit=0), UserError, "time_limit must be a number of seconds"),
     Bad("check-empty", lambda: course_check(), UserError, "no course function found"),
     Bad("cli-check-week", lambda: cli("check", "--week", "c9w9", _a_file()), CliError, "--week"),
+    Bad("cli-check-time-limit", lambda: cli("check", "--time-limit", "-5", _a_file()), CliError,
+        "argument --time-limit: expected a number of seconds > 0"),
+    Bad("cli-check-time-limit-nan", lambda: cli("check", "--time-limit", "nan", _a_file()), CliError,
+        "argument --time-limit"),
+    Bad("cli-bench-threads", lambda: cli("bench", "--threads", "0"), CliError, "argument --threads"),
+    Bad("cli-bench-clock", lambda: cli("bench", "--clock", "gpu"), CliError, "argument --clock: invalid choice"),
+    Bad("cli-check-missing-file", lambda: cli("check"), CliError, "FILE"),
 ]
 
 
