@@ -517,7 +517,7 @@ TORCH_REF_ROWS: dict[str, list[Bad] | str] = {
         Bad("torch-bn-placement", lambda: tbn.BNDeepNet([2, 3, 1], placement="inside"), VE, "placement"),
         Bad("torch-bn-momentum", lambda: tbn.BNDeepNet([2, 3, 1], momentum=1.5), VE, "momentum must be in (0.0, 1.0]"),
         Bad("torch-bn-momentum-str", lambda: tbn.BNDeepNet([2, 3, 1], momentum="0.1"), VE, "momentum must be a number"),
-        Bad("torch-bn-eps", lambda: tbn.BNDeepNet([2, 3, 1], eps=0.0), VE, "eps must be in (0.0, inf]"),
+        Bad("torch-bn-eps", lambda: tbn.BNDeepNet([2, 3, 1], eps=0.0), VE, "eps " + POSITIVE),
         Bad("torch-bn-dtype", lambda: tbn.BNDeepNet([2, 3, 1], dtype=torch.bfloat16), VE, TORCH_FLOATS)],
     "conv.LeNet": [
         Bad("torch-lenet-image-size", lambda: tconv.LeNet(image_size=6), VE, "image_size must be divisible by 4"),
@@ -532,7 +532,7 @@ TORCH_REF_ROWS: dict[str, list[Bad] | str] = {
     "conv.SmallResNet": [
         Bad("torch-resnet-image-size", lambda: tconv.SmallResNet(image_size=5), VE, "image_size must be even"),
         Bad("torch-resnet-width", lambda: tconv.SmallResNet(width=-1), VE, "width " + SIZE),
-        Bad("torch-resnet-eps", lambda: tconv.SmallResNet(eps=-1e-5), VE, "eps must be in (0.0, inf]")],
+        Bad("torch-resnet-eps", lambda: tconv.SmallResNet(eps=-1e-5), VE, "eps " + POSITIVE)],
     "rnn.RecurrentModel": [
         Bad("torch-rnn-cell", lambda: rnn_model(cell="transformer"), VE, "cell must be one of"),
         Bad("torch-rnn-head", lambda: rnn_model(head="seq2seq"), VE, "head must be"),
@@ -548,7 +548,7 @@ TORCH_REF_ROWS: dict[str, list[Bad] | str] = {
         Bad("torch-dropout-dims", lambda: treg.DropoutNet([2], keep_prob=0.5), VE, "layer_dims must list at least 2")],
     "regularization.PenalizedLoss": [
         Bad("torch-penalized-m", lambda: treg.PenalizedLoss(LINEAR, m=0), VE, "m " + SIZE),
-        Bad("torch-penalized-l2", lambda: treg.PenalizedLoss(LINEAR, m=3, l2=-0.1), VE, "l2 must be in [0.0, inf]"),
+        Bad("torch-penalized-l2", lambda: treg.PenalizedLoss(LINEAR, m=3, l2=-0.1), VE, "l2 " + NOT_NEGATIVE),
         Bad("torch-penalized-l1", lambda: treg.PenalizedLoss(LINEAR, m=3, l1=np.nan), VE, "l1 must be a number")],
     "regularization.EarlyStopping": [
         Bad("torch-early-patience", lambda: treg.EarlyStopping(patience=0), VE, "patience " + SIZE),
@@ -578,7 +578,7 @@ TORCH_REF_ROWS: dict[str, list[Bad] | str] = {
             VE, "x and y must hold the same number of examples")],
     "optim.inverse_time_decay": [
         Bad("torch-decay-rate", lambda: to.inverse_time_decay(to.make_optimizer("SGD", TORCH_PARAMS, lr=0.1),
-                                                              decay_rate=-1.0), VE, "decay_rate must be in"),
+                                                              decay_rate=-1.0), VE, "decay_rate " + NOT_NEGATIVE),
         Bad("torch-decay-interval", lambda: to.inverse_time_decay(to.make_optimizer("SGD", TORCH_PARAMS, lr=0.1),
                                                                   decay_rate=1.0, time_interval=0), VE,
             "time_interval " + SIZE)],

@@ -46,12 +46,14 @@ def check_float_dtype(name: str, dtype: object) -> torch.dtype:
 
 def check_number(name: str, value: object, *, low: float, high: float = math.inf, low_open: bool = False,
                  high_open: bool = False) -> float:
-    """A real, finite-or-bounded number in the interval ``low..high`` (ends open or closed)."""
+    """A finite real number in the interval ``low..high`` (ends open or closed; ``high`` may be unbounded)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
         raise ValueError(f"{name} must be a number, got {value!r}")
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high
     if not (above and below and math.isfinite(value)):
+        if high == math.inf:
+            raise ValueError(f"{name} must be a finite number {'>' if low_open else '>='} {low}, got {value!r}")
         interval = ("(" if low_open else "[") + f"{low}, {high}" + (")" if high_open else "]")
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return float(value)
