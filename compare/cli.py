@@ -8,6 +8,7 @@ before torch, scikit-learn or any case module is imported, so ``--help`` and a m
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -35,6 +36,16 @@ def _nonnegative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not 0 < value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
 
 
@@ -102,7 +113,7 @@ def _add_check_parser(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--only", action="append", metavar="NAME", help="check only this function (repeatable)")
     check.add_argument("--week", choices=("c1w2", "c1w3", "c1w4", "c2w1", "c2w2"),
                        help="the assignment shared names (compute_cost, predict, ...) belong to")
-    check.add_argument("--time-limit", type=float, default=60.0, metavar="SECONDS",
+    check.add_argument("--time-limit", type=_positive_seconds, default=60.0, metavar="SECONDS",
                        help="per function, all its inputs together (default: 60)")
     check.add_argument("--no-training", action="store_true", help="skip the whole-training comparison")
     check.add_argument("--plot", type=Path, metavar="DIR", help="write the loss overlay of each training here")

@@ -56,6 +56,7 @@ from scratch.validation import (
     check_positive,
     check_positive_int,
     check_shape,
+    float_inputs,
 )
 
 BatchNormCache = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -127,6 +128,7 @@ def check_batchnorm_inputs(Z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, s
         raise ValueError(f"state must have Z's dtype {Z.dtype}, got {state.dtype}")
 
 
+@float_inputs(Z=2, gamma=2, beta=2)
 def batchnorm_forward(Z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, state: BatchNormState, *,
                       training: bool, check: bool = True) -> tuple[np.ndarray, BatchNormCache]:
     """``gamma * z_hat + beta`` for ``Z`` ``(n, N)``; in training mode also updates ``state``'s running statistics.
@@ -153,8 +155,14 @@ def batchnorm_forward(Z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, state:
     return out, (Z, mean, invstd, gamma)
 
 
+def _check_dout(dout: np.ndarray, cache: BatchNormCache) -> None:
+    check_shape("dout", dout, cache[0].shape)
+
+
+@float_inputs(dout=2)
 def batchnorm_backward(dout: np.ndarray, cache: BatchNormCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dZ, dgamma, dbeta)`` of a training-mode forward, the compact form of the module docstring."""
+    _check_dout(dout, cache)
     Z, mean, invstd, gamma = cache
     count = Z.shape[1]
     centered = Z - mean
@@ -167,25 +175,31 @@ def batchnorm_backward(dout: np.ndarray, cache: BatchNormCache) -> tuple[np.ndar
     return dZ, dot * invstd, dbeta
 
 
+@float_inputs(dout=2)
 def batchnorm_eval_backward(dout: np.ndarray, cache: BatchNormCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dZ, dgamma, dbeta)`` of an evaluation-mode forward: the statistics are constants there."""
+    _check_dout(dout, cache)
     Z, mean, invstd, gamma = cache
     return dout * (gamma * invstd), (dout * (Z - mean)).sum(axis=1, keepdims=True) * invstd, \
         dout.sum(axis=1, keepdims=True)
 
 
+@float_inputs(images=4)
 def images_to_rows(images: np.ndarray) -> np.ndarray:
     """``(m, C, H, W) -> (C, m H W)``: one row per channel, the layout :func:`batchnorm_forward` normalizes."""
     m, C, H, W = images.shape
     return images.transpose(1, 0, 2, 3).reshape(C, m * H * W)
 
 
+@float_inputs(rows=2)
 def rows_to_images(rows: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
     """The inverse of :func:`images_to_rows` for images of ``shape`` ``(m, C, H, W)``."""
     m, C, H, W = shape
+    check_shape("rows", rows, (C, m * H * W))
     return np.ascontiguousarray(rows.reshape(C, m, H, W).transpose(1, 0, 2, 3))
 
 
+@float_inputs(X=4, gamma=1, beta=1)
 def batchnorm2d_forward(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, state: BatchNormState, *,
                         training: bool) -> tuple[np.ndarray, tuple[BatchNormCache, tuple[int, ...]]]:
     """Per-channel batch normalization of images ``X`` ``(m, C, H, W)``; ``gamma``, ``beta`` ``(C,)``.
@@ -202,10 +216,12 @@ def batchnorm2d_forward(X: np.ndarray, gamma: np.ndarray, beta: np.ndarray, stat
     return rows_to_images(out, X.shape), (cache, X.shape)
 
 
+@float_inputs(dout=4)
 def batchnorm2d_backward(dout: np.ndarray, cache: tuple[BatchNormCache, tuple[int, ...]], *, training: bool = True
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dX, dgamma, dbeta)`` with shapes ``(m, C, H, W)``, ``(C,)``, ``(C,)``."""
     inner, shape = cache
+    check_shape("dout", dout, shape)
     backward = batchnorm_backward if training else batchnorm_eval_backward
     dZ, dgamma, dbeta = backward(images_to_rows(dout), inner)
     return rows_to_images(dZ, shape), dgamma.reshape(-1), dbeta.reshape(-1)
@@ -250,6 +266,7 @@ def make_bn_states(layer_dims: Sequence[int], *, momentum: float | None = 0.1, e
     return [BatchNormState(n, momentum=momentum, eps=eps, dtype=dtype) for n in list(layer_dims)[1:-1]]
 
 
+@float_inputs(A_prev=2, params=2)
 def bn_layer_forward(A_prev: np.ndarray, params: Mapping[str, np.ndarray], l: int,  # noqa: E741
                      state: BatchNormState, *, placement: str, activation: str, training: bool
                      ) -> tuple[np.ndarray, BNLayerCache]:
@@ -258,6 +275,7 @@ def bn_layer_forward(A_prev: np.ndarray, params: Mapping[str, np.ndarray], l: in
     The cache is ``(A_prev, W, pre-activation, BN cache)``.
     """
     W, gamma, beta = params[f"W{l}"], params[f"gamma{l}"], params[f"beta{l}"]
+    check_shape("A_prev", A_prev, (W.shape[1], None))
     Z = W @ A_prev
     if placement == "before":
         Z_tilde, bn_cache = batchnorm_forward(Z, gamma, beta, state, training=training, check=False)
@@ -268,10 +286,12 @@ def bn_layer_forward(A_prev: np.ndarray, params: Mapping[str, np.ndarray], l: in
     return A, (A_prev, W, Z, bn_cache)
 
 
+@float_inputs(dA=2)
 def bn_layer_backward(dA: np.ndarray, cache: BNLayerCache, *, placement: str, activation: str, training: bool
                       ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``dA_prev`` and ``{"dW", "dgamma", "dbeta"}`` (plus ``"db"`` after) of one hidden layer."""
     A_prev, W, pre_activation, bn_cache = cache
+    check_shape("dA", dA, pre_activation.shape)
     bn_backward = batchnorm_backward if training else batchnorm_eval_backward
     grads = {}
     if placement == "before":
@@ -285,10 +305,16 @@ def bn_layer_backward(dA: np.ndarray, cache: BNLayerCache, *, placement: str, ac
     return W.T @ dZ, grads
 
 
+@float_inputs(X=2, params=2)
 def bn_model_logits(X: np.ndarray, params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], *,
-                    placement: str = "before", hidden_activation: str = "relu", training: bool = True
-                    ) -> tuple[np.ndarray, list[BNLayerCache]]:
-    """Logits ``Z{L}`` ``(n_L, m)`` and the hidden layers' caches; training mode updates ``states``."""
+                    placement: str = "before", hidden_activation: str = "relu", training: bool = True,
+                    check: bool = True) -> tuple[np.ndarray, list[BNLayerCache]]:
+    """Logits ``Z{L}`` ``(n_L, m)`` and the hidden layers' caches; training mode updates ``states``.
+
+    ``check=False`` skips :func:`check_bn_network` (a training loop that checked its inputs once).
+    """
+    if check:
+        check_bn_network(X, params, states, placement, hidden_activation)
     L = len(states) + 1
     A, caches = X, []
     for l in range(1, L):  # noqa: E741
@@ -301,11 +327,13 @@ def bn_model_logits(X: np.ndarray, params: Mapping[str, np.ndarray], states: Seq
     return ZL, caches
 
 
+@float_inputs(dZL=2)
 def bn_model_backward(dZL: np.ndarray, caches: list[BNLayerCache], *, placement: str = "before",
                       hidden_activation: str = "relu", training: bool = True) -> dict[str, np.ndarray]:
     """Gradients of the cost from ``dZL`` = dJ/dZ{L} ``(n_L, m)`` (which already carries the ``1/m``)."""
     L = len(caches)
-    A_prev, W, _, _ = caches[-1]
+    A_prev, W, ZL, _ = caches[-1]
+    check_shape("dZL", dZL, ZL.shape)
     grads = {f"dW{L}": dZL @ A_prev.T, f"db{L}": dZL.sum(axis=1, keepdims=True)}
     dA = W.T @ dZL
     for l in range(L - 1, 0, -1):  # noqa: E741
@@ -319,6 +347,15 @@ def check_bn_inputs(X: np.ndarray, Y: np.ndarray, params: Mapping[str, np.ndarra
                     states: Sequence[BatchNormState], placement: str, hidden_activation: str) -> None:
     """The course's binary dataset, parameter names and shapes chained from ``X``, one state per hidden layer."""
     check_binary_dataset(X, Y)
+    check_bn_network(X, params, states, placement, hidden_activation)
+
+
+def check_bn_network(X: np.ndarray, params: Mapping[str, np.ndarray], states: Sequence[BatchNormState],
+                     placement: str, hidden_activation: str) -> None:
+    """``X`` ``(n_x, m)`` finite float, parameter names and shapes chained from it, one state per hidden layer."""
+    check_array("X", X, ndim=2)
+    check_float_dtype("X", X)
+    check_finite("X", X)
     check_placement(placement)
     check_activation("hidden_activation", hidden_activation)
     L = len(states) + 1
@@ -345,6 +382,7 @@ def check_bn_inputs(X: np.ndarray, Y: np.ndarray, params: Mapping[str, np.ndarra
         check_finite(name, value)
 
 
+@float_inputs(params=2, X=2, Y=2)
 def bn_loss_and_grads(params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], X: np.ndarray,
                       Y: np.ndarray, *, placement: str = "before", hidden_activation: str = "relu",
                       training: bool = True, check: bool = True) -> tuple[np.floating, dict[str, np.ndarray]]:
@@ -356,7 +394,7 @@ def bn_loss_and_grads(params: Mapping[str, np.ndarray], states: Sequence[BatchNo
     if check:
         check_bn_inputs(X, Y, params, states, placement, hidden_activation)
     ZL, caches = bn_model_logits(X, params, states, placement=placement, hidden_activation=hidden_activation,
-                                 training=training)
+                                 training=training, check=False)
     dZL = sigmoid(ZL) - Y
     dZL /= X.shape[1]
     grads = bn_model_backward(dZL, caches, placement=placement, hidden_activation=hidden_activation,
@@ -364,6 +402,7 @@ def bn_loss_and_grads(params: Mapping[str, np.ndarray], states: Sequence[BatchNo
     return cost_from_logits(ZL, Y), grads
 
 
+@float_inputs(X=2, params=2)
 def bn_predict(X: np.ndarray, params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], *,
                placement: str = "before", hidden_activation: str = "relu") -> np.ndarray:
     """Labels ``(1, m)`` in evaluation mode (running statistics): 1 where ``sigmoid(Z{L}) > 0.5``."""

@@ -1,7 +1,9 @@
 """Gradient clipping, as ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_``, and the course's ``clip``.
 
 Gradients are the course's dict ``{"dW_ih_l0": ..., "db_hh_l0": ..., ...}``; every function changes the
-arrays in place (the trailing underscore is torch's marker for that) and returns what torch returns.
+arrays in place (the trailing underscore is torch's marker for that) and returns what torch returns, so
+the gradients must be writeable float32/float64 arrays (integers would be truncated: they are refused, naming
+the entry); :func:`total_norm`, which only reads them, promotes integers and booleans to float64.
 
 Global norm clipping (``clip_grad_norm_``) treats *all* gradients as one long vector::
 
@@ -28,7 +30,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from scratch.validation import check_array, check_float_dtype, check_positive
+from scratch.validation import (
+    ELEMENTWISE,
+    check_array,
+    check_float_dtype,
+    check_positive,
+    float_inputs,
+    updates_in_place,
+)
 
 Grads = Mapping[str, np.ndarray]
 
@@ -63,6 +72,7 @@ def _vector_norm(values: np.ndarray, norm_type: float) -> np.floating:
     return np.sum(np.abs(flat) ** norm_type) ** (1.0 / norm_type)
 
 
+@float_inputs(grads=ELEMENTWISE)
 def total_norm(grads: Grads, *, norm_type: float = 2.0) -> np.floating:
     """The norm of all gradients taken together: the ``p``-norm of the per-array ``p``-norms."""
     arrays = _check_grads(grads)
@@ -72,6 +82,7 @@ def total_norm(grads: Grads, *, norm_type: float = 2.0) -> np.floating:
         return _vector_norm(norms, norm_type)
 
 
+@updates_in_place("grads", finite=False)
 def clip_grad_norm_(grads: Grads, *, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
                     ) -> np.floating:
     """Scale every gradient by ``min(max_norm / (N + 1e-6), 1)`` (see the module); returns the total norm N.
@@ -93,6 +104,7 @@ def clip_grad_norm_(grads: Grads, *, max_norm: float, norm_type: float = 2.0, er
     return norm
 
 
+@updates_in_place("grads", finite=False)
 def clip_grad_value_(grads: Grads, *, clip_value: float) -> None:
     """Clip every entry of every gradient to ``[-clip_value, clip_value]`` (``torch.clamp_``)."""
     check_positive("clip_value", clip_value)
@@ -100,6 +112,7 @@ def clip_grad_value_(grads: Grads, *, clip_value: float) -> None:
         np.clip(grad, -clip_value, clip_value, out=grad)
 
 
+@updates_in_place("gradients", finite=False)
 def clip(gradients: Grads, maxValue: float) -> Grads:  # noqa: N803 - the course's name
     """The course's ``clip``: ``np.clip(g, -maxValue, maxValue, out=g)`` on each gradient; returns them.
 

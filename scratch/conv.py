@@ -48,7 +48,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scratch.activations import relu
 from scratch.batchnorm import BatchNormState, batchnorm2d_backward, batchnorm2d_forward
 from scratch.softmax import check_labels, cross_entropy_from_logits, softmax
-from scratch.validation import check_array, check_finite, check_float_dtype, check_shape
+from scratch.validation import (
+    ANY_SHAPE,
+    ELEMENTWISE,
+    check_array,
+    check_finite,
+    check_float_dtype,
+    check_nonempty,
+    check_shape,
+    float_inputs,
+)
 
 Pair = tuple[int, int]
 
@@ -114,6 +123,12 @@ def check_conv_inputs(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, geomet
     return out
 
 
+def _check_output_gradient(name: str, dZ: np.ndarray, X: np.ndarray, W: np.ndarray, geometry: ConvGeometry) -> None:
+    """``dZ`` must have the shape of the forward's output ``(m, C_out, H_out, W_out)``."""
+    check_shape(name, dZ, (X.shape[0], W.shape[0], *geometry.output_size(X.shape[2:], W.shape[2:])))
+
+
+@float_inputs(X=4)
 def zero_pad(X: np.ndarray, padding: Pair) -> np.ndarray:
     """``X`` ``(m, C, H, W)`` with ``padding`` rows of zeros above and below and columns left and right."""
     ph, pw = padding
@@ -149,11 +164,16 @@ def _crop(X_pad: np.ndarray, padding: Pair) -> np.ndarray:
 
 # --- 1. the course's loops -------------------------------------------------------------------------
 
+@float_inputs(window=3, W_o=3, b_o=ANY_SHAPE)
 def conv_single_step(window: np.ndarray, W_o: np.ndarray, b_o: float) -> np.ndarray:
     """One output value: ``sum(window * W_o) + b_o`` for a ``(C_in / groups, kH, kW)`` window."""
+    check_shape("W_o", W_o, window.shape)
+    if np.ndim(b_o) != 0:
+        raise ValueError(f"b_o must be a single number, got shape {np.shape(b_o)}")
     return np.sum(window * W_o) + b_o
 
 
+@float_inputs(X=4, W=4, b=1)
 def conv_forward_loops(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, **geometry: int | Sequence[int]
                        ) -> tuple[np.ndarray, ConvCache]:
     """The convolution with explicit loops over examples, output channels and positions (the course's)."""
@@ -172,10 +192,12 @@ def conv_forward_loops(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, **geo
     return Z, (X, W, b is not None, geo, X_pad)
 
 
+@float_inputs(dZ=4)
 def conv_backward_loops(dZ: np.ndarray, cache: ConvCache, *, input_grad: bool = True
                         ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """``(dX, dW, db)`` with the same loops: each output's gradient goes back onto its window."""
     X, W, has_bias, geo, X_pad = cache
+    _check_output_gradient("dZ", dZ, X, W, geo)
     dX_pad = np.zeros_like(X_pad)
     dW = np.zeros_like(W)
     for i in range(dZ.shape[0]):
@@ -193,10 +215,17 @@ def conv_backward_loops(dZ: np.ndarray, cache: ConvCache, *, input_grad: bool = 
 
 # --- 2. windows as a strided view, tensordot, transposed convolution for dX ----------------------------
 
+@float_inputs(X_pad=ELEMENTWISE)
 def conv_windows(X_pad: np.ndarray, kernel: Pair, geometry: ConvGeometry, out: Pair) -> np.ndarray:
-    """A read-only view ``(m, C, H_out, W_out, kH, kW)`` of every window of ``X_pad`` (no copy)."""
+    """A read-only view ``(m, C, H_out, W_out, kH, kW)`` of every window of ``X_pad`` (no copy).
+
+    ``X_pad`` may hold any values (max pooling pads with ``-inf``).
+    """
     (kh, kw), (sh, sw), (dh, dw) = kernel, geometry.stride, geometry.dilation
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    check_array("X_pad", X_pad, ndim=4)
+    if X_pad.shape[2] < span[0] or X_pad.shape[3] < span[1]:
+        raise ValueError(f"X_pad's size {X_pad.shape[2:]} is smaller than the dilated kernel {span}")
     windows = sliding_window_view(X_pad, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
     return windows[:, :, :out[0], :out[1]]
 
@@ -212,6 +241,7 @@ def _correlate(X_pad: np.ndarray, W: np.ndarray, geometry: ConvGeometry, out: Pa
     return Z
 
 
+@float_inputs(X=4, W=4, b=1)
 def conv_forward_im2col(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, **geometry: int | Sequence[int]
                         ) -> tuple[np.ndarray, ConvCache]:
     """The convolution as one contraction of the strided windows with the kernel (per group)."""
@@ -224,6 +254,7 @@ def conv_forward_im2col(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, **ge
     return Z, (X, W, b is not None, geo, X_pad)
 
 
+@float_inputs(dZ=4)
 def dilate(dZ: np.ndarray, stride: Pair) -> np.ndarray:
     """``dZ`` with ``stride - 1`` zeros inserted between neighbouring rows and columns."""
     sh, sw = stride
@@ -233,6 +264,7 @@ def dilate(dZ: np.ndarray, stride: Pair) -> np.ndarray:
     return dilated
 
 
+@float_inputs(W=4)
 def rotate_kernel(W: np.ndarray, groups: int) -> np.ndarray:
     """``W`` rotated by 180 degrees with input and output channels swapped per group: ``(C_in, C_out/g, kH, kW)``."""
     c_out = W.shape[0] // groups
@@ -240,6 +272,7 @@ def rotate_kernel(W: np.ndarray, groups: int) -> np.ndarray:
     return np.concatenate([flipped[g * c_out:(g + 1) * c_out].transpose(1, 0, 2, 3) for g in range(groups)])
 
 
+@float_inputs(dZ=4, W=4)
 def input_gradient_transposed(dZ: np.ndarray, W: np.ndarray, geometry: ConvGeometry, padded_shape: Sequence[int]
                               ) -> np.ndarray:
     """``dX_pad`` ``padded_shape``: the full correlation of the stride-dilated ``dZ`` with the rotated kernel.
@@ -257,10 +290,12 @@ def input_gradient_transposed(dZ: np.ndarray, W: np.ndarray, geometry: ConvGeome
     return dX_pad
 
 
+@float_inputs(dZ=4)
 def conv_backward_im2col(dZ: np.ndarray, cache: ConvCache, *, input_grad: bool = True
                          ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """``(dX, dW, db)``: ``dW`` contracts ``dZ`` with the windows, ``dX`` is the transposed convolution."""
     X, W, has_bias, geo, X_pad = cache
+    _check_output_gradient("dZ", dZ, X, W, geo)
     windows = conv_windows(X_pad, W.shape[2:], geo, dZ.shape[2:])
     dW = np.empty_like(W)
     for g in range(geo.groups):
@@ -275,6 +310,7 @@ def conv_backward_im2col(dZ: np.ndarray, cache: ConvCache, *, input_grad: bool =
 
 # --- 3. the fast one: im2col, one matrix product per example and group, col2im ------------------------
 
+@float_inputs(X_pad=4)
 def im2col(X_pad: np.ndarray, kernel: Pair, geometry: ConvGeometry, out: Pair) -> np.ndarray:
     """Columns ``(m, C, kH, kW, H_out, W_out)``: entry ``[i, c, u, v, h, w]`` is ``X_pad[i, c, h s + u d, w s + v d]``.
 
@@ -291,8 +327,11 @@ def im2col(X_pad: np.ndarray, kernel: Pair, geometry: ConvGeometry, out: Pair) -
     return cols
 
 
+@float_inputs(dcols=6)
 def col2im(dcols: np.ndarray, padded_shape: Sequence[int], geometry: ConvGeometry) -> np.ndarray:
     """The adjoint of :func:`im2col`: add every column entry back onto the input position it was copied from."""
+    if len(padded_shape) != 4 or tuple(padded_shape[:2]) != dcols.shape[:2]:
+        raise ValueError(f"padded_shape must be (m, C, H, W) with dcols' (m, C) {dcols.shape[:2]}, got {padded_shape}")
     dX_pad = np.zeros(padded_shape, dtype=dcols.dtype)
     out = dcols.shape[4:]
     for u in range(dcols.shape[2]):
@@ -308,6 +347,7 @@ def _as_matrices(cols: np.ndarray) -> np.ndarray:
     return cols.reshape(m, c * kh * kw, ho * wo)
 
 
+@float_inputs(X=4, W=4, b=1)
 def conv_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, **geometry: int | Sequence[int]
                  ) -> tuple[np.ndarray, ConvCache]:
     """The convolution as ``W_mat @ cols_i`` for every example (BLAS, per group); the networks' implementation."""
@@ -324,6 +364,7 @@ def conv_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, **geometry:
     return Z.reshape(*Z.shape[:2], *out), (X, W, b is not None, geo, (X_pad.shape, cols))
 
 
+@float_inputs(dZ=4)
 def conv_backward(dZ: np.ndarray, cache: ConvCache, *, input_grad: bool = True
                   ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """``(dX, dW, db)``: ``dW = sum_i dZ_i cols_i^T``, ``dcols_i = W_mat^T dZ_i``, ``dX = col2im(dcols)``.
@@ -331,6 +372,7 @@ def conv_backward(dZ: np.ndarray, cache: ConvCache, *, input_grad: bool = True
     ``input_grad=False`` skips ``dX`` (``None``), as torch does for an input that needs no gradient.
     """
     X, W, has_bias, geo, (padded_shape, cols) = cache
+    _check_output_gradient("dZ", dZ, X, W, geo)
     dZ_matrices = dZ.reshape(*dZ.shape[:2], -1)  # (m, C_out, H_out W_out)
     dW = np.empty_like(W)
     dcols = np.empty_like(cols) if input_grad else None
@@ -377,6 +419,7 @@ def _pool_geometry(X: np.ndarray, kernel_size: int | Sequence[int], stride: int 
     return kernel, geo, out
 
 
+@float_inputs(X=4)
 def max_pool_forward(X: np.ndarray, *, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
                      padding: int | Sequence[int] = 0) -> tuple[np.ndarray, PoolCache]:
     """``max`` over each window of ``X`` ``(m, C, H, W)``; padding is ``-inf`` (never the maximum).
@@ -396,14 +439,17 @@ def max_pool_forward(X: np.ndarray, *, kernel_size: int | Sequence[int], stride:
     return np.take_along_axis(windows, first[..., None], axis=-1)[..., 0], (X.shape, geo, X_pad.shape[2:], index)
 
 
+@float_inputs(dout=4)
 def max_pool_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """``dX`` ``(m, C, H, W)``: each ``dout`` entry added onto the input that was its window's first maximum."""
     shape, geo, padded, index = cache
+    check_shape("dout", dout, index.shape)
     dX_pad = np.bincount(index.ravel(), weights=dout.ravel(), minlength=shape[0] * shape[1] * padded[0] * padded[1])
     dX_pad = dX_pad.astype(dout.dtype, copy=False).reshape(*shape[:2], *padded)
     return np.ascontiguousarray(_crop(dX_pad, geo.padding))
 
 
+@float_inputs(X=4)
 def avg_pool_forward(X: np.ndarray, *, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
                      padding: int | Sequence[int] = 0) -> tuple[np.ndarray, PoolCache]:
     """Mean over each window of ``X`` ``(m, C, H, W)``: the window's sum divided by ``kH kW`` (zeros counted)."""
@@ -413,9 +459,11 @@ def avg_pool_forward(X: np.ndarray, *, kernel_size: int | Sequence[int], stride:
     return sums / (kernel[0] * kernel[1]), (X.shape, geo, kernel, None)
 
 
+@float_inputs(dout=4)
 def avg_pool_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """``dX``: each ``dout / (kH kW)`` spread over its window (overlapping windows add up)."""
     shape, geo, kernel, _ = cache
+    check_shape("dout", dout, (*shape[:2], *geo.output_size(shape[2:], kernel)))
     share = dout / (kernel[0] * kernel[1])
     m, C, H, W = shape
     padded = (m, C, H + 2 * geo.padding[0], W + 2 * geo.padding[1])
@@ -425,6 +473,7 @@ def avg_pool_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
 
 # --- the change of layout ----------------------------------------------------------------------------
 
+@float_inputs(A=4)
 def images_to_columns(A: np.ndarray) -> np.ndarray:
     """``(m, C, H, W) -> (C H W, m)``: flatten each example (``nn.Flatten``'s order c, h, w) into a column.
 
@@ -434,8 +483,12 @@ def images_to_columns(A: np.ndarray) -> np.ndarray:
     return A.reshape(A.shape[0], -1).T
 
 
+@float_inputs(dA=2)
 def columns_to_images(dA: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """``(C H W, m) -> (m, C, H, W)``: the gradient of :func:`images_to_columns`."""
+    if len(shape) != 4:
+        raise ValueError(f"shape must be (m, C, H, W), got {shape}")
+    check_shape("dA", dA, (int(np.prod(shape[1:])), shape[0]))
     return np.ascontiguousarray(dA.T).reshape(shape)
 
 
@@ -470,6 +523,23 @@ def initialize_lenet(*, rng: np.random.Generator, in_channels: int = 1, image_si
     return params
 
 
+#: The number of dimensions of each network's parameters (conv weights 4, conv biases and BN vectors 1, dense 2).
+LENET_NDIMS = {"W1": 4, "b1": 1, "W2": 4, "b2": 1, "W3": 2, "b3": 2, "W4": 2, "b4": 2}
+RESNET_NDIMS = {"W1": 4, "b1": 1, "W2": 4, "gamma2": 1, "beta2": 1, "W3": 4, "gamma3": 1, "beta3": 1, "W4": 2,
+                "b4": 2}
+
+
+def check_network_params(params: Mapping[str, np.ndarray], ndims: Mapping[str, int]) -> None:
+    """``params`` holds exactly the names of ``ndims``, each a non-empty array of that many dimensions."""
+    if not isinstance(params, Mapping) or set(params) != set(ndims):
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(f"params must hold {sorted(ndims)}, got {got}")
+    for name, ndim in ndims.items():
+        check_array(f"params[{name!r}]", params[name], ndim=ndim)
+        check_nonempty(f"params[{name!r}]", params[name])
+
+
+@float_inputs(ZL=2)
 def softmax_gradient(ZL: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """dJ/dZ{L} ``(K, m)`` of the mean cross-entropy: ``(softmax(Z{L}) - Y_onehot) / m``."""
     dZ = softmax(ZL)
@@ -478,11 +548,13 @@ def softmax_gradient(ZL: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return dZ
 
 
+@float_inputs(X=4, params=ANY_SHAPE)
 def lenet_forward(X: np.ndarray, params: Mapping[str, np.ndarray], *, impl: str = "fast"
                   ) -> tuple[np.ndarray, list]:
     """``CONV3x3(pad 1) -> RELU -> MAXPOOL2 -> CONV3x3(pad 1) -> RELU -> MAXPOOL2 -> FLATTEN -> DENSE -> RELU
     -> DENSE``: logits ``(K, m)`` for images ``X`` ``(m, C, H, W)``, and the caches."""
     conv, _ = CONV_IMPLEMENTATIONS[impl]
+    check_network_params(params, LENET_NDIMS)
     A, caches = X, []
     for l in (1, 2):  # noqa: E741
         Z, conv_cache = conv(A, params[f"W{l}"], params[f"b{l}"], padding=1)
@@ -496,11 +568,14 @@ def lenet_forward(X: np.ndarray, params: Mapping[str, np.ndarray], *, impl: str 
     return Z4, caches
 
 
+@float_inputs(dZ4=2, params=ANY_SHAPE)
 def lenet_backward(dZ4: np.ndarray, params: Mapping[str, np.ndarray], caches: list, *, impl: str = "fast"
                    ) -> dict[str, np.ndarray]:
     """Gradients ``{"dW1", "db1", ..., "dW4", "db4"}`` from dJ/dZ4 ``(K, m)``; ``dX`` is not computed."""
     _, conv_backward_impl = CONV_IMPLEMENTATIONS[impl]
+    check_network_params(params, LENET_NDIMS)
     pooled_shape, F, Z3, A3 = caches[2]
+    check_shape("dZ4", dZ4, (params["W4"].shape[0], F.shape[1]))
     grads = {"dW4": dZ4 @ A3.T, "db4": dZ4.sum(axis=1, keepdims=True)}
     dZ3 = (params["W4"].T @ dZ4) * (Z3 > 0)
     grads["dW3"], grads["db3"] = dZ3 @ F.T, dZ3.sum(axis=1, keepdims=True)
@@ -525,6 +600,7 @@ def check_image_batch(X: np.ndarray, labels: np.ndarray, params: Mapping[str, np
     return check_labels("labels", labels, n_classes, X.shape[0])
 
 
+@float_inputs(params=ANY_SHAPE, X=4)
 def lenet_loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, labels: np.ndarray, *,
                          impl: str = "fast", check: bool = True) -> tuple[np.floating, dict[str, np.ndarray]]:
     """Mean cross-entropy of the LeNet and its gradients; ``impl`` picks the convolution (loops, im2col, fast)."""
@@ -564,6 +640,7 @@ def make_resnet_states(width: int = 8, *, momentum: float | None = 0.1, eps: flo
 BlockCache = tuple[ConvCache, np.ndarray, tuple, np.ndarray, ConvCache, np.ndarray, tuple, np.ndarray, np.ndarray]
 
 
+@float_inputs(X=4, params=ANY_SHAPE)
 def basic_block_forward(X: np.ndarray, params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], *,
                         training: bool) -> tuple[np.ndarray, BlockCache]:
     """``relu(BN(conv(relu(BN(conv(X))))) + X)``: 3x3 convs with padding 1 keep ``(m, C, H, W)``.
@@ -579,10 +656,12 @@ def basic_block_forward(X: np.ndarray, params: Mapping[str, np.ndarray], states:
     return relu(S), (conv_a, Za, bn_a, Ba, conv_b, Zb, bn_b, Bb, S)
 
 
+@float_inputs(dout=4)
 def basic_block_backward(dout: np.ndarray, cache: BlockCache, *, training: bool
                          ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``dX`` (through both convs *plus* the identity) and the block's parameter gradients."""
     conv_a, _, bn_a, Ba, conv_b, _, bn_b, _, S = cache
+    check_shape("dout", dout, S.shape)
     dS = dout * (S > 0)
     grads = {}
     dZb, grads["dgamma3"], grads["dbeta3"] = batchnorm2d_backward(dS, bn_b, training=training)
@@ -592,12 +671,14 @@ def basic_block_backward(dout: np.ndarray, cache: BlockCache, *, training: bool
     return dX + dS, grads
 
 
+@float_inputs(X=4, params=ANY_SHAPE)
 def resnet_forward(X: np.ndarray, params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], *,
                    training: bool = True) -> tuple[np.ndarray, tuple]:
     """``CONV -> RELU -> BASIC BLOCK -> AVGPOOL2 -> FLATTEN -> DENSE``: logits ``(K, m)`` and the caches.
 
     Training mode uses batch statistics and moves ``states``; ``training=False`` uses the running ones.
     """
+    check_network_params(params, RESNET_NDIMS)
     Z1, stem = conv_forward(X, params["W1"], params["b1"], padding=1)
     A2, block = basic_block_forward(relu(Z1), params, states, training=training)
     P, pool = avg_pool_forward(A2, kernel_size=2)
@@ -606,10 +687,13 @@ def resnet_forward(X: np.ndarray, params: Mapping[str, np.ndarray], states: Sequ
     return Z4, (stem, Z1, block, pool, P.shape, F)
 
 
+@float_inputs(dZ4=2, params=ANY_SHAPE)
 def resnet_backward(dZ4: np.ndarray, params: Mapping[str, np.ndarray], caches: tuple, *, training: bool = True
                     ) -> dict[str, np.ndarray]:
     """Gradients of every parameter from dJ/dZ4 ``(K, m)``; the block adds the identity's gradient."""
+    check_network_params(params, RESNET_NDIMS)
     stem, Z1, block, pool, pooled_shape, F = caches
+    check_shape("dZ4", dZ4, (params["W4"].shape[0], F.shape[1]))
     grads = {"dW4": dZ4 @ F.T, "db4": dZ4.sum(axis=1, keepdims=True)}
     dA2 = avg_pool_backward(columns_to_images(params["W4"].T @ dZ4, pooled_shape), pool)
     dA1, block_grads = basic_block_backward(dA2, block, training=training)
@@ -618,6 +702,7 @@ def resnet_backward(dZ4: np.ndarray, params: Mapping[str, np.ndarray], caches: t
     return grads
 
 
+@float_inputs(params=ANY_SHAPE, X=4)
 def resnet_loss_and_grads(params: Mapping[str, np.ndarray], states: Sequence[BatchNormState], X: np.ndarray,
                           labels: np.ndarray, *, training: bool = True, check: bool = True
                           ) -> tuple[np.floating, dict[str, np.ndarray]]:

@@ -48,6 +48,7 @@ from scratch.activations import (
 )
 from scratch.logistic_regression import cost_from_logits
 from scratch.validation import (
+    ELEMENTWISE,
     check_array,
     check_binary_dataset,
     check_finite,
@@ -123,8 +124,10 @@ def linear_activation_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, 
     return _FORWARD[activation](Z), (linear_cache, Z)
 
 
+@float_inputs(Z=ELEMENTWISE)
 def activation_forward(Z: np.ndarray, activation: str) -> np.ndarray:
-    """A = g(Z), elementwise, for ``activation`` in sigmoid, tanh, relu, leaky_relu."""
+    """A = g(Z), elementwise (any shape, IEEE values), for ``activation`` in sigmoid, tanh, relu, leaky_relu."""
+    check_activation("activation", activation)
     return _FORWARD[activation](Z)
 
 

@@ -211,6 +211,7 @@ def adam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, b
     param += (-step_size * exp_avg) / denom
 
 
+@updates_in_place("param", same_shape="grad")
 def adadelta_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, rho: float, eps: float,
                   weight_decay: float) -> None:
     """Adadelta, as ``torch.optim.Adadelta`` (eps *inside* both square roots, unlike Adam)::
@@ -236,6 +237,7 @@ def adadelta_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: floa
     param -= lr * delta
 
 
+@updates_in_place("param", same_shape="grad")
 def adamax_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
                 eps: float, weight_decay: float) -> None:
     """Adamax, as ``torch.optim.Adamax`` (the infinity-norm Adam; eps added to ``|g|`` before the max)::
@@ -269,6 +271,7 @@ def nadam_momentum(beta1: float, step: int, momentum_decay: float) -> float:
     return beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
 
 
+@updates_in_place("param", same_shape="grad")
 def nadam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
                eps: float, weight_decay: float, momentum_decay: float, decoupled_weight_decay: bool) -> None:
     """NAdam, as ``torch.optim.NAdam`` (Nesterov momentum with a decaying ``mu_t``)::
@@ -310,6 +313,7 @@ def radam_rectification(rho_t: float, rho_inf: float) -> float:
     return ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
 
 
+@updates_in_place("param", same_shape="grad")
 def radam_step(param: np.ndarray, grad: np.ndarray, state: State, *, lr: float, betas: tuple[float, float],
                eps: float, weight_decay: float, decoupled_weight_decay: bool) -> None:
     """RAdam, as ``torch.optim.RAdam``::

@@ -40,8 +40,17 @@ import numpy as np
 
 from scratch.activations import sigmoid
 from scratch.clipping import clip_grad_norm_
-from scratch.softmax import log_softmax, softmax
-from scratch.validation import check_array, check_float_dtype, check_positive_int
+from scratch.softmax import check_labels, log_softmax, softmax
+from scratch.validation import (
+    as_float_array,
+    check_array,
+    check_finite,
+    check_float_dtype,
+    check_positive_int,
+    check_shape,
+    check_updatable,
+    float_inputs,
+)
 
 Params = dict[str, np.ndarray]
 State = tuple[np.ndarray, ...]  # (h,) for RNN and GRU, (h, c) for LSTM
@@ -81,6 +90,7 @@ def _weight_grads(da_ih: np.ndarray, da_hh: np.ndarray, cache: StepCache) -> tup
     return w.W_ih.T @ da_ih, w.W_hh.T @ da_hh, dW
 
 
+@float_inputs(x=2, h_prev=2, w=2)
 def rnn_cell_forward(x: np.ndarray, h_prev: np.ndarray, w: Weights, *, nonlinearity: str = "tanh"
                      ) -> tuple[np.ndarray, StepCache]:
     """``h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh)`` (or relu); ``x (n_in, m)``, ``h (n_h, m)``."""
@@ -89,15 +99,18 @@ def rnn_cell_forward(x: np.ndarray, h_prev: np.ndarray, w: Weights, *, nonlinear
     return h, StepCache(x, h_prev, None, (a, h), w)
 
 
+@float_inputs(dh=2)
 def rnn_cell_backward(dh: np.ndarray, cache: StepCache, *, nonlinearity: str = "tanh"
                       ) -> tuple[np.ndarray, np.ndarray, Weights]:
     """``da = dh * (1 - h^2)`` (tanh) or ``dh * [a > 0]`` (relu); returns ``dx, dh_prev, dWeights``."""
     a, h = cache.values
+    check_shape("dh", dh, h.shape)
     da = dh * (1 - h * h) if nonlinearity == "tanh" else dh * (a > 0)
     dx, dh_prev, dW = _weight_grads(da, da, cache)
     return dx, dh_prev, dW
 
 
+@float_inputs(x=2, h_prev=2, c_prev=2, w=2)
 def lstm_cell_forward(x: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray, w: Weights
                       ) -> tuple[np.ndarray, np.ndarray, StepCache]:
     """One LSTM step, gates in torch's order i, f, g, o; returns ``h, c`` ``(n_h, m)`` and the cache."""
@@ -110,6 +123,7 @@ def lstm_cell_forward(x: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray, w: 
     return h, c, StepCache(x, h_prev, c_prev, (i, f, g, o, tanh_c), w)
 
 
+@float_inputs(dh=2, dc=2)
 def lstm_cell_backward(dh: np.ndarray, dc: np.ndarray, cache: StepCache
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Weights]:
     """Backward of one LSTM step::
@@ -121,6 +135,8 @@ def lstm_cell_backward(dh: np.ndarray, dc: np.ndarray, cache: StepCache
     Returns ``dx, dh_prev, dc_prev, dWeights``.
     """
     i, f, g, o, tanh_c = cache.values
+    check_shape("dh", dh, i.shape)
+    check_shape("dc", dc, i.shape)
     do = dh * tanh_c
     dc_total = dc + dh * o * (1 - tanh_c * tanh_c)
     da = np.concatenate([dc_total * g * i * (1 - i), dc_total * cache.c_prev * f * (1 - f),
@@ -129,6 +145,7 @@ def lstm_cell_backward(dh: np.ndarray, dc: np.ndarray, cache: StepCache
     return dx, dh_prev, dc_total * f, dW
 
 
+@float_inputs(x=2, h_prev=2, w=2)
 def gru_cell_forward(x: np.ndarray, h_prev: np.ndarray, w: Weights) -> tuple[np.ndarray, StepCache]:
     """One GRU step, gates in torch's order r, z, n, ``b_hn`` inside the reset product (see the module)."""
     ai_r, ai_z, ai_n = np.split(w.W_ih @ x + w.b_ih, 3)
@@ -140,6 +157,7 @@ def gru_cell_forward(x: np.ndarray, h_prev: np.ndarray, w: Weights) -> tuple[np.
     return h, StepCache(x, h_prev, None, (r, z, n, ah_n), w)
 
 
+@float_inputs(dh=2)
 def gru_cell_backward(dh: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.ndarray, Weights]:
     """Backward of one GRU step (``ah_n = W_hn h_prev + b_hn``)::
 
@@ -150,6 +168,7 @@ def gru_cell_backward(dh: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.
     Returns ``dx, dh_prev, dWeights``.
     """
     r, z, n, ah_n = cache.values
+    check_shape("dh", dh, n.shape)
     da_n = dh * (1 - z) * (1 - n * n)
     da_r = da_n * ah_n * r * (1 - r)
     da_z = dh * (cache.h_prev - n) * z * (1 - z)
@@ -159,6 +178,7 @@ def gru_cell_backward(dh: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.
     return dx, dh_prev + dh * z, dW
 
 
+@float_inputs(x=2, state=2, w=2)
 def cell_forward(cell: str, x: np.ndarray, state: State, w: Weights) -> tuple[State, StepCache]:
     """Dispatch one step of ``cell`` (a key of ``CELLS``); the state is ``(h,)`` or ``(h, c)``."""
     if cell == "lstm":
@@ -171,6 +191,7 @@ def cell_forward(cell: str, x: np.ndarray, state: State, w: Weights) -> tuple[St
     return (h,), cache
 
 
+@float_inputs(dstate=2)
 def cell_backward(cell: str, dstate: State, cache: StepCache) -> tuple[np.ndarray, State, Weights]:
     """Dispatch one backward step: ``dstate`` is ``(dh,)`` or ``(dh, dc)``; returns ``dx, dstate_prev, dW``."""
     if cell == "lstm":
@@ -187,6 +208,7 @@ def cell_backward(cell: str, dstate: State, cache: StepCache) -> tuple[np.ndarra
 # A layer over time, and a stack of layers.
 # --------------------------------------------------------------------------------------------------
 
+@float_inputs(X=3, state0=2, w=2)
 def layer_forward(cell: str, X: np.ndarray, state0: State, w: Weights
                   ) -> tuple[np.ndarray, State, list[StepCache]]:
     """Run one layer over ``X (n_in, m, T)`` from ``state0``; returns ``H (n_h, m, T)``, the final state, caches."""
@@ -200,6 +222,7 @@ def layer_forward(cell: str, X: np.ndarray, state0: State, w: Weights
     return H, state, caches
 
 
+@float_inputs(dH=3)
 def layer_backward(cell: str, dH: np.ndarray, caches: list[StepCache]
                    ) -> tuple[np.ndarray, State, Weights]:
     """BPTT through one layer: ``dH (n_h, m, T)`` is the loss's gradient w.r.t. each step's output ``h_t``.
@@ -209,6 +232,7 @@ def layer_backward(cell: str, dH: np.ndarray, caches: list[StepCache]
     and the weight gradients.
     """
     n_in, T = caches[0].x.shape[0], len(caches)
+    check_shape("dH", dH, (caches[0].h_prev.shape[0], caches[0].x.shape[1], T))
     dX = np.empty((n_in, dH.shape[1], T), dtype=dH.dtype)
     dstate: State = tuple(np.zeros_like(dH[:, :, 0]) for _ in range(2 if cell == "lstm" else 1))
     total = Weights(*(np.zeros_like(p) for p in caches[0].weights))
@@ -224,6 +248,7 @@ def layer_weights(params: Mapping[str, np.ndarray], layer: int) -> Weights:
     return Weights(*(params[f"{name}_l{layer}"] for name in ("W_ih", "W_hh", "b_ih", "b_hh")))
 
 
+@float_inputs(X=3, params=2, states0=2)
 def stack_forward(cell: str, X: np.ndarray, params: Mapping[str, np.ndarray], states0: Sequence[State],
                   num_layers: int) -> tuple[np.ndarray, list[State], list[list[StepCache]]]:
     """Layers ``0 .. num_layers-1``, each fed the ``H`` of the one below; ``states0`` one state per layer."""
@@ -236,6 +261,7 @@ def stack_forward(cell: str, X: np.ndarray, params: Mapping[str, np.ndarray], st
     return H, states, caches
 
 
+@float_inputs(dH=3)
 def stack_backward(cell: str, dH: np.ndarray, caches: list[list[StepCache]]
                    ) -> tuple[np.ndarray, Params, list[State]]:
     """BPTT through the stack, top layer first; returns ``dX``, grads ``{"dW_ih_l0": ...}``, ``dstates0``."""
@@ -253,27 +279,49 @@ def stack_backward(cell: str, dH: np.ndarray, caches: list[list[StepCache]]
 # Embedding and heads.
 # --------------------------------------------------------------------------------------------------
 
+def check_indices(indices: np.ndarray, vocab_size: int) -> None:
+    """Integer ``indices (m, T)`` in ``0 .. vocab_size - 1`` (an embedding's rows are looked up, not computed)."""
+    check_array("indices", indices)
+    if indices.ndim != 2 or not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"indices must be integer indices of shape (m, T), got {indices.dtype} {indices.shape}")
+    if indices.size and (indices.min() < 0 or indices.max() >= vocab_size):
+        raise ValueError(f"indices must hold indices in 0..{vocab_size - 1}, "
+                         f"got values in [{indices.min()}, {indices.max()}]")
+
+
+@float_inputs(E=2)
 def embedding_forward(indices: np.ndarray, E: np.ndarray) -> np.ndarray:
     """Rows of ``E (V, n_x)`` (``nn.Embedding.weight``) for integer ``indices (m, T)``: ``X (n_x, m, T)``."""
+    check_indices(indices, E.shape[0])
     return E[indices].transpose(2, 0, 1)
 
 
+@float_inputs(dX=3, E=2)
 def embedding_backward(dX: np.ndarray, indices: np.ndarray, E: np.ndarray) -> np.ndarray:
     """``dE``: each used row receives the sum of the gradients of all positions that looked it up."""
+    check_indices(indices, E.shape[0])
+    check_shape("dX", dX, (E.shape[1], *indices.shape))
     dE = np.zeros_like(E)
     np.add.at(dE, indices, dX.transpose(1, 2, 0))
     return dE
 
 
+@float_inputs(Z=2)
 def head_loss(Z: np.ndarray, targets: np.ndarray, loss: str) -> tuple[np.floating, np.ndarray]:
     """Mean loss over all columns of ``Z (n_y, N)`` and ``dZ``: cross-entropy with integer ``targets (N,)``
     (``nn.CrossEntropyLoss``) or squared error with ``targets (n_y, N)`` (``nn.MSELoss``, mean over entries)."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     if loss == "cross_entropy":
+        targets = check_labels("targets", targets, Z.shape[0], Z.shape[1])
         columns = np.arange(targets.size)
         value = -np.mean(log_softmax(Z)[targets, columns])
         dZ = softmax(Z)
         dZ[targets, columns] -= 1
         return value, dZ / targets.size
+    targets = as_float_array("targets", targets)
+    check_finite("targets", targets)
+    check_shape("targets", targets, Z.shape)
     diff = Z - targets
     return np.mean(diff * diff), 2 * diff / diff.size
 
@@ -341,7 +389,8 @@ class RecurrentNet:
         return [tuple(np.zeros((self.n_h, m), dtype=dtype) for _ in range(2 if self.cell == "lstm" else 1))
                 for _ in range(self.num_layers)]
 
-    def check(self, params: Mapping[str, np.ndarray], inputs: np.ndarray) -> None:
+    def check(self, params: Mapping[str, np.ndarray], inputs: np.ndarray) -> np.ndarray:
+        """Parameter names, dtypes and shapes, and :meth:`check_inputs` (whose result is returned)."""
         expected = self.shapes()
         if set(params) != set(expected):
             raise ValueError(f"params must have the names {sorted(expected)}, got {sorted(params)}")
@@ -350,22 +399,43 @@ class RecurrentNet:
             check_float_dtype(f"params[{name!r}]", params[name])
             if params[name].shape != shape:
                 raise ValueError(f"params[{name!r}] must have shape {shape}, got {params[name].shape}")
-        check_array("inputs", inputs)
+        return self.check_inputs(inputs)
+
+    def check_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """``inputs`` under the dtype policy: integer indices ``(m, T)`` with ``vocab_size`` (checked, not
+        promoted), else a finite ``X (n_x, m, T)`` (integers and booleans promoted to float64); returned."""
         if self.vocab_size:
+            check_array("inputs", inputs)
             if inputs.ndim != 2 or not np.issubdtype(inputs.dtype, np.integer):
                 raise ValueError(f"inputs must be integer indices of shape (m, T), got {inputs.dtype} {inputs.shape}")
             if inputs.size and (inputs.min() < 0 or inputs.max() >= self.vocab_size):
                 raise ValueError(f"inputs must hold indices in 0..{self.vocab_size - 1}, "
                                  f"got values in [{inputs.min()}, {inputs.max()}]")
-        elif inputs.ndim != 3 or inputs.shape[0] != self.n_x:
-            raise ValueError(f"inputs must have shape (n_x={self.n_x}, m, T), got {inputs.shape}")
-        if inputs.shape[-1] == 0:
-            raise ValueError(f"inputs must hold at least one time step, got shape {inputs.shape}")
+        else:
+            inputs = as_float_array("inputs", inputs)
+            if inputs.ndim != 3 or inputs.shape[0] != self.n_x:
+                raise ValueError(f"inputs must have shape (n_x={self.n_x}, m, T), got {inputs.shape}")
+            check_finite("inputs", inputs)
+        if inputs.shape[-1] == 0 or inputs.shape[-2] == 0:
+            raise ValueError(f"inputs must hold at least one sequence and one time step, got shape {inputs.shape}")
+        return inputs
 
+    def check_targets(self, targets: np.ndarray) -> np.ndarray:
+        """Integer class indices for ``"cross_entropy"`` (checked), finite values for ``"mse"`` (promoted)."""
+        if self.loss == "cross_entropy":
+            check_array("targets", targets)
+            if not np.issubdtype(targets.dtype, np.integer):
+                raise ValueError(f"targets must hold integer class indices, got dtype {targets.dtype}")
+            return targets
+        targets = as_float_array("targets", targets)
+        check_finite("targets", targets)
+        return targets
+
+    @float_inputs(params=2, states0=2)
     def forward(self, params: Mapping[str, np.ndarray], inputs: np.ndarray, states0: Sequence[State] | None = None
                 ) -> tuple[np.ndarray, list[State], Any]:
         """Logits ``Z`` (see the class), the final state of each layer and the cache for :meth:`backward`."""
-        self.check(params, inputs)
+        inputs = self.check(params, inputs)
         X = embedding_forward(inputs, params["E"]) if self.vocab_size else inputs
         m, T = X.shape[1], X.shape[2]
         states0 = self.zero_state(m, X.dtype) if states0 is None else states0
@@ -374,6 +444,7 @@ class RecurrentNet:
         Z = params["Wy"] @ top + params["by"]
         return Z, states, (inputs, H, top, caches)
 
+    @float_inputs(params=2, dZ=2)
     def backward(self, params: Mapping[str, np.ndarray], dZ: np.ndarray, cache: Any) -> tuple[Params, list[State]]:
         """Gradients of every parameter (``"d" + name``) and of the initial states, from ``dZ``."""
         inputs, H, top, caches = cache
@@ -395,11 +466,12 @@ class RecurrentNet:
             return targets.reshape(-1)
         return targets.reshape(self.n_y, -1)
 
+    @float_inputs(params=2, states0=2)
     def loss_and_grads(self, params: Mapping[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray,
                        states0: Sequence[State] | None = None) -> tuple[np.floating, Params, list[State]]:
         """Mean loss, gradients ``{"dW_ih_l0": ...}`` and the final states (to carry into the next chunk)."""
         Z, states, cache = self.forward(params, inputs, states0)
-        flat = self.flat_targets(targets)
+        flat = self.flat_targets(self.check_targets(targets))
         if (self.loss == "cross_entropy" and flat.shape != (Z.shape[1],)) or \
                 (self.loss == "mse" and flat.shape != Z.shape):
             raise ValueError(f"targets of shape {targets.shape} do not match the {self.head} outputs {Z.shape}")
@@ -408,6 +480,7 @@ class RecurrentNet:
         return value, grads, states
 
 
+@float_inputs(course=2)
 def course_to_torch(course: Mapping[str, np.ndarray], *, cell: str) -> Params:
     """The course's parameter names as this module's (torch's) arrays, for one layer and the head.
 
@@ -449,6 +522,8 @@ def train_truncated_bptt(net: RecurrentNet, params: Params, step: Callable[[Para
     (an optimizer's ``step``). Returns the chunk losses and the total gradient norms before clipping.
     """
     check_positive_int("chunk_length", chunk_length)
+    check_updatable("params", params)  # the optimizer's step updates them in place
+    inputs, targets = net.check_inputs(inputs), net.check_targets(targets)
     if net.head != "many_to_many":
         raise ValueError(f"truncated BPTT needs a many_to_many head (a loss at every step), got {net.head!r}")
     states = None
@@ -463,6 +538,7 @@ def train_truncated_bptt(net: RecurrentNet, params: Params, step: Callable[[Para
     return losses, norms
 
 
+@float_inputs(params=2, uniforms=1)
 def sample(net: RecurrentNet, params: Mapping[str, np.ndarray], first: int, uniforms: np.ndarray) -> list[int]:
     """Characters drawn one at a time from a many-to-many language model (``vocab_size`` inputs and outputs).
 

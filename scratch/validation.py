@@ -76,7 +76,8 @@ def _promoted(name: str, value: object, ndim: int | None) -> object:
     if isinstance(value, Mapping):
         return {key: _promoted(f"{name}[{key!r}]", entry, ndim) for key, entry in value.items()}
     if isinstance(value, (tuple, list)) and ndim not in (ELEMENTWISE, ANY_SHAPE):  # a cache: arrays, nested
-        return type(value)(_promoted(f"{name}[{i}]", entry, ndim) for i, entry in enumerate(value))
+        entries = [_promoted(f"{name}[{i}]", entry, ndim) for i, entry in enumerate(value)]
+        return type(value)(*entries) if hasattr(value, "_fields") else type(value)(entries)  # a NamedTuple too
     array = as_float_array(name, value)
     if ndim is ELEMENTWISE:
         return array
@@ -88,16 +89,18 @@ def _promoted(name: str, value: object, ndim: int | None) -> object:
     return array
 
 
-def check_updatable(name: str, value: object) -> None:
+def check_updatable(name: str, value: object, *, finite: bool = True) -> None:
     """An array (or mapping of arrays) updated in place: float32/float64, since an in-place update cannot
-    change its dtype (an integer parameter would be truncated at every step), and writeable."""
+    change its dtype (an integer parameter would be truncated at every step), and writeable; finite unless
+    ``finite=False`` (gradient clipping, which propagates NaN/Inf as torch does)."""
     if isinstance(value, Mapping):
         for key, entry in value.items():
-            check_updatable(f"{name}[{key!r}]", entry)
+            check_updatable(f"{name}[{key!r}]", entry, finite=finite)
         return
     check_array(name, value)
     check_float_dtype(name, value)
-    check_finite(name, value)
+    if finite:
+        check_finite(name, value)
     if not value.flags.writeable:
         raise ValueError(f"{name} is read-only; it is updated in place, so pass a writeable array ({name}.copy())")
 
@@ -108,13 +111,13 @@ def _arguments(function: Callable, names: Sequence[str]) -> dict[str, int]:
     return {name: parameters.index(name) for name in names}
 
 
-def updates_in_place(name: str, *, same_shape: str | None = None) -> Callable[[F], F]:
+def updates_in_place(name: str, *, same_shape: str | None = None, finite: bool = True) -> Callable[[F], F]:
     """Decorate a function that updates its argument ``name`` in place: :func:`check_updatable` on it.
 
     The other half of the dtype policy: an array the function writes into is never promoted (the caller
     would not see the update) but refused, naming it, unless it is a finite, writeable float32/float64
     array. ``same_shape`` names an input (a gradient) that must be a finite array of the same shape; it is
-    promoted under the policy.
+    promoted under the policy. ``finite=False`` lets NaN/Inf entries through (:func:`check_updatable`).
     """
     def decorate(function: F) -> F:
         positions = _arguments(function, [name] + ([same_shape] if same_shape else []))
@@ -127,7 +130,7 @@ def updates_in_place(name: str, *, same_shape: str | None = None) -> Callable[[F
             if _CHECKED.get():
                 return function(*args, **kwargs)
             target = argument(list(args), kwargs, name)
-            check_updatable(name, target)
+            check_updatable(name, target, finite=finite)
             if same_shape:
                 args = list(args)
                 other = _promoted(same_shape, argument(args, kwargs, same_shape), ANY_SHAPE)

@@ -10,7 +10,9 @@ regularization, normalization, augmentation, and their torch_ref twins where tho
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
+import pkgutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,10 +30,18 @@ import scratch.normalization as norm
 import scratch.optim as so
 import scratch.regularization as reg
 import scratch.softmax as sm
+import torch_ref
+import torch_ref.augmentation as taug
+import torch_ref.batchnorm as tbn
+import torch_ref.conv as tconv
 import torch_ref.deep_net as tdn
+import torch_ref.logistic_regression as tlr
 import torch_ref.optim as to
 import torch_ref.regularization as treg
+import torch_ref.rnn as trnn
+import torch_ref.shallow_net as tsn
 from compare.cases.networks import deep_problem
+from compare.check import UserError, check
 from compare.cli import main
 from compare.core.devices import numpy_dtype, resolve_device
 from compare.core.parity import compare_trajectories, relative_difference, tolerance
@@ -403,7 +413,8 @@ CONCEPT_ROWS = [
     Bad("dropout-mask-missing", lambda: dropout(masks={}), VE, "masks is missing 'D1'"),
     Bad("dropout-mask-shape", lambda: dropout(masks={"D1": np.ones((3, 2))}), VE,
         "masks['D1'] must have shape (3, 3)"),
-    Bad("torch-dropout-keep-zero", lambda: treg.DropoutNet(DIMS, keep_prob=0.0), VE, "keep_prob must be in (0, 1]"),
+    Bad("torch-dropout-keep-zero", lambda: treg.DropoutNet(DIMS, keep_prob=0.0), VE,
+        "keep_prob must be in (0.0, 1.0]"),
     Bad("l2-cost-lambda", lambda: reg.l2_cost(DEEP, -0.1, 3), VE, "lambd " + NOT_NEGATIVE),
     Bad("l2-grads-lambda", lambda: reg.l2_grads(DEEP, -0.1, 3), VE, "lambd " + NOT_NEGATIVE),
     Bad("l1-cost-lambda", lambda: reg.l1_cost(DEEP, -1.0, 3), VE, "lambd " + NOT_NEGATIVE),
@@ -469,7 +480,173 @@ CONCEPT_ROWS = [
 ]
 
 
-ALL_ROWS = ROWS + CONCEPT_ROWS
+# --- torch_ref's constructors and factories; the harness's entry points -------------------------------------------
+
+SIZE = "must be a positive integer"
+TORCH_FLOATS = "dtype must be torch.float32 or torch.float64"
+
+
+def rnn_model(**changes: object) -> object:
+    return trnn.RecurrentModel(**({"cell": "gru", "n_x": 2, "n_h": 3, "n_y": 1} | changes))
+
+
+def course_check(**options: object) -> object:
+    return check({}, **options)
+
+
+#: Every public class and function of torch_ref: its rows, or why it has none (introspection below).
+TORCH_REF_ROWS: dict[str, list[Bad] | str] = {
+    "logistic_regression.LogisticRegression": [
+        Bad("torch-lr-n-features", lambda: tlr.LogisticRegression(0), VE, "n_features " + SIZE),
+        Bad("torch-lr-n-features-float", lambda: tlr.LogisticRegression(2.0), VE, "n_features " + SIZE),
+        Bad("torch-lr-dtype", lambda: tlr.LogisticRegression(2, dtype=torch.int64), VE, TORCH_FLOATS)],
+    "shallow_net.ShallowNet": [
+        Bad("torch-shallow-n-h", lambda: tsn.ShallowNet(2, 0), VE, "n_h " + SIZE),
+        Bad("torch-shallow-n-x-str", lambda: tsn.ShallowNet("2", 4), VE, "n_x " + SIZE),
+        Bad("torch-shallow-dtype", lambda: tsn.ShallowNet(2, 4, dtype=torch.float16), VE, TORCH_FLOATS)],
+    "deep_net.DeepNet": [
+        Bad("torch-deepnet-dims-str", lambda: tdn.DeepNet("231"), TypeError, "layer_dims must be a sequence"),
+        Bad("torch-deepnet-dims-bool", lambda: tdn.DeepNet([2, True, 1]), VE, "layer_dims must list at least 2"),
+        Bad("torch-deepnet-dtype", lambda: tdn.DeepNet([2, 1], dtype=torch.int32), VE, TORCH_FLOATS)],
+    "deep_net.make_activation": [
+        Bad("torch-make-activation", lambda: tdn.make_activation("gelu"), VE, "hidden_activation must be one of")],
+    "deep_net.init_parameters": [
+        Bad("torch-init-method", lambda: tdn.init_parameters(tdn.DeepNet([2, 1]), "uniform"), VE, "method")],
+    "batchnorm.BNDeepNet": [
+        Bad("torch-bn-dims", lambda: tbn.BNDeepNet([2, 1]), VE, "layer_dims must list at least 3"),
+        Bad("torch-bn-placement", lambda: tbn.BNDeepNet([2, 3, 1], placement="inside"), VE, "placement"),
+        Bad("torch-bn-momentum", lambda: tbn.BNDeepNet([2, 3, 1], momentum=1.5), VE, "momentum must be in (0.0, 1.0]"),
+        Bad("torch-bn-momentum-str", lambda: tbn.BNDeepNet([2, 3, 1], momentum="0.1"), VE, "momentum must be a number"),
+        Bad("torch-bn-eps", lambda: tbn.BNDeepNet([2, 3, 1], eps=0.0), VE, "eps " + POSITIVE),
+        Bad("torch-bn-dtype", lambda: tbn.BNDeepNet([2, 3, 1], dtype=torch.bfloat16), VE, TORCH_FLOATS)],
+    "conv.LeNet": [
+        Bad("torch-lenet-image-size", lambda: tconv.LeNet(image_size=6), VE, "image_size must be divisible by 4"),
+        Bad("torch-lenet-image-size-str", lambda: tconv.LeNet(image_size="8"), VE, "image_size " + SIZE),
+        Bad("torch-lenet-channels", lambda: tconv.LeNet(channels=(6,)), VE, "channels must list at least 2"),
+        Bad("torch-lenet-channels-three", lambda: tconv.LeNet(channels=(6, 16, 32)), VE, "channels must be two"),
+        Bad("torch-lenet-classes", lambda: tconv.LeNet(n_classes=0), VE, "n_classes " + SIZE),
+        Bad("torch-lenet-dtype", lambda: tconv.LeNet(dtype=torch.int64), VE, TORCH_FLOATS)],
+    "conv.BasicBlock": [
+        Bad("torch-block-width", lambda: tconv.BasicBlock(0), VE, "width " + SIZE),
+        Bad("torch-block-momentum", lambda: tconv.BasicBlock(2, momentum=0.0), VE, "momentum must be in (0.0, 1.0]")],
+    "conv.SmallResNet": [
+        Bad("torch-resnet-image-size", lambda: tconv.SmallResNet(image_size=5), VE, "image_size must be even"),
+        Bad("torch-resnet-width", lambda: tconv.SmallResNet(width=-1), VE, "width " + SIZE),
+        Bad("torch-resnet-eps", lambda: tconv.SmallResNet(eps=-1e-5), VE, "eps " + POSITIVE)],
+    "rnn.RecurrentModel": [
+        Bad("torch-rnn-cell", lambda: rnn_model(cell="transformer"), VE, "cell must be one of"),
+        Bad("torch-rnn-head", lambda: rnn_model(head="seq2seq"), VE, "head must be"),
+        Bad("torch-rnn-n-h", lambda: rnn_model(n_h=0), VE, "n_h " + SIZE),
+        Bad("torch-rnn-layers", lambda: rnn_model(num_layers=1.0), VE, "num_layers " + SIZE),
+        Bad("torch-rnn-vocab", lambda: rnn_model(vocab_size=0), VE, "vocab_size " + SIZE),
+        Bad("torch-rnn-dtype", lambda: rnn_model(dtype=torch.float16), VE, TORCH_FLOATS)],
+    "rnn.torch_name": [Bad("torch-rnn-name", lambda: trnn.torch_name("W_xx_l0"), VE, "recurrent parameter name")],
+    "regularization.DropoutNet": [
+        Bad("torch-dropout-keep-str", lambda: treg.DropoutNet(DIMS, keep_prob="0.5"), VE, "keep_prob must be a number"),
+        Bad("torch-dropout-activation", lambda: treg.DropoutNet(DIMS, keep_prob=0.5, hidden_activation="elu"), VE,
+            "hidden_activation must be one of"),
+        Bad("torch-dropout-dims", lambda: treg.DropoutNet([2], keep_prob=0.5), VE, "layer_dims must list at least 2")],
+    "regularization.PenalizedLoss": [
+        Bad("torch-penalized-m", lambda: treg.PenalizedLoss(LINEAR, m=0), VE, "m " + SIZE),
+        Bad("torch-penalized-l2", lambda: treg.PenalizedLoss(LINEAR, m=3, l2=-0.1), VE, "l2 " + NOT_NEGATIVE),
+        Bad("torch-penalized-l1", lambda: treg.PenalizedLoss(LINEAR, m=3, l1=np.nan), VE, "l1 must be a number")],
+    "regularization.EarlyStopping": [
+        Bad("torch-early-patience", lambda: treg.EarlyStopping(patience=0), VE, "patience " + SIZE),
+        Bad("torch-early-min-delta", lambda: treg.EarlyStopping(patience=2, min_delta="0"), VE, "min_delta")],
+    "regularization.make_optimizer": [
+        Bad("torch-reg-optimizer-name", lambda: treg.make_optimizer("lbfgs", TORCH_PARAMS, lr=0.1), VE, "optimizer")],
+    "optim.make_optimizer": [
+        Bad("torch-optimizer-name", lambda: to.make_optimizer("SGDW", TORCH_PARAMS, lr=0.1), VE, "unknown optimizer"),
+        Bad("torch-optimizer-lr", lambda: to.make_optimizer("Adam", TORCH_PARAMS, lr=-0.1), VE,
+            "Invalid learning rate")],
+    "optim.momentum_course": [Bad("torch-momentum-course-beta", lambda: to.momentum_course(TORCH_PARAMS, beta=-0.5), VE,
+                                  "Invalid momentum value")],
+    "optim.rmsprop_course": [Bad("torch-rmsprop-course-eps", lambda: to.rmsprop_course(TORCH_PARAMS, epsilon=-1.0),
+                                 VE, "Invalid epsilon value")],
+    "optim.adam_course": [Bad("torch-adam-course-beta1", lambda: to.adam_course(TORCH_PARAMS, beta1=1.0), VE,
+                              "Invalid beta parameter at index 0")],
+    "optim.make_scheduler": [Bad("torch-scheduler-name", lambda: to.make_scheduler(
+        "Warmup", to.make_optimizer("SGD", TORCH_PARAMS, lr=0.1)), VE, "unknown scheduler 'Warmup'")],
+    "optim.PermutationSampler": [
+        Bad("torch-sampler-m", lambda: to.PermutationSampler(lambda: [0], 0), VE, "m " + SIZE),
+        Bad("torch-sampler-callable", lambda: to.PermutationSampler([0, 1], 2), TypeError,
+            "next_permutation must be callable")],
+    "optim.make_loader": [
+        Bad("torch-loader-batch", lambda: to.make_loader(torch.zeros(3, 2), torch.zeros(3, 1), 0, lambda: [0, 1, 2]),
+            VE, "batch_size " + SIZE),
+        Bad("torch-loader-lengths", lambda: to.make_loader(torch.zeros(3, 2), torch.zeros(2, 1), 2, lambda: [0, 1]),
+            VE, "x and y must hold the same number of examples")],
+    "optim.inverse_time_decay": [
+        Bad("torch-decay-rate", lambda: to.inverse_time_decay(to.make_optimizer("SGD", TORCH_PARAMS, lr=0.1),
+                                                              decay_rate=-1.0), VE, "decay_rate " + NOT_NEGATIVE),
+        Bad("torch-decay-interval", lambda: to.inverse_time_decay(to.make_optimizer("SGD", TORCH_PARAMS, lr=0.1),
+                                                                  decay_rate=1.0, time_interval=0), VE,
+            "time_interval " + SIZE)],
+    "augmentation.make_augmentation": [
+        Bad("torch-augment-size", lambda: taug.make_augmentation((3,), padding=1), VE, "size must list at least 2"),
+        Bad("torch-augment-padding", lambda: taug.make_augmentation((3, 3), padding=-1), VE,
+            "padding must be an integer >= 0"),
+        Bad("torch-augment-flip", lambda: taug.make_augmentation((3, 3), padding=1, flip_prob=2.0), VE,
+            "flip_prob must be in [0.0, 1.0]")],
+    **{name: "takes tensors, modules or optimizers built by the rows above; torch's own operators check them and "
+             "torch_ref, idiomatic torch code, adds no second check"
+       for name in ("augmentation.augment_with_decisions", "autodiff.add_multiply", "autodiff.logistic_neuron",
+                    "autodiff.logistic_regression_cost", "autodiff.value_and_grad", "batchnorm.eval_logits",
+                    "batchnorm.predict", "conv.predict", "deep_net.make_training", "deep_net.predict",
+                    "logistic_regression.make_training", "logistic_regression.fit", "logistic_regression.predict",
+                    "normalization.fit_feature_normalization", "normalization.normalize_features",
+                    "normalization.fit_image_normalize", "regularization.weights", "regularization.l2_penalty",
+                    "regularization.l1_penalty", "regularization.decay_groups", "rnn.loss_fn", "rnn.detach_state",
+                    "rnn.train_truncated_bptt", "rnn.sample", "softmax.make_training", "softmax.predict",
+                    "training.train_step")},
+    **{f"validation.{name}": "a validator: raising on bad values is its job; the constructor rows above run it"
+       for name in ("check_positive_int", "check_sizes", "check_float_dtype", "check_number", "check_momentum")},
+}
+
+HARNESS_ROWS = [
+    Bad("run-case-str", lambda: run_case("logistic_regression/vectorized"), TypeError,
+        "case must be a registered Case"),
+    Bad("run-gradient-check-flag", lambda: run(gradient_check="yes"), VE, "gradient_check must be True or False"),
+    Bad("run-replay-flag", lambda: run(replay=1), VE, "replay must be True or False"),
+    Bad("run-seed-str", lambda: run(seed="0"), VE, "seed must be an integer >= 0"),
+    Bad("check-target", lambda: check(3), UserError, "check() takes a .py path, a module or a namespace dict"),
+    Bad("check-week", lambda: course_check(week="c3w1"), UserError, "week must be one of"),
+    Bad("check-functions-str", lambda: course_check(functions="propagate"), UserError,
+        "functions must be a list of function names"),
+    Bad("check-functions-unknown", lambda: check({"propagate": prop}, functions=["forward"]), UserError,
+        "not a course function the checker knows: forward"),
+    Bad("check-time-limit", lambda: course_check(time_limit=0), UserError, "time_limit must be a number of seconds"),
+    Bad("check-empty", lambda: course_check(), UserError, "no course function found"),
+    Bad("cli-check-week", lambda: cli("check", "--week", "c9w9", _a_file()), CliError, "--week"),
+    Bad("cli-check-time-limit", lambda: cli("check", "--time-limit", "-5", _a_file()), CliError,
+        "argument --time-limit: expected a number of seconds > 0"),
+    Bad("cli-check-time-limit-nan", lambda: cli("check", "--time-limit", "nan", _a_file()), CliError,
+        "argument --time-limit"),
+    Bad("cli-bench-threads", lambda: cli("bench", "--threads", "0"), CliError, "argument --threads"),
+    Bad("cli-bench-clock", lambda: cli("bench", "--clock", "gpu"), CliError, "argument --clock: invalid choice"),
+    Bad("cli-check-missing-file", lambda: cli("check"), CliError, "FILE"),
+]
+
+
+def torch_ref_public() -> set[str]:
+    names = set()
+    for info in pkgutil.iter_modules(torch_ref.__path__):
+        module = importlib.import_module(f"torch_ref.{info.name}")
+        names |= {f"{info.name}.{attr}" for attr, obj in vars(module).items()
+                  if not attr.startswith("_") and callable(obj) and getattr(obj, "__module__", None) == module.__name__}
+    return names
+
+
+def test_every_torch_ref_callable_has_rows_or_a_reason() -> None:
+    assert torch_ref_public() == set(TORCH_REF_ROWS), "torch_ref callables without an entry (or stale entries)"
+    constructors = [name for name in TORCH_REF_ROWS if name.split(".")[1][0].isupper()]
+    assert all(isinstance(TORCH_REF_ROWS[name], list) for name in constructors if "validation" not in name)
+
+
+TORCH_REF_BAD = [row for rows in TORCH_REF_ROWS.values() if isinstance(rows, list) for row in rows]
+
+
+ALL_ROWS = ROWS + CONCEPT_ROWS + TORCH_REF_BAD + HARNESS_ROWS
 
 
 def _id(row: object) -> str:

@@ -35,6 +35,9 @@ import scratch.course
 import scratch.validation
 from scratch import activations as act
 from scratch import augmentation as aug
+from scratch import batchnorm as bn
+from scratch import clipping as cl
+from scratch import conv as cv
 from scratch import deep_net as dn
 from scratch import gradient_check as gc
 from scratch import logistic_regression as lr
@@ -42,6 +45,7 @@ from scratch import minibatch as mb
 from scratch import normalization as nz
 from scratch import optim as so
 from scratch import regularization as reg
+from scratch import rnn as rn
 from scratch import shallow_net as sn
 from scratch import softmax as sm
 from scratch.course import c1w2, c1w3, c1w4, c2w1, c2w2
@@ -380,39 +384,221 @@ ROWS: dict[str, Call | Exempt] = {
 }
 
 
-#: The functions that the batch-norm, convolution and recurrent concepts, gradient clipping and the new optimizers
-#: and schedules brought in the same round as this policy. They validate their own inputs, but they are not yet
-#: under the policy and have no rows: that is the open part of the dtype-policy work. Listed by name, so any
-#: further function without a row still fails the coverage test.
-EXEMPT_PENDING = Exempt("not yet under the dtype policy (added with batchnorm, conv, rnn, clipping, new optimizers)")
-PENDING_ROWS = (
-    'batchnorm.BatchNormState', 'batchnorm.batchnorm2d_backward', 'batchnorm.batchnorm2d_forward',
-    'batchnorm.batchnorm_backward', 'batchnorm.batchnorm_eval_backward', 'batchnorm.batchnorm_forward',
-    'batchnorm.bn_layer_backward', 'batchnorm.bn_layer_forward', 'batchnorm.bn_loss_and_grads',
-    'batchnorm.bn_model_backward', 'batchnorm.bn_model_logits', 'batchnorm.bn_predict',
-    'batchnorm.check_batchnorm_inputs', 'batchnorm.check_bn_inputs', 'batchnorm.check_placement',
-    'batchnorm.images_to_rows', 'batchnorm.initialize_bn_parameters', 'batchnorm.make_bn_states',
-    'batchnorm.rows_to_images', 'clipping.clip', 'clipping.clip_grad_norm_', 'clipping.clip_grad_value_',
-    'clipping.total_norm', 'conv.ConvGeometry', 'conv.avg_pool_backward', 'conv.avg_pool_forward',
-    'conv.basic_block_backward', 'conv.basic_block_forward', 'conv.check_conv_inputs', 'conv.check_image_batch',
-    'conv.col2im', 'conv.columns_to_images', 'conv.conv_backward', 'conv.conv_backward_im2col',
-    'conv.conv_backward_loops', 'conv.conv_forward', 'conv.conv_forward_im2col', 'conv.conv_forward_loops',
-    'conv.conv_single_step', 'conv.conv_windows', 'conv.dilate', 'conv.im2col', 'conv.images_to_columns',
-    'conv.initialize_lenet', 'conv.initialize_resnet', 'conv.input_gradient_transposed', 'conv.lenet_backward',
-    'conv.lenet_forward', 'conv.lenet_loss_and_grads', 'conv.make_resnet_states', 'conv.max_pool_backward',
-    'conv.max_pool_forward', 'conv.resnet_backward', 'conv.resnet_forward', 'conv.resnet_loss_and_grads',
-    'conv.rotate_kernel', 'conv.softmax_gradient', 'conv.zero_pad', 'deep_net.activation_forward',
-    'optim.Adadelta', 'optim.Adamax', 'optim.CosineAnnealingLR', 'optim.ExponentialLR', 'optim.LRScheduler',
-    'optim.MultiStepLR', 'optim.NAdam', 'optim.OneCycleLR', 'optim.RAdam', 'optim.ReduceLROnPlateau',
-    'optim.StepLR', 'optim.adadelta_step', 'optim.adamax_step', 'optim.nadam_momentum', 'optim.nadam_step',
-    'optim.radam_rectification', 'optim.radam_step', 'rnn.RecurrentNet', 'rnn.StepCache', 'rnn.Weights',
-    'rnn.cell_backward', 'rnn.cell_forward', 'rnn.course_to_torch', 'rnn.embedding_backward',
-    'rnn.embedding_forward', 'rnn.gru_cell_backward', 'rnn.gru_cell_forward', 'rnn.head_loss',
-    'rnn.layer_backward', 'rnn.layer_forward', 'rnn.layer_weights', 'rnn.lstm_cell_backward',
-    'rnn.lstm_cell_forward', 'rnn.rnn_cell_backward', 'rnn.rnn_cell_forward', 'rnn.sample',
-    'rnn.stack_backward', 'rnn.stack_forward', 'rnn.train_truncated_bptt',
-)
-ROWS.update(dict.fromkeys(PENDING_ROWS, EXEMPT_PENDING))
+# ---- batch normalization, convolutions, recurrent nets, clipping and the newer optimizers ----------------------
+# Small shapes, so that ~40 rows x 10 input kinds cost a few seconds: BN over (n=2, N=4); images (m=2, C=2, 4, 4)
+# with a 3x3 kernel, stride 2, padding 1; a LeNet and a residual net on 4x4 and 2x2 images; recurrent cells with
+# n_x=2, n_h=3, m=2 and T=3.
+GAMMA, BETA = np.array([[1.5], [0.5]]), np.array([[0.2], [-1.0]])
+IMG = np.arange(2 * 2 * 4 * 4, dtype=np.float64).reshape(2, 2, 4, 4) % 7 / 3 - 1
+KERNEL = np.arange(3 * 2 * 3 * 3, dtype=np.float64).reshape(3, 2, 3, 3) % 5 / 4 - 0.5
+KERNEL_BIAS = np.array([0.5, -1.0, 2.0])
+CONV = {"stride": 2, "padding": 1}
+DZ_CONV = np.arange(2 * 3 * 2 * 2, dtype=np.float64).reshape(2, 3, 2, 2) % 3 - 1
+POOLED = IMG[:, :, ::2, ::2] * 2
+LABELS = np.array([0, 1, 1, 0])
+LENET = cv.initialize_lenet(rng=np.random.default_rng(1), image_size=4, channels=(2, 2), hidden=3, n_classes=2)
+RESNET = cv.initialize_resnet(rng=np.random.default_rng(2), image_size=2, width=2, n_classes=2)
+IMG_LENET, IMG_RESNET, LABELS2 = IMG[:, :1], IMG[:, :1, :2, :2], np.array([1, 0])
+BLOCK = ("W2", "gamma2", "beta2", "W3", "gamma3", "beta3")
+BN_NET = {"W1": W1, "gamma1": np.array([[1.0], [2.0], [0.5]]), "beta1": -B1, "W2": W2, "b2": B2}
+_RNG = np.random.default_rng(3)
+CELL_WEIGHTS = {G: rn.Weights(*(np.round(_RNG.uniform(-1, 1, size=shape), 1)
+                                for shape in ((3 * G, 2), (3 * G, 3), (3 * G, 1), (3 * G, 1)))) for G in (1, 3, 4)}
+XT, H0, C0 = X[:, :2], np.array([[0.5, -0.2], [0.1, 0.0], [-1.0, 0.3]]), np.array([[1.0, 0.5], [-0.4, 0.2], [0.0, 2.0]])
+SEQ = np.stack([X[:, :2], X[:, 2:], -X[:, 1:3]], axis=-1)  # (n_x=2, m=2, T=3)
+DH_SEQ = np.stack([H0, C0, H0 - C0], axis=-1)  # (n_h=3, m=2, T=3)
+GRU_NET = rn.RecurrentNet("gru", n_x=2, n_h=3, n_y=2, loss="mse")
+LANGUAGE_NET = rn.RecurrentNet("rnn_tanh", n_x=2, n_h=3, n_y=3, vocab_size=3)
+INDICES = np.array([[0, 2, 1], [1, 1, 0]])
+
+
+def named(a: Arg, arrays: dict, keys: tuple[str, ...] | None = None) -> dict:
+    return {key: a(key, arrays[key]) for key in (keys or arrays)}
+
+
+def cell_weights(a: Arg, gates: int) -> rn.Weights:
+    return rn.Weights(*(a(name, value) for name, value in zip(rn.Weights._fields, CELL_WEIGHTS[gates], strict=True)))
+
+
+def rnn_params(a: Arg, net: rn.RecurrentNet) -> dict:
+    shapes = net.shapes()
+    return {name: a(name, np.round(np.random.default_rng(4).uniform(-1, 1, size=shape), 1))
+            for name, shape in shapes.items()}
+
+
+def bn_states(n: int = 3) -> list:
+    return [bn.BatchNormState(n)]
+
+
+def gradients(a: Arg) -> dict:
+    return {"dW": a("dW", W1), "db": a("db", B1)}
+
+
+def sgd(params_: dict, grads_: dict) -> None:
+    for name, value in params_.items():
+        value -= 0.1 * grads_["d" + name]
+
+
+def truncated_bptt(a: Arg) -> tuple:
+    p = rnn_params(a, GRU_NET)
+    losses, norms = rn.train_truncated_bptt(GRU_NET, p, sgd, a("inputs", SEQ), a("targets", SEQ), chunk_length=2,
+                                            max_norm=1.0)
+    return losses, norms, p
+
+
+EXEMPT_SCHEDULE = Exempt("takes an optimizer and hyperparameters; step() reads the optimizer's lr, no data array")
+EXEMPT_RECORD = Exempt("a NamedTuple record of arrays: the functions that take one apply the policy to its entries")
+ROWS.update({
+    # batchnorm: Z (n, N), gamma and beta (n, 1); images (m, C, H, W) with gamma, beta (C,)
+    "batchnorm.BatchNormState": EXEMPT_SIZES,
+    "batchnorm.check_batchnorm_inputs": EXEMPT_VALIDATOR,
+    "batchnorm.check_bn_inputs": EXEMPT_VALIDATOR,
+    "batchnorm.check_bn_network": EXEMPT_VALIDATOR,
+    "batchnorm.check_placement": EXEMPT_VALIDATOR,
+    "batchnorm.initialize_bn_parameters": EXEMPT_SIZES,
+    "batchnorm.make_bn_states": EXEMPT_SIZES,
+    "batchnorm.batchnorm_forward": Call(lambda a: (
+        bn.batchnorm_forward(a("Z", Z), a("gamma", GAMMA), a("beta", BETA), state := bn.BatchNormState(2),
+                             training=True)[0], state.running_mean, state.running_var)),
+    "batchnorm.batchnorm_backward": Call(lambda a: bn.batchnorm_backward(
+        a("dout", X), bn.batchnorm_forward(Z, GAMMA, BETA, bn.BatchNormState(2), training=True)[1])),
+    "batchnorm.batchnorm_eval_backward": Call(lambda a: bn.batchnorm_eval_backward(
+        a("dout", X), bn.batchnorm_forward(Z, GAMMA, BETA, bn.BatchNormState(2), training=False)[1])),
+    "batchnorm.images_to_rows": Call(lambda a: bn.images_to_rows(a("images", IMG))),
+    "batchnorm.rows_to_images": Call(lambda a: bn.rows_to_images(a("rows", IMG.reshape(2, 32)), IMG.shape)),
+    "batchnorm.batchnorm2d_forward": Call(lambda a: bn.batchnorm2d_forward(
+        a("X", IMG), a("gamma", GAMMA[:, 0]), a("beta", BETA[:, 0]), bn.BatchNormState(2), training=True)[0]),
+    "batchnorm.batchnorm2d_backward": Call(lambda a: bn.batchnorm2d_backward(
+        a("dout", IMG[::-1]), bn.batchnorm2d_forward(IMG, GAMMA[:, 0], BETA[:, 0], bn.BatchNormState(2),
+                                                     training=True)[1])),
+    "batchnorm.bn_layer_forward": Call(lambda a: bn.bn_layer_forward(
+        a("A_prev", X), named(a, BN_NET, ("W1", "gamma1", "beta1")), 1, bn.BatchNormState(3), placement="before",
+        activation="relu", training=True)[0]),
+    "batchnorm.bn_layer_backward": Call(lambda a: bn.bn_layer_backward(
+        a("dA", W1 @ X), bn.bn_layer_forward(X, BN_NET, 1, bn.BatchNormState(3), placement="before",
+                                             activation="relu", training=True)[1],
+        placement="before", activation="relu", training=True)),
+    "batchnorm.bn_model_logits": Call(lambda a: bn.bn_model_logits(a("X", X), named(a, BN_NET), bn_states())[0]),
+    "batchnorm.bn_model_backward": Call(lambda a: bn.bn_model_backward(
+        a("dZL", AL), bn.bn_model_logits(X, BN_NET, bn_states())[1])),
+    "batchnorm.bn_loss_and_grads": Call(lambda a: bn.bn_loss_and_grads(named(a, BN_NET), bn_states(), a("X", X),
+                                                                       a("Y", Y))),
+    "batchnorm.bn_predict": Call(lambda a: bn.bn_predict(a("X", X), named(a, BN_NET), bn_states())),
+    # clipping: the gradients are updated in place (refused unless writeable float32/float64); NaN/Inf propagate
+    "clipping.total_norm": Call(lambda a: cl.total_norm(gradients(a))),
+    "clipping.clip_grad_norm_": Call(lambda a: (cl.clip_grad_norm_(g := gradients(a), max_norm=0.5), g),
+                                     updates=("dW", "db")),
+    "clipping.clip_grad_value_": Call(lambda a: (cl.clip_grad_value_(g := gradients(a), clip_value=0.5), g)[1],
+                                      updates=("dW", "db")),
+    "clipping.clip": Call(lambda a: cl.clip(gradients(a), 0.5), updates=("dW", "db")),
+    # conv: images (m, C, H, W), kernels (C_out, C_in, kH, kW)
+    "conv.ConvGeometry": EXEMPT_SIZES,
+    "conv.check_conv_inputs": EXEMPT_VALIDATOR,
+    "conv.check_image_batch": EXEMPT_VALIDATOR,
+    "conv.check_network_params": EXEMPT_VALIDATOR,
+    "conv.initialize_lenet": EXEMPT_SIZES,
+    "conv.initialize_resnet": EXEMPT_SIZES,
+    "conv.make_resnet_states": EXEMPT_SIZES,
+    "conv.zero_pad": Call(lambda a: cv.zero_pad(a("X", IMG), (1, 2))),
+    "conv.conv_single_step": Call(lambda a: cv.conv_single_step(a("window", IMG[0, :, :3, :3]), a("W_o", KERNEL[1]),
+                                                                a("b_o", np.array(0.5)))),
+    **{f"conv.{f.__name__}": Call(lambda a, f=f: f(a("X", IMG), a("W", KERNEL), a("b", KERNEL_BIAS), **CONV)[0])
+       for f in (cv.conv_forward_loops, cv.conv_forward_im2col, cv.conv_forward)},
+    **{f"conv.{b.__name__}": Call(lambda a, f=f, b=b: b(a("dZ", DZ_CONV), f(IMG, KERNEL, KERNEL_BIAS, **CONV)[1]))
+       for f, b in ((cv.conv_forward_loops, cv.conv_backward_loops), (cv.conv_forward_im2col, cv.conv_backward_im2col),
+                    (cv.conv_forward, cv.conv_backward))},
+    "conv.conv_windows": Call(lambda a: cv.conv_windows(a("X_pad", IMG), (3, 3), cv.ConvGeometry.of(), (2, 2))),
+    "conv.dilate": Call(lambda a: cv.dilate(a("dZ", DZ_CONV), (2, 3))),
+    "conv.rotate_kernel": Call(lambda a: cv.rotate_kernel(a("W", KERNEL), 1)),
+    "conv.input_gradient_transposed": Call(lambda a: cv.input_gradient_transposed(
+        a("dZ", DZ_CONV), a("W", KERNEL), cv.ConvGeometry.of(**CONV), (2, 2, 6, 6))),
+    "conv.im2col": Call(lambda a: cv.im2col(a("X_pad", IMG), (3, 3), cv.ConvGeometry.of(), (2, 2))),
+    "conv.col2im": Call(lambda a: cv.col2im(a("dcols", cv.im2col(IMG, (3, 3), cv.ConvGeometry.of(), (2, 2))),
+                                            IMG.shape, cv.ConvGeometry.of())),
+    "conv.max_pool_forward": Call(lambda a: cv.max_pool_forward(a("X", IMG), kernel_size=2)[0]),
+    "conv.max_pool_backward": Call(lambda a: cv.max_pool_backward(a("dout", POOLED),
+                                                                  cv.max_pool_forward(IMG, kernel_size=2)[1])),
+    "conv.avg_pool_forward": Call(lambda a: cv.avg_pool_forward(a("X", IMG), kernel_size=2)[0]),
+    "conv.avg_pool_backward": Call(lambda a: cv.avg_pool_backward(a("dout", POOLED),
+                                                                  cv.avg_pool_forward(IMG, kernel_size=2)[1])),
+    "conv.images_to_columns": Call(lambda a: cv.images_to_columns(a("A", IMG))),
+    "conv.columns_to_images": Call(lambda a: cv.columns_to_images(a("dA", IMG.reshape(2, 32).T), IMG.shape)),
+    "conv.softmax_gradient": Call(lambda a: cv.softmax_gradient(a("ZL", Z), LABELS)),
+    "conv.lenet_forward": Call(lambda a: cv.lenet_forward(a("X", IMG_LENET), named(a, LENET))[0]),
+    "conv.lenet_backward": Call(lambda a: cv.lenet_backward(a("dZ4", Z[:, :2]), named(a, LENET),
+                                                            cv.lenet_forward(IMG_LENET, LENET)[1])),
+    "conv.lenet_loss_and_grads": Call(lambda a: cv.lenet_loss_and_grads(named(a, LENET), a("X", IMG_LENET), LABELS2)),
+    "conv.basic_block_forward": Call(lambda a: cv.basic_block_forward(
+        a("X", IMG[:, :, :2, :2]), named(a, RESNET, BLOCK), cv.make_resnet_states(2), training=True)[0]),
+    "conv.basic_block_backward": Call(lambda a: cv.basic_block_backward(
+        a("dout", IMG[:, :, 2:, 2:]), cv.basic_block_forward(IMG[:, :, :2, :2], RESNET, cv.make_resnet_states(2),
+                                                             training=True)[1], training=True)),
+    "conv.resnet_forward": Call(lambda a: cv.resnet_forward(a("X", IMG_RESNET), named(a, RESNET),
+                                                            cv.make_resnet_states(2))[0]),
+    "conv.resnet_backward": Call(lambda a: cv.resnet_backward(
+        a("dZ4", Z[:, :2]), named(a, RESNET), cv.resnet_forward(IMG_RESNET, RESNET, cv.make_resnet_states(2))[1])),
+    "conv.resnet_loss_and_grads": Call(lambda a: cv.resnet_loss_and_grads(
+        named(a, RESNET), cv.make_resnet_states(2), a("X", IMG_RESNET), LABELS2)),
+    "deep_net.activation_forward": Call(lambda a: dn.activation_forward(a("Z", Z), "leaky_relu")),
+    # optim: the newer functional cores and classes, schedules
+    "optim.adadelta_step": step_core(so.adadelta_step, {"step": 0, "square_avg": ZEROS, "acc_delta": ZEROS}, lr=1.0,
+                                     rho=0.9, eps=1e-6, weight_decay=0.1),
+    "optim.adamax_step": step_core(so.adamax_step, {"step": 0, "exp_avg": ZEROS, "exp_inf": ZEROS}, lr=0.1,
+                                   betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1),
+    "optim.nadam_step": step_core(so.nadam_step, {"step": 0, "mu_product": so.MU_PRODUCT_DTYPE(1.0), "exp_avg": ZEROS,
+                                                  "exp_avg_sq": ZEROS}, lr=0.1, betas=(0.9, 0.999), eps=1e-8,
+                                  weight_decay=0.1, momentum_decay=4e-3, decoupled_weight_decay=True),
+    "optim.radam_step": step_core(so.radam_step, {"step": 0, "exp_avg": ZEROS, "exp_avg_sq": ZEROS}, lr=0.1,
+                                  betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1, decoupled_weight_decay=False),
+    "optim.nadam_momentum": Exempt("takes hyperparameters and a step count: Python numbers, no data array"),
+    "optim.radam_rectification": Exempt("takes two Python numbers derived from the step count, no data array"),
+    "optim.Adadelta": optimizer(so.Adadelta, lr=1.0),
+    "optim.Adamax": optimizer(so.Adamax, lr=0.1),
+    "optim.NAdam": optimizer(so.NAdam, lr=0.1),
+    "optim.RAdam": optimizer(so.RAdam, lr=0.1),
+    **{f"optim.{name}": EXEMPT_SCHEDULE for name in ("LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR",
+                                                     "CosineAnnealingLR", "OneCycleLR")},
+    "optim.ReduceLROnPlateau": Exempt("takes an optimizer and hyperparameters; step(metric) takes one Python number"),
+    # rnn: x (n_in, m), h (n_h, m), sequences (n, m, T), torch's stacked gate weights
+    "rnn.Weights": EXEMPT_RECORD,
+    "rnn.StepCache": EXEMPT_RECORD,
+    "rnn.check_indices": EXEMPT_VALIDATOR,
+    "rnn.layer_weights": Exempt("selects dict entries by name, no arithmetic"),
+    "rnn.rnn_cell_forward": Call(lambda a: rn.rnn_cell_forward(a("x", XT), a("h_prev", H0), cell_weights(a, 1))[0]),
+    "rnn.lstm_cell_forward": Call(lambda a: rn.lstm_cell_forward(a("x", XT), a("h_prev", H0), a("c_prev", C0),
+                                                                 cell_weights(a, 4))[:2]),
+    "rnn.gru_cell_forward": Call(lambda a: rn.gru_cell_forward(a("x", XT), a("h_prev", H0), cell_weights(a, 3))[0]),
+    "rnn.rnn_cell_backward": Call(lambda a: rn.rnn_cell_backward(
+        a("dh", C0), rn.rnn_cell_forward(XT, H0, CELL_WEIGHTS[1])[1])),
+    "rnn.lstm_cell_backward": Call(lambda a: rn.lstm_cell_backward(
+        a("dh", C0), a("dc", H0), rn.lstm_cell_forward(XT, H0, C0, CELL_WEIGHTS[4])[2])),
+    "rnn.gru_cell_backward": Call(lambda a: rn.gru_cell_backward(
+        a("dh", C0), rn.gru_cell_forward(XT, H0, CELL_WEIGHTS[3])[1])),
+    "rnn.cell_forward": Call(lambda a: rn.cell_forward("lstm", a("x", XT), (a("state", H0), a("state", C0)),
+                                                       cell_weights(a, 4))[0]),
+    "rnn.cell_backward": Call(lambda a: rn.cell_backward(
+        "lstm", (a("dstate", C0), a("dstate", H0)), rn.cell_forward("lstm", XT, (H0, C0), CELL_WEIGHTS[4])[1])),
+    "rnn.layer_forward": Call(lambda a: rn.layer_forward("gru", a("X", SEQ), (a("state0", H0),),
+                                                         cell_weights(a, 3))[:2]),
+    "rnn.layer_backward": Call(lambda a: rn.layer_backward(
+        "gru", a("dH", DH_SEQ), rn.layer_forward("gru", SEQ, (H0,), CELL_WEIGHTS[3])[2])),
+    "rnn.stack_forward": Call(lambda a: rn.stack_forward(
+        "rnn_tanh", a("X", SEQ), dict(zip(("W_ih_l0", "W_hh_l0", "b_ih_l0", "b_hh_l0"), cell_weights(a, 1),
+                                          strict=True)), [(a("states0", H0),)], 1)[:2]),
+    "rnn.stack_backward": Call(lambda a: rn.stack_backward("rnn_tanh", a("dH", DH_SEQ), rn.stack_forward(
+        "rnn_tanh", SEQ, dict(zip(("W_ih_l0", "W_hh_l0", "b_ih_l0", "b_hh_l0"), CELL_WEIGHTS[1], strict=True)),
+        [(H0,)], 1)[2])[:2]),
+    "rnn.embedding_forward": Call(lambda a: rn.embedding_forward(INDICES, a("E", W1))),
+    "rnn.embedding_backward": Call(lambda a: rn.embedding_backward(a("dX", SEQ), INDICES, a("E", W1))),
+    "rnn.head_loss": Call(lambda a: rn.head_loss(a("Z", Z), a("targets", X), "mse")),
+    "rnn.RecurrentNet": Call(lambda a: GRU_NET.loss_and_grads(rnn_params(a, GRU_NET), a("inputs", SEQ),
+                                                              a("targets", SEQ))),
+    "rnn.train_truncated_bptt": Call(truncated_bptt, updates=tuple(GRU_NET.shapes())),
+    "rnn.sample": Call(lambda a: rn.sample(LANGUAGE_NET, rnn_params(a, LANGUAGE_NET), 0, a("uniforms", AL[0]))),
+    "rnn.course_to_torch": Call(lambda a: rn.course_to_torch(
+        {"Wax": a("Wax", CELL_WEIGHTS[1].W_ih), "Waa": a("Waa", CELL_WEIGHTS[1].W_hh),
+         "ba": a("ba", CELL_WEIGHTS[1].b_ih), "Wya": a("Wya", W2), "by": a("by", B2)}, cell="rnn_tanh")),
+})
 
 
 def public_callables() -> list[str]:

@@ -12,9 +12,17 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 
+from torch_ref import validation as v
+
 
 def make_augmentation(size: tuple[int, int], *, padding: int, flip_prob: float = 0.5) -> v2.Compose:
     """``Compose([RandomHorizontalFlip(flip_prob), RandomCrop(size, padding=padding)])`` (fill 0)."""
+    v.check_sizes("size", size, at_least=2)
+    if len(size) != 2:
+        raise ValueError(f"size must be (height, width), got {size!r}")
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
+    v.check_number("flip_prob", flip_prob, low=0.0, high=1.0)
     return v2.Compose([v2.RandomHorizontalFlip(p=flip_prob), v2.RandomCrop(size, padding=padding)])
 
 

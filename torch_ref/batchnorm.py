@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from torch_ref import validation as v
 from torch_ref.deep_net import make_activation
 
 PLACEMENTS = ("before", "after")
@@ -27,9 +28,10 @@ class BNDeepNet(nn.Module):
                  momentum: float | None = 0.1, eps: float = 1e-5, dtype: torch.dtype = torch.float64,
                  device: str | torch.device = "cpu"):
         super().__init__()
-        dims = list(layer_dims)
-        if len(dims) < 3 or any(not isinstance(d, int) or d <= 0 for d in dims):
-            raise ValueError(f"layer_dims must list at least 3 positive integer sizes (a hidden layer), got {dims}")
+        dims = v.check_sizes("layer_dims", layer_dims, at_least=3)  # at least one hidden layer to normalize
+        v.check_momentum("momentum", momentum)
+        v.check_number("eps", eps, low=0.0, low_open=True)
+        v.check_float_dtype("dtype", dtype)
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
         self.placement = placement

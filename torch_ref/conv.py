@@ -13,6 +13,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from torch_ref import validation as v
+
+
+def _check_bn(momentum: object, eps: object, dtype: object) -> None:
+    v.check_momentum("momentum", momentum)
+    v.check_number("eps", eps, low=0.0, low_open=True)
+    v.check_float_dtype("dtype", dtype)
+
 
 class LeNet(nn.Module):
     """``Conv3x3 -> ReLU -> MaxPool2 -> Conv3x3 -> ReLU -> MaxPool2 -> Flatten -> Linear -> ReLU -> Linear``."""
@@ -21,9 +29,16 @@ class LeNet(nn.Module):
                  hidden: int = 32, n_classes: int = 10, dtype: torch.dtype = torch.float64,
                  device: str | torch.device = "cpu"):
         super().__init__()
+        for name, size in (("in_channels", in_channels), ("image_size", image_size), ("hidden", hidden),
+                           ("n_classes", n_classes)):
+            v.check_positive_int(name, size)
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4 (two 2x2 max-poolings), got {image_size}")
-        c1, c2 = channels
+        widths = v.check_sizes("channels", channels, at_least=2)
+        if len(widths) != 2:
+            raise ValueError(f"channels must be two sizes (the two convolutions' widths), got {widths}")
+        c1, c2 = widths
+        v.check_float_dtype("dtype", dtype)
         kw = {"dtype": dtype, "device": device}
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, c1, 3, padding=1, **kw), nn.ReLU(), nn.MaxPool2d(2),
@@ -44,6 +59,8 @@ class BasicBlock(nn.Module):
     def __init__(self, width: int, *, momentum: float | None = 0.1, eps: float = 1e-5,
                  dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"):
         super().__init__()
+        v.check_positive_int("width", width)
+        _check_bn(momentum, eps, dtype)
         kw = {"dtype": dtype, "device": device}
         self.conv1 = nn.Conv2d(width, width, 3, padding=1, bias=False, **kw)
         self.bn1 = nn.BatchNorm2d(width, momentum=momentum, eps=eps, **kw)
@@ -62,6 +79,10 @@ class SmallResNet(nn.Module):
                  momentum: float | None = 0.1, eps: float = 1e-5, dtype: torch.dtype = torch.float64,
                  device: str | torch.device = "cpu"):
         super().__init__()
+        for name, size in (("in_channels", in_channels), ("image_size", image_size), ("width", width),
+                           ("n_classes", n_classes)):
+            v.check_positive_int(name, size)
+        _check_bn(momentum, eps, dtype)
         if image_size % 2:
             raise ValueError(f"image_size must be even (one 2x2 average pooling), got {image_size}")
         kw = {"dtype": dtype, "device": device}

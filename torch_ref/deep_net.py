@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from torch_ref import validation as v
 from torch_ref.training import train_step  # noqa: F401  (re-exported for study pages)
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
@@ -38,9 +39,8 @@ class DeepNet(nn.Module):
     def __init__(self, layer_dims: Sequence[int], hidden_activation: str = "relu", *,
                  dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"):
         super().__init__()
-        dims = list(layer_dims)
-        if len(dims) < 2 or any(not isinstance(d, int) or d <= 0 for d in dims):
-            raise ValueError(f"layer_dims must list at least 2 positive integer sizes, got {dims}")
+        dims = v.check_sizes("layer_dims", layer_dims, at_least=2)
+        v.check_float_dtype("dtype", dtype)
         self.linears = nn.ModuleList(
             nn.Linear(dims[l - 1], dims[l], dtype=dtype, device=device) for l in range(1, len(dims))  # noqa: E741
         )

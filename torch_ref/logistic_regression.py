@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from torch_ref import validation as v
 from torch_ref.training import train_step  # noqa: F401  (re-exported for study pages)
 
 
@@ -18,6 +19,8 @@ class LogisticRegression(nn.Module):
 
     def __init__(self, n_features: int, *, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"):
         super().__init__()
+        v.check_positive_int("n_features", n_features)
+        v.check_float_dtype("dtype", dtype)
         self.linear = nn.Linear(n_features, 1, dtype=dtype, device=device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

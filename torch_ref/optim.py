@@ -16,6 +16,8 @@ from torch.optim import lr_scheduler
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
+from torch_ref import validation as v
+
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "SGD": torch.optim.SGD,
     "RMSprop": torch.optim.RMSprop,
@@ -81,7 +83,9 @@ class PermutationSampler(Sampler[int]):
     """Yields the indices of ``next_permutation()``, called once per epoch (each ``iter``)."""
 
     def __init__(self, next_permutation: Callable[[], Sequence[int]], m: int):
-        self.next_permutation, self.m = next_permutation, m
+        if not callable(next_permutation):
+            raise TypeError(f"next_permutation must be callable, got {type(next_permutation).__name__}")
+        self.next_permutation, self.m = next_permutation, v.check_positive_int("m", m)
 
     def __iter__(self) -> Iterator[int]:
         yield from (int(i) for i in self.next_permutation())
@@ -94,6 +98,9 @@ def make_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int, next_permutat
                 ) -> DataLoader:
     """Batch-first ``(x, y)`` in batches of ``batch_size`` (last one smaller), each epoch in the order
     ``next_permutation()`` gives (the harness passes ``np.random.Generator(seed).permutation``)."""
+    v.check_positive_int("batch_size", batch_size)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must hold the same number of examples, got {len(x)} and {len(y)}")
     sampler = PermutationSampler(next_permutation, len(x))
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, sampler=sampler, drop_last=False)
 
@@ -101,4 +108,6 @@ def make_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int, next_permutat
 def inverse_time_decay(optimizer: torch.optim.Optimizer, *, decay_rate: float, time_interval: int = 1
                        ) -> LambdaLR:
     """``lr = lr0 / (1 + decay_rate * floor(epoch / time_interval))``; call ``.step()`` once per epoch."""
+    v.check_number("decay_rate", decay_rate, low=0.0)
+    v.check_positive_int("time_interval", time_interval)
     return LambdaLR(optimizer, lambda epoch: 1 / (1 + decay_rate * (epoch // time_interval)))

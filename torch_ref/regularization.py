@@ -21,6 +21,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from torch_ref import validation as v
+
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
@@ -30,8 +32,9 @@ class DropoutNet(nn.Module):
     def __init__(self, layer_dims: list[int], *, keep_prob: float, hidden_activation: str = "relu",
                  dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"):
         super().__init__()
-        if not 0 < keep_prob <= 1:
-            raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r}")
+        v.check_sizes("layer_dims", layer_dims, at_least=2)
+        v.check_number("keep_prob", keep_prob, low=0.0, high=1.0, low_open=True)
+        v.check_float_dtype("dtype", dtype)
         if hidden_activation not in ACTIVATIONS:
             raise ValueError(f"hidden_activation must be one of {sorted(ACTIVATIONS)}, got {hidden_activation!r}")
         pairs = zip(layer_dims[:-1], layer_dims[1:], strict=True)
@@ -64,6 +67,9 @@ class PenalizedLoss(nn.Module):
 
     def __init__(self, model: nn.Module, *, m: int, l2: float = 0.0, l1: float = 0.0):
         super().__init__()
+        v.check_positive_int("m", m)
+        v.check_number("l2", l2, low=0.0)
+        v.check_number("l1", l1, low=0.0)
         self.bce = nn.BCEWithLogitsLoss()
         self.model = [model]  # a list, so the model is not registered twice as a submodule
         self.m, self.l2, self.l1 = m, l2, l1
@@ -101,8 +107,7 @@ class EarlyStopping:
     def __init__(self, *, patience: int, min_delta: float = 0.0):
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be a positive integer, got {patience!r}")
-        if not min_delta >= 0:
-            raise ValueError(f"min_delta must be >= 0, got {min_delta!r}")
+        v.check_number("min_delta", min_delta, low=0.0)
         self.patience, self.min_delta = patience, min_delta
         self.best_loss = float("inf")
         self.best_epoch = -1

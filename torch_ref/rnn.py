@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from torch_ref import validation as v
 from torch_ref.optim import make_optimizer  # noqa: F401  (re-exported for study pages)
 
 CELL_MODULES = {"rnn_tanh": (nn.RNN, {"nonlinearity": "tanh"}), "rnn_relu": (nn.RNN, {"nonlinearity": "relu"}),
@@ -35,6 +36,11 @@ class RecurrentModel(nn.Module):
             raise ValueError(f"cell must be one of {sorted(CELL_MODULES)}, got {cell!r}")
         if head not in ("many_to_one", "many_to_many"):
             raise ValueError(f"head must be 'many_to_one' or 'many_to_many', got {head!r}")
+        for name, size in (("n_x", n_x), ("n_h", n_h), ("n_y", n_y), ("num_layers", num_layers)):
+            v.check_positive_int(name, size)
+        if vocab_size is not None:
+            v.check_positive_int("vocab_size", vocab_size)
+        v.check_float_dtype("dtype", dtype)
         module, options = CELL_MODULES[cell]
         self.head_kind, self.batch_first = head, batch_first
         self.embedding = nn.Embedding(vocab_size, n_x, dtype=dtype, device=device) if vocab_size else None

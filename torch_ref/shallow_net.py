@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from torch_ref import validation as v
 from torch_ref.deep_net import DeepNet, make_training, predict  # noqa: F401  (same loss, optimizer, predict)
 
 
@@ -19,6 +20,8 @@ class ShallowNet(DeepNet):
 
     def __init__(self, n_x: int, n_h: int, n_y: int = 1, *, dtype: torch.dtype = torch.float64,
                  device: str | torch.device = "cpu"):
+        for name, size in (("n_x", n_x), ("n_h", n_h), ("n_y", n_y)):
+            v.check_positive_int(name, size)
         super().__init__([n_x, n_h, n_y], hidden_activation="tanh", dtype=dtype, device=device)
 
     @property

@@ -109,7 +109,7 @@ class ScratchBNNet(ScratchTrainer):
     def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
         X, Y = next(self.batches)
         ZL, caches = bn.bn_model_logits(X, self.params, self.states, placement=self.placement,
-                                        training=self.training)
+                                        training=self.training, check=False)
         self.capture_preactivations(lambda: scratch_relu_inputs(caches, self.params, self.placement))
         dZL = dn.sigmoid(ZL) - Y
         dZL /= X.shape[1]

@@ -12,6 +12,7 @@ first wrong number and, when the numbers show one, a diagnosis (:mod:`compare.ch
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -57,6 +58,10 @@ def check(target: object, *, functions: Iterable[str] | None = None, week: str |
     """
     if week is not None and week not in WEEKS:
         raise UserError(f"week must be one of {', '.join(WEEKS)}, got {week!r}")
+    if isinstance(functions, str):  # iterating it would check one-letter names
+        raise UserError(f"functions must be a list of function names, got the string {functions!r}")
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not 0 < time_limit < math.inf:
+        raise UserError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
     source = _source(target)
     names = known_names() | set(TRAINING)
     if isinstance(source, Path):

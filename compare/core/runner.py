@@ -162,6 +162,12 @@ def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str =
     differences (:func:`scratch.gradient_check.gradient_check_n`, float64 whatever ``dtype``). With
     ``replay``, the scratch side is also trained alone and must reproduce its losses (:func:`replay_scratch`).
     """
+    if not isinstance(case, Case):
+        raise TypeError(f"case must be a registered Case (compare.core.registry.select([...])), "
+                        f"got {type(case).__name__}")
+    for name, flag in (("gradient_check", gradient_check), ("replay", replay)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
     torch_device = resolve_device(device)
     steps = case.steps if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
