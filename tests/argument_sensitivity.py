@@ -66,6 +66,7 @@ from torch_ref import optim as top
 from torch_ref import regularization as treg
 from torch_ref import rnn as trnn
 from torch_ref import shallow_net as tsn
+from torch_ref import validation as tval
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "argument-sensitivity.md"
@@ -380,7 +381,8 @@ def updates_in_place_run(**kw: object) -> object:
     @val.updates_in_place("param", **kw)
     def step(param: np.ndarray, grad: object) -> None:
         param -= 0.1 * np.asarray(grad).sum()
-    return outcome(lambda: step(np.ones((2, 2)), np.ones((3,))))
+    return (outcome(lambda: step(np.ones((2, 2)), np.ones((3,)))),
+            outcome(lambda: step(np.array([[1.0, np.inf]]), np.ones((1, 2)))))
 
 
 C3_X = _rng(5).standard_normal((4, 6))
@@ -447,7 +449,7 @@ VARIES: dict[str, Varies] = {
     "scratch.batchnorm.bn_model_logits": Varies(
         lambda **kw: bn.bn_model_logits(X, bn_setup(placement=kw.get("placement", "before"))[0],
                                         bn_setup()[1], **kw)[0],
-        {"placement": "after", "hidden_activation": "tanh", "training": False}),
+        {"placement": "after", "hidden_activation": "tanh", "training": False}, same={"check": False}),
     "scratch.batchnorm.bn_model_backward": Varies(
         lambda **kw: bn.bn_model_backward(
             np.ones((1, 8)), bn.bn_model_logits(X, bn_setup(placement=kw.get("placement", "before"))[0],
@@ -640,12 +642,17 @@ VARIES: dict[str, Varies] = {
         {"hidden_activation": "tanh"}),
     "scratch.softmax.predict": Varies(lambda **kw: sm.predict(X, net((3, 4, 3)), **kw),
                                       {"hidden_activation": "sigmoid"}),
-    "scratch.validation.updates_in_place": Varies(updates_in_place_run, {"same_shape": "grad"}),
+    "scratch.validation.updates_in_place": Varies(updates_in_place_run, {"same_shape": "grad", "finite": False}),
+    "scratch.validation.check_updatable": Varies(
+        lambda **kw: outcome(lambda: val.check_updatable("g", np.array([1.0, np.inf]), **kw)), {"finite": False}),
     "scratch.validation.check_array": Varies(lambda **kw: outcome(lambda: val.check_array("x", X[0], **kw)),
                                              {"ndim": 2}),
     "scratch.validation.check_in_range": Varies(
         lambda **kw: [outcome(lambda v=v: val.check_in_range("p", v, 0.0, 1.0, **kw)) for v in (0.0, 1.0)],
         {"low_open": True, "high_open": True}),
+    "torch_ref.validation.check_number": Varies(
+        lambda **kw: [outcome(lambda v=v: tval.check_number("p", v, low=0.0, **kw)) for v in (0.0, 1.0, 5.0)],
+        {"high": 2.0, "low_open": True, "high_open": With(True, {"high": 1.0})}),
     "scratch.validation.check_binary_dataset": Varies(
         lambda **kw: [outcome(lambda: val.check_binary_dataset(X * np.nan, Y, **kw)),
                       outcome(lambda: val.check_binary_dataset(X, Y * 2, **kw))],
