@@ -22,7 +22,10 @@ Two ways in:
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
+import time
 import traceback
 import weakref
 from dataclasses import dataclass
@@ -210,6 +213,15 @@ def serve(rank: int, world_size: int, port: int, backend: str, conn: connection.
         conn.close()
 
 
+def _serve_then_exit(rank: int, world_size: int, port: int, backend: str, conn: connection.Connection) -> None:
+    """:func:`serve`, then end the process at once: tearing down an interpreter that imported torch takes
+    seconds, and a rank has nothing left to clean up (its pipe and process group are closed)."""
+    serve(rank, world_size, port, backend, conn)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 class RankFailed(RuntimeError):
     """A rank raised, died or did not answer in time; the group has been shut down."""
 
@@ -245,8 +257,8 @@ class RankGroup:
         self.processes, self.conns = [], []
         for rank in range(world_size):
             parent, child = context.Pipe()
-            process = context.Process(target=serve, args=(rank, world_size, port, backend, child), daemon=True,
-                                      name=f"ddp-rank-{rank}")
+            process = context.Process(target=_serve_then_exit, args=(rank, world_size, port, backend, child),
+                                      daemon=True, name=f"ddp-rank-{rank}")
             process.start()
             child.close()  # only the rank holds its end now: its death is an end of file here
             self.processes.append(process)
@@ -278,8 +290,10 @@ class RankGroup:
         return self._receive_all(None)
 
     def _receive_all(self, expected: str | None) -> list[tuple]:
+        """Every rank's reply, in rank order, waiting on all ranks at once: the first rank that raises or dies
+        ends the wait (a rank blocked in a collective with a dead peer would otherwise hold it up)."""
         try:
-            replies = [self._receive(rank) for rank in range(self.world_size)]
+            replies = self._gather_replies()
         except RankFailed:
             self.close()
             raise
@@ -288,22 +302,36 @@ class RankGroup:
             raise RankFailed(f"expected {expected!r} from every rank, got {[reply[0] for reply in replies]}")
         return replies
 
-    def _receive(self, rank: int) -> tuple:
+    def _gather_replies(self) -> list[tuple]:
+        replies: dict[int, tuple] = {}
+        deadline = time.monotonic() + self.timeout
+        while len(replies) < self.world_size:
+            waiting = [rank for rank in range(self.world_size) if rank not in replies]
+            handles = {self.conns[rank]: rank for rank in waiting}
+            handles.update({self.processes[rank].sentinel: rank for rank in waiting})
+            ready = connection.wait(list(handles), timeout=max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise RankFailed(f"ranks {waiting} did not answer within {self.timeout:.0f} s")
+            for handle in ready:
+                rank = handles[handle]
+                if rank not in replies:
+                    replies[rank] = self._reply_of(rank)
+        return [replies[rank] for rank in range(self.world_size)]
+
+    def _reply_of(self, rank: int) -> tuple:
+        """Rank ``rank``'s reply once its pipe or its process sentinel is ready."""
         conn, process = self.conns[rank], self.processes[rank]
-        ready = connection.wait([conn, process.sentinel], timeout=self.timeout)
-        if conn in ready:
+        if conn.poll():
             try:
                 reply = conn.recv()
             except EOFError:
-                ready = [process.sentinel]
+                pass
             else:
                 if reply[0] == "error":
                     raise RankFailed(f"rank {rank} raised:\n{reply[1]}")
                 return reply
-        if process.sentinel in ready:
-            process.join(self.timeout)
-            raise RankFailed(f"rank {rank} died (exit code {process.exitcode})")
-        raise RankFailed(f"rank {rank} did not answer within {self.timeout:.0f} s")
+        process.join(self.timeout)
+        raise RankFailed(f"rank {rank} died (exit code {process.exitcode})")
 
     def close(self) -> None:
         """Stop every rank (``stop``, then kill what has not exited after a grace period)."""
