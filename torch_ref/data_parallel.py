@@ -226,17 +226,19 @@ class RankFailed(RuntimeError):
     """A rank raised, died or did not answer in time; the group has been shut down."""
 
 
-def _shutdown(processes: list, conns: list, grace: float) -> None:
+def _shutdown(processes: list, conns: list, grace: float, failed: list[bool]) -> None:
+    """``stop`` to every rank, ``grace`` seconds each to exit, then kill. After a failure (``failed[0]``) the
+    ranks are killed at once: a rank waiting in a collective for a dead peer would never read ``stop``."""
     for conn in conns:
         try:
             conn.send(("stop",))
         except (OSError, ValueError):
             pass  # the rank is gone already, or the pipe was closed
     for process in processes:
-        process.join(grace)
+        process.join(0.0 if failed[0] else grace)
         if process.is_alive():
             process.kill()
-            process.join(grace)
+            process.join(grace)  # a killed process ends; the limit only guards against a stuck kernel
     for conn in conns:
         conn.close()
 
@@ -263,7 +265,8 @@ class RankGroup:
             child.close()  # only the rank holds its end now: its death is an end of file here
             self.processes.append(process)
             self.conns.append(parent)
-        self._finalizer = weakref.finalize(self, _shutdown, self.processes, self.conns, 10.0)
+        self._failed = [False]
+        self._finalizer = weakref.finalize(self, _shutdown, self.processes, self.conns, 10.0, self._failed)
         self._receive_all("ready")
 
     @property
@@ -285,7 +288,7 @@ class RankGroup:
             try:
                 conn.send(command)
             except OSError as error:
-                self.close()
+                self._fail()
                 raise RankFailed(f"rank {rank} cannot be reached ({error})") from None
         return self._receive_all(None)
 
@@ -295,10 +298,10 @@ class RankGroup:
         try:
             replies = self._gather_replies()
         except RankFailed:
-            self.close()
+            self._fail()
             raise
         if expected is not None and any(reply[0] != expected for reply in replies):
-            self.close()
+            self._fail()
             raise RankFailed(f"expected {expected!r} from every rank, got {[reply[0] for reply in replies]}")
         return replies
 
@@ -332,6 +335,10 @@ class RankGroup:
                 return reply
         process.join(self.timeout)
         raise RankFailed(f"rank {rank} died (exit code {process.exitcode})")
+
+    def _fail(self) -> None:
+        self._failed[0] = True
+        self.close()
 
     def close(self) -> None:
         """Stop every rank (``stop``, then kill what has not exited after a grace period)."""
