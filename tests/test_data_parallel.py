@@ -28,10 +28,6 @@ SETTINGS = dict(deadline=None, derandomize=True, max_examples=40)
 FLOOR = rounding_floor("float64")
 
 
-class _Owner:
-    """Holds a rank group for the duration of a test (the pool lends a group to one live owner at a time)."""
-
-
 def _fold_in_ring_order(buffers: list[np.ndarray], chunk: int) -> np.ndarray:
     """Chunk ``chunk``'s sum as the ring forms it: ``g_c``, then ``g_{c+1} + that``, ..., round the ring."""
     n = len(buffers)
@@ -135,10 +131,8 @@ def test_uneven_shards_need_example_weights() -> None:
 
 @pytest.fixture
 def gloo_pair():
-    owner = _Owner()
-    group = dpc.acquire_group(2, "cpu", owner)
-    yield group
-    del owner  # hands the group back to the pool
+    with dpc.borrowed_group(2) as group:
+        yield group
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -194,8 +188,11 @@ def test_a_rank_that_raises_is_reported_and_the_group_shut_down(gloo_pair) -> No
 @pytest.mark.slow
 @pytest.mark.parametrize("n", [3, 4])
 def test_ring_and_gloo_agree_to_rounding_on_more_ranks(n: int) -> None:
-    owner = _Owner()
-    group = dpc.acquire_group(n, "cpu", owner)
+    with dpc.borrowed_group(n) as group:
+        _agree_to_rounding(group, n)
+
+
+def _agree_to_rounding(group: tdp.RankGroup, n: int) -> None:
     rng = np.random.default_rng(n)
     for length in (1, n + 1, 2 * n - 1, 1001):
         integers = [rng.integers(-1000, 1000, length).astype(np.float64) for _ in range(n)]
@@ -235,3 +232,20 @@ def test_spawned_training_equals_the_stepped_group() -> None:
     for name, value in params.items():
         assert value.tobytes() == stepped[-1][2][name].tobytes(), name
 
+
+
+# ------------------------------------------------------------------ the study's own figures (no processes)
+
+
+def test_study_counts_the_rings_traffic_and_draws_the_ring(tmp_path) -> None:
+    from compare.studies import data_parallel_ring as study
+
+    problem = dpc.make_problem(0, np.dtype("float64"), n_workers=2)
+    rows = study.traffic_rows(problem.params, problem.data["X"], problem.data["Y"])
+    assert [row["N"] for row in rows] == [2, 3, 4, 8]
+    for row in rows:  # 337 elements, a prime: chunks differ by one element, so the fraction is within 2/337
+        assert row["gradient bytes"] == 8 * 337
+        assert abs(row["sent / gradient"] - row["2 (N - 1) / N"]) <= 2 / 337
+    assert "| reduce-scatter (add) 1 | chunk 0 | chunk 1 | chunk 2 | chunk 3 |" in study.schedule_table(4)
+    study.draw_ring(str(tmp_path / "ring.png"))
+    assert (tmp_path / "ring.png").stat().st_size > 1000

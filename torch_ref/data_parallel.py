@@ -162,6 +162,21 @@ def spawn_training(spec: RankSpec, world_size: int, steps: int, *, device_type: 
 # ------------------------------------------------------------------ a group of ranks driven step by step
 
 
+def time_all_reduce(length: int, repeats: int, dtype: str, *, device: torch.device) -> float:
+    """Seconds per ``dist.all_reduce`` of ``length`` elements: the mean of ``repeats``, after a barrier and one
+    untimed call (every rank must call it: it is a collective)."""
+    tensor = torch.zeros(length, dtype=DTYPES[dtype], device=device)
+    dist.all_reduce(tensor)
+    dist.barrier()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        dist.all_reduce(tensor)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - started) / repeats
+
+
+
 def _command(training: RankTraining | None, spec_or_args: tuple, rank: int, world_size: int,
              device: torch.device) -> tuple[RankTraining | None, tuple]:
     """Run one command of :func:`serve`; returns the (new) training objects and the reply."""
@@ -172,6 +187,8 @@ def _command(training: RankTraining | None, spec_or_args: tuple, rank: int, worl
         tensor = torch.from_numpy(np.array(args[0])).to(device)
         dist.all_reduce(tensor)
         return training, ("reduced", tensor.cpu().numpy())
+    if name == "time_all_reduce":
+        return training, ("timed", time_all_reduce(*args, device=device))
     if training is None:
         raise RuntimeError(f"command {name!r} before 'setup'")
     if name == "step":

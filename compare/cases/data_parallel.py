@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import atexit
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -95,6 +97,18 @@ def acquire_group(world_size: int, device_type: str, owner: object) -> tdp.RankG
     group = tdp.RankGroup(world_size, device_type=device_type)
     _GROUPS.append((group, [weakref.ref(owner)]))
     return group
+
+
+class _Loan:
+    """The owner of a group lent by :func:`borrowed_group` (anything weakly referenceable will do)."""
+
+
+@contextmanager
+def borrowed_group(world_size: int, device_type: str = "cpu") -> Iterator[tdp.RankGroup]:
+    """``with borrowed_group(n) as group:`` a pooled rank group, handed back to the pool on exit."""
+    loan = _Loan()
+    yield acquire_group(world_size, device_type, loan)
+    del loan
 
 
 @atexit.register
