@@ -48,6 +48,8 @@ LOOPBACK = "127.0.0.1"
 #: How long a collective waits for a missing rank before it raises (torch's default is 30 minutes).
 COLLECTIVE_TIMEOUT = timedelta(seconds=120)
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
+#: What :func:`serve` answers (besides ``stop``).
+COMMANDS = ("setup", "all_reduce", "time_all_reduce", "step", "observe")
 
 
 def free_port() -> int:
@@ -177,10 +179,12 @@ def time_all_reduce(length: int, repeats: int, dtype: str, *, device: torch.devi
 
 
 
-def _command(training: RankTraining | None, spec_or_args: tuple, rank: int, world_size: int,
+def _command(training: RankTraining | None, command: tuple, rank: int, world_size: int,
              device: torch.device) -> tuple[RankTraining | None, tuple]:
     """Run one command of :func:`serve`; returns the (new) training objects and the reply."""
-    name, *args = spec_or_args
+    name, *args = command
+    if name not in COMMANDS:
+        raise ValueError(f"unknown command {name!r}; expected one of {', '.join(COMMANDS)} or 'stop'")
     if name == "setup":
         return build(args[0], rank, world_size, device), ("ready",)
     if name == "all_reduce":
@@ -196,10 +200,8 @@ def _command(training: RankTraining | None, spec_or_args: tuple, rank: int, worl
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # the reply means the step is done
         return training, ("done",)
-    if name == "observe":
-        params, grads = parameters_and_grads(training.model)
-        return training, ("observed", float(training.loss), params, grads)
-    raise ValueError(f"unknown command {name!r}")
+    params, grads = parameters_and_grads(training.model)  # "observe"
+    return training, ("observed", float(training.loss), params, grads)
 
 
 def serve(rank: int, world_size: int, port: int, backend: str, conn: connection.Connection) -> None:
