@@ -137,8 +137,8 @@ def parameters_and_grads(model: DistributedDataParallel) -> tuple[dict[str, np.n
 
 
 def train(rank: int, world_size: int, port: int, backend: str, spec: RankSpec, steps: int,
-          results: Any) -> None:
-    """The ``torch.multiprocessing.spawn`` target: ``steps`` epochs; rank 0 puts ``(losses, params)`` in
+          results: connection.Connection) -> None:
+    """The ``torch.multiprocessing.spawn`` target: ``steps`` epochs; rank 0 sends ``(losses, params)`` through
     ``results`` (its own shard's losses: the logged loss of rank 0)."""
     torch.set_num_threads(1)  # the ranks share the machine's cores
     device = setup(rank, world_size, port, backend)
@@ -146,19 +146,39 @@ def train(rank: int, world_size: int, port: int, backend: str, spec: RankSpec, s
         training = build(spec, rank, world_size, device)
         losses = [float(train_epoch(training)) for _ in range(steps)]
         if rank == 0:
-            results.put((losses, parameters_and_grads(training.model)[0]))
+            results.send((losses, parameters_and_grads(training.model)[0]))
     finally:
         dist.destroy_process_group()
+        results.close()
 
 
 def spawn_training(spec: RankSpec, world_size: int, steps: int, *, device_type: str = "cpu"
                    ) -> tuple[list[float], dict[str, np.ndarray]]:
-    """Train with ``world_size`` spawned ranks; returns rank 0's losses and the final parameters."""
-    context = mp.get_context("spawn")
-    results = context.SimpleQueue()
-    mp.spawn(train, args=(world_size, free_port(), backend_for(device_type), spec, steps, results),
-             nprocs=world_size, join=True)
-    return results.get()
+    """Train with ``world_size`` spawned ranks; returns rank 0's losses and the final parameters.
+
+    The result is read while the ranks still run (a rank blocked sending into a full pipe would never exit),
+    waiting on the pipe and on every rank's sentinel: a rank that fails raises here with its traceback
+    (``torch.multiprocessing.ProcessRaisedException``), and the others are terminated.
+    """
+    reader, writer = mp.get_context("spawn").Pipe(duplex=False)
+    ranks = mp.spawn(train, args=(world_size, free_port(), backend_for(device_type), spec, steps, writer),
+                     nprocs=world_size, join=False)
+    writer.close()
+    result = None
+    while result is None:
+        connection.wait([reader, *ranks.sentinels])
+        if reader.poll():
+            try:
+                result = reader.recv()
+            except EOFError:  # every rank closed its end, none sent: wait for the failure to be raised
+                while not ranks.join():
+                    pass
+                raise RuntimeError("the ranks ended without rank 0's result") from None
+        elif ranks.join(0):  # every rank ended (join raises if one failed) and none sent a result
+            raise RuntimeError("the ranks ended without rank 0's result")
+    while not ranks.join():
+        pass
+    return result
 
 
 # ------------------------------------------------------------------ a group of ranks driven step by step
