@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-all report bench lint clean
+.PHONY: venv test test-all report bench gpu-check lint clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,11 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m compare bench
+
+# On a lent GPU machine: CUDA tests, compare run on CUDA, a CUDA bench, DDP on NCCL (2+ GPUs), < 8 minutes,
+# into gpu-check-<device>/. Without a GPU: "no GPU", exit 0.
+gpu-check: $(STAMP)
+	$(PY) -m compare.gpu_check
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
