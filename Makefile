@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-all report bench lint clean
+.PHONY: venv test test-all report bench lint run clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m compare bench
+
+# `make run ARGS="logistic_regression --steps 50"`: the parity table of some concepts, without activating .venv.
+run: $(STAMP)
+	$(PY) -m compare run $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
