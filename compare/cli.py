@@ -176,7 +176,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     seeds = range(1) if args.quick else range(args.seeds)
     frame = make_report(args.out, names=args.concepts, seeds=seeds, quick=args.quick)
     failed = int((~frame["passed"]).sum())
-    label = " (quick: one seed, reduced studies)" if args.quick else ""
+    label = " (quick: a smoke test, not the full report)" if args.quick else ""
     print(f"wrote {args.out}/report.md{label}: {len(frame) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -34,11 +34,11 @@ from compare.report.studies import QUICK_FRACTION, StudyContext, StudyOutput, al
 from compare.report.tables import markdown_table, ratio, text_table
 
 RESULTS_DIR = Path("results")
-#: ``report --quick``: one seed in float64 on CPU, at most this many steps per case, a short timing of each
+#: ``report --quick``: one seed in float64 on one CPU thread, at most this many steps per case, a short timing of each
 #: concept's first variant (a smoke test of the whole pipeline in under two minutes on 2 cores).
 QUICK_STEPS = 5
 QUICK_TIMING = {"block_seconds": 0.005, "samples": 3}
-QUICK_NOTE = (f"**Quick report**: a smoke test (`report --quick`): one seed, float64 on CPU, at most "
+QUICK_NOTE = (f"**Quick report**: a smoke test (`report --quick`): one seed, float64 on one CPU thread, at most "
               f"{QUICK_STEPS} steps per case, no gradient check, one timed variant per concept and studies cut to "
               f"1/{QUICK_FRACTION} of their length, so the figures and studies below are not the full report's.")
 TABLE_COLUMNS = ["concept", "variant", "device", "dtype", "seed", "passed", "max_rel_diff_loss",
@@ -253,8 +253,9 @@ def make_report(out_dir: Path = RESULTS_DIR, *, names: Sequence[str] = (), seeds
                 quick: bool = False) -> pd.DataFrame:
     """Run all comparisons on CPU (and CUDA when present) and write the report into ``out_dir``.
 
-    NumPy's BLAS and torch use the same thread count while it runs (restored afterwards)."""
-    with pinned_threads():
+    NumPy's BLAS and torch use the same thread count while it runs (restored afterwards): all cores, or one for
+    ``quick``, whose timings are a smoke test (one thread spends no CPU spinning on a busy machine)."""
+    with pinned_threads(1 if quick else None):
         return _make_report(Path(out_dir), names=names, seeds=seeds, quick=quick)
 
 
@@ -322,9 +323,12 @@ def _loss_plots(stage: Path, runs: Sequence[CaseRun]) -> dict[str, str]:
         if run.device == "cpu" and run.dtype == "float64" and run.seed == min(r.seed for r in runs):
             by_concept[run.case.concept].append(run)
     paths = {}
-    for concept, concept_runs in by_concept.items():
+    for index, (concept, concept_runs) in enumerate(tracked(by_concept.items(), desc="loss plots",
+                                                            total=len(by_concept), unit="plot"), 1):
+        started = time.perf_counter()
         relative = f"plots/{concept}_loss.png"
         (stage / "plots").mkdir(exist_ok=True)
         loss_curves(concept_runs, stage / relative, f"{concept}: scratch vs torch")
         paths[concept] = relative
+        progress(f"[plot {index}/{len(by_concept)}] {relative} ({time.perf_counter() - started:.1f}s)")
     return paths
