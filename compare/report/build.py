@@ -35,7 +35,7 @@ from compare.report.tables import markdown_table, ratio, text_table
 
 RESULTS_DIR = Path("results")
 #: ``report --quick``: one seed in float64 on one CPU thread, at most this many steps per case, a short timing of each
-#: concept's first variant (a smoke test of the whole pipeline in under two minutes on 2 cores).
+#: concept's first variant: a smoke test of the whole pipeline, aimed at under two minutes on 2 idle cores.
 QUICK_STEPS = 5
 QUICK_TIMING = {"block_seconds": 0.005, "samples": 3}
 QUICK_NOTE = (f"**Quick report**: a smoke test (`report --quick`): one seed, float64 on one CPU thread, at most "
