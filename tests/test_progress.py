@@ -49,6 +49,7 @@ def test_a_run_logs_one_clean_line_per_run(capsys: pytest.CaptureFixture[str]) -
     lines = err.splitlines()
     assert len(runs) == 2 and len(lines) == 2
     assert lines[0].startswith("[1/2] logistic_regression/loop cpu float64 seed=0: ok")
+    assert lines[0].endswith("s left)") and lines[1].endswith("s)") and "left" not in lines[1]
     assert "\r" not in err and "\x1b" not in err
 
 

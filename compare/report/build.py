@@ -52,7 +52,8 @@ def progress(message: str) -> None:
 
 def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[str], seeds: Sequence[int],
             steps: int | None = None, timed: bool = True, quick: bool = False) -> list[CaseRun]:
-    """Every (case, device, dtype, seed) combination, with a bar on a terminal and a line per run on stderr.
+    """Every (case, device, dtype, seed) combination, with a bar on a terminal and a line per run on stderr
+    (its verdict, its seconds and an estimate of the time left).
 
     ``quick`` (the smoke test of ``report --quick``): at most :data:`QUICK_STEPS` steps per case, no gradient
     check, and a short timing of the first variant of each concept only."""
@@ -61,7 +62,7 @@ def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[s
     first_of_concept: dict[str, Case] = {}
     for case in cases:
         first_of_concept.setdefault(case.concept, case)
-    runs = []
+    runs, all_started = [], time.perf_counter()
     for index, (case, device, dtype, seed) in enumerate(tracked(jobs, desc="runs", unit="run"), 1):
         started = time.perf_counter()
         case_steps = min(case.steps, QUICK_STEPS) if quick and steps is None else steps
@@ -70,8 +71,10 @@ def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[s
         if timed and seed == seeds[0] and (not quick or case is first_of_concept[case.concept]):
             time_case(run, **(QUICK_TIMING if quick else {}))
         verdict = "ok" if run.passed else "FAIL"
+        now = time.perf_counter()
+        left = (now - all_started) / index * (len(jobs) - index)
         progress(f"[{index}/{len(jobs)}] {case.name} {device} {dtype} seed={seed}: {verdict} "
-                 f"{run.summary()} ({time.perf_counter() - started:.1f}s)")
+                 f"{run.summary()} ({now - started:.1f}s" + (f", about {left:.0f}s left)" if left else ")"))
         runs.append(run)
     return runs
 
