@@ -130,10 +130,10 @@ def time_step(step: Callable[[], None] | RenewingSteps, *, sync: Callable[[], No
 
 
 def load_per_core() -> float | None:
-    """The 1-minute load average divided by the cores, or None where the OS does not report it."""
+    """The 1-minute load average divided by the cores, or None where the OS does not report it (Windows)."""
     try:
         return os.getloadavg()[0] / (os.cpu_count() or 1)
-    except OSError:
+    except (AttributeError, OSError):
         return None
 
 
