@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-all report bench gpu-check lint clean
+.PHONY: venv test test-all report bench gpu-check lint run clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ bench: $(STAMP)
 # into gpu-check-<device>/. Without a GPU: "no GPU", exit 0.
 gpu-check: $(STAMP)
 	$(PY) -m compare.gpu_check
+
+# `make run ARGS="logistic_regression --steps 50"`: the parity table of some concepts, without activating .venv.
+run: $(STAMP)
+	$(PY) -m compare run $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

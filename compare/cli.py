@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     report.add_argument("--seeds", type=_positive_int, default=3, help="seeds per case (default: 3)")
     report.add_argument("--quick", action="store_true",
-                        help="a smoke test: one seed and reduced studies, its report labelled quick")
+                        help="a smoke test (one seed, float64, 5 steps per case, studies at 1/50), labelled quick")
 
     bench = commands.add_parser("bench", help="time scratch vs torch (CPU, CUDA) and write speed.* into results/")
     bench.add_argument("concepts", nargs="*", metavar="CONCEPT", help="concepts to time (default: all)")
@@ -192,7 +192,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     seeds = range(1) if args.quick else range(args.seeds)
     frame = make_report(args.out, names=args.concepts, seeds=seeds, quick=args.quick)
     failed = int((~frame["passed"]).sum())
-    label = " (quick: one seed, reduced studies)" if args.quick else ""
+    label = " (quick: a smoke test, not the full report)" if args.quick else ""
     print(f"wrote {args.out}/report.md{label}: {len(frame) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -170,4 +170,4 @@ def test_report_quick_is_one_seed_and_says_so(tmp_path: Path, monkeypatch: pytes
     assert main(["report", "--quick", "--out", str(tmp_path / "quick")]) == 0
     (kwargs,) = calls
     assert list(kwargs["seeds"]) == [0] and kwargs["quick"] is True
-    assert "(quick: one seed, reduced studies)" in capsys.readouterr().out
+    assert "(quick: a smoke test, not the full report)" in capsys.readouterr().out

@@ -57,7 +57,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     threads_before = thread_settings()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(report, "run_all", functools.partial(report.run_all, steps=SHORT_STEPS))
-        report.make_report(out, names=["logistic_regression"], seeds=[0, 1], quick=True)
+        report.make_report(out, names=["logistic_regression"], seeds=[0, 1])
     assert _thread_counts(thread_settings(), threads_before) == _thread_counts(threads_before), \
         "make_report left its thread pinning in force"
     assert _fingerprint(ROOT / "results") == before, "a test wrote into results/"
@@ -212,12 +212,35 @@ def test_failure_lines_name_where_each_failed_run_broke_and_skip_the_passing_one
     assert report.failure_lines(pd.DataFrame(rows[:1])) == []
 
 
-def test_a_quick_report_says_so_in_its_files(written: Path) -> None:
-    assert json.loads((written / "report.json").read_text())["kind"] == "quick"
-    text = (written / "report.md").read_text()
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``report --quick`` of logistic regression, as the command line runs it."""
+    out = tmp_path_factory.mktemp("quick") / "results"
+    report.make_report(out, names=["logistic_regression"], seeds=[0], quick=True)
+    return out
+
+
+def test_a_quick_report_says_so_in_its_files(quick: Path) -> None:
+    assert json.loads((quick / "report.json").read_text())["kind"] == "quick"
+    text = (quick / "report.md").read_text()
     assert text.startswith("# dlparity report (quick)") and report.QUICK_NOTE in text
     for page in ("index.html", "logistic_regression.html"):
-        assert '<div class="banner"><p><strong>Quick report</strong>' in (written / "study" / page).read_text()
+        assert '<div class="banner"><p><strong>Quick report</strong>' in (quick / "study" / page).read_text()
+
+
+def test_a_quick_report_is_a_smoke_test(quick: Path) -> None:
+    """float64 on CPU, a few steps, no gradient check, and only the concept's first variant timed."""
+    frame = pd.read_csv(quick / "parity.csv")
+    assert list(frame["variant"]) == ["loop", "vectorized"] and frame["passed"].all()
+    assert set(frame["dtype"]) == {"float64"} and set(frame["device"]) == {"cpu"}
+    assert (frame["steps"] == report.QUICK_STEPS).all() and frame["gradient_check"].isna().all()
+    assert frame["scratch_seconds_per_step"].notna().tolist() == [True, False]
+
+
+def test_a_full_report_checks_gradients(written: Path) -> None:
+    frame = pd.read_csv(written / "parity.csv")
+    assert frame.loc[frame["dtype"] == "float64", "gradient_check"].lt(1e-5).all()
+    assert json.loads((written / "report.json").read_text())["kind"] == "partial"
 
 
 def test_speed_ratios_print_as_multiples() -> None:

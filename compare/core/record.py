@@ -63,6 +63,9 @@ class Timing:
     q75: float
     samples: int
     per_block: int
+    #: The 1-minute load average per core when the timing ended (None where the OS gives none): above 1, more
+    #: threads wanted a core than there were cores.
+    load_per_core: float | None = None
 
     @property
     def spread(self) -> float:

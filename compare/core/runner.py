@@ -19,6 +19,7 @@ from compare.core.devices import numpy_dtype, resolve_device
 from compare.core.kinks import start_kink_watch, watch_kinks
 from compare.core.parity import ParityResult, compare_trajectories, rounding_floor, tolerance
 from compare.core.problem import Trainer
+from compare.core.progress import tracked
 from compare.core.record import Timing, Trajectory, snapshot_steps
 from compare.core.registry import Case
 from scratch.gradient_check import WRONG as GRADIENT_CHECK_BOUND
@@ -91,6 +92,7 @@ class CaseRun:
             "torch_seconds_per_step": self.torch_timing.median if self.torch_timing else None,
             "scratch_seconds_spread": self.scratch_timing.spread if self.scratch_timing else None,
             "torch_seconds_spread": self.torch_timing.spread if self.torch_timing else None,
+            "load_per_core": self.torch_timing.load_per_core if self.torch_timing else None,
         }
 
 
@@ -107,7 +109,7 @@ def run_trajectories(case: Case, seed: int, dtype: str, device: torch.device, st
     tol = tolerance(dtype, device.type, case.tolerance_factor)
     watched = start_kink_watch(scratch_side, torch_side)
     scratch_run, torch_run = Trajectory(), Trajectory()
-    for step in range(steps):
+    for step in tracked(range(steps), desc=case.name, unit="step", nested=True):
         torch_side.step()
         torch_run.record(step, torch_side.observe, step in keep)
         if case.couple is not None:

@@ -126,7 +126,15 @@ def time_step(step: Callable[[], None] | RenewingSteps, *, sync: Callable[[], No
     for _ in range(samples):
         results.append(_timed_block(step, per_block, sync, clock, renewing) / per_block)
     q25, median, q75 = np.percentile(results, [25, 50, 75])
-    return Timing(float(median), float(q25), float(q75), samples, per_block)
+    return Timing(float(median), float(q25), float(q75), samples, per_block, load_per_core())
+
+
+def load_per_core() -> float | None:
+    """The 1-minute load average divided by the cores, or None where the OS does not report it (Windows)."""
+    try:
+        return os.getloadavg()[0] / (os.cpu_count() or 1)
+    except (AttributeError, OSError):
+        return None
 
 
 def cuda_sync(device: torch.device) -> Callable[[], None]:
@@ -144,7 +152,8 @@ def time_sides(case: Case, seed: int, dtype: str, device: torch.device, *, block
     return scratch_timing, torch_timing
 
 
-def time_case(run: CaseRun) -> CaseRun:
+def time_case(run: CaseRun, *, block_seconds: float = 0.02, samples: int = 5) -> CaseRun:
     """Fill ``run``'s seconds per step for each side (fresh trainers, same case, seed, dtype and device)."""
-    run.scratch_timing, run.torch_timing = time_sides(run.case, run.seed, run.dtype, resolve_device(run.device))
+    run.scratch_timing, run.torch_timing = time_sides(run.case, run.seed, run.dtype, resolve_device(run.device),
+                                                      block_seconds=block_seconds, samples=samples)
     return run

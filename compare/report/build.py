@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from compare.core.progress import note, tracked
 from compare.core.registry import Case, select
 from compare.core.runner import GRADIENT_CHECK_BOUND, CaseRun, run_case
 from compare.perf.timing import pinned_threads, time_case
@@ -31,36 +31,51 @@ from compare.report.notebooks import write_notebooks
 from compare.report.plots import loss_curves
 from compare.report.site import guides_from_docs, write_site
 from compare.report.speed import SpeedReport, load_speed, speed_markdown
-from compare.report.studies import StudyContext, StudyOutput, all_studies
+from compare.report.studies import QUICK_FRACTION, StudyContext, StudyOutput, all_studies
 from compare.report.tables import markdown_table, ratio, text_table
 
 RESULTS_DIR = Path("results")
-QUICK_NOTE = ("**Quick report**: a smoke test (`report --quick`): one seed and reduced studies, so the figures and "
-              "studies below are not the full report's.")
+#: ``report --quick``: one seed in float64 on one CPU thread, at most this many steps per case, a short timing of each
+#: concept's first variant: a smoke test of the whole pipeline, aimed at under two minutes on 2 idle cores.
+QUICK_STEPS = 5
+QUICK_TIMING = {"block_seconds": 0.005, "samples": 3}
+QUICK_NOTE = (f"**Quick report**: a smoke test (`report --quick`): one seed, float64 on one CPU thread, at most "
+              f"{QUICK_STEPS} steps per case, no gradient check, one timed variant per concept and studies cut to "
+              f"1/{QUICK_FRACTION} of their length, so the figures and studies below are not the full report's.")
 TABLE_COLUMNS = ["concept", "variant", "device", "dtype", "seed", "passed", "max_rel_diff_loss",
                  "max_rel_diff_grad", "max_rel_diff_params", "max_rel_diff_state",
                  "scratch_seconds_per_step", "torch_seconds_per_step"]
 
 
 def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    note(message)
 
 
 def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[str], seeds: Sequence[int],
-            steps: int | None = None, timed: bool = True) -> list[CaseRun]:
-    """Every (case, device, dtype, seed) combination, with a progress line per run on stderr."""
+            steps: int | None = None, timed: bool = True, quick: bool = False) -> list[CaseRun]:
+    """Every (case, device, dtype, seed) combination, with a bar on a terminal and a line per run on stderr
+    (its verdict, its seconds and an estimate of the time left).
+
+    ``quick`` (the smoke test of ``report --quick``): at most :data:`QUICK_STEPS` steps per case, no gradient
+    check, and a short timing of the first variant of each concept only."""
     jobs = [(case, device, dtype, seed) for case in cases for device in devices if device in case.devices
             for dtype in dtypes for seed in seeds]
-    runs = []
-    for index, (case, device, dtype, seed) in enumerate(jobs, 1):
+    first_of_concept: dict[str, Case] = {}
+    for case in cases:
+        first_of_concept.setdefault(case.concept, case)
+    runs, all_started = [], time.perf_counter()
+    for index, (case, device, dtype, seed) in enumerate(tracked(jobs, desc="runs", unit="run"), 1):
         started = time.perf_counter()
-        run = run_case(case, seed=seed, dtype=dtype, device=device, steps=steps, gradient_check=dtype == "float64",
-                       replay=True)
-        if timed and seed == seeds[0]:
-            time_case(run)
+        case_steps = min(case.steps, QUICK_STEPS) if quick and steps is None else steps
+        run = run_case(case, seed=seed, dtype=dtype, device=device, steps=case_steps,
+                       gradient_check=dtype == "float64" and not quick, replay=True)
+        if timed and seed == seeds[0] and (not quick or case is first_of_concept[case.concept]):
+            time_case(run, **(QUICK_TIMING if quick else {}))
         verdict = "ok" if run.passed else "FAIL"
+        now = time.perf_counter()
+        left = (now - all_started) / index * (len(jobs) - index)
         progress(f"[{index}/{len(jobs)}] {case.name} {device} {dtype} seed={seed}: {verdict} "
-                 f"{run.summary()} ({time.perf_counter() - started:.1f}s)")
+                 f"{run.summary()} ({now - started:.1f}s" + (f", about {left:.0f}s left)" if left else ")"))
         runs.append(run)
     return runs
 
@@ -76,23 +91,31 @@ def records_table(frame: pd.DataFrame) -> str:
 
 #: A timing whose interquartile range exceeds this fraction of its median is flagged: the machine was busy.
 UNSTEADY_SPREAD = 0.5
+#: A timing taken while the 1-minute load average per core exceeded this is flagged: other work shared the cores.
+LOADED = 1.5
 RUN_TABLE_WIDTH = 120
 
 
-def _seconds(seconds: float | None, spread: float | None) -> str | None:
+def _exceeds(value: object, bound: float) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value)) and float(value) > bound
+
+
+def _seconds(seconds: float | None, spread: float | None, load: float | None) -> str | None:
     if seconds is None or math.isnan(seconds):
         return None
-    return f"{seconds:.2e}" + ("*" if spread is not None and spread > UNSTEADY_SPREAD else "")
+    return f"{seconds:.2e}" + ("*" if _exceeds(spread, UNSTEADY_SPREAD) or _exceeds(load, LOADED) else "")
 
 
 def run_table(frame: pd.DataFrame) -> str:
     """The ``run`` command's table (fits a 120-column terminal): per run the worst relative difference and the
-    array kind it is in, the tolerance, the verdict, seconds per step (``*`` when unsteady) and the ratio."""
+    array kind it is in, the tolerance, the verdict, seconds per step and the ratio (``*`` when untrustworthy:
+    the timed blocks spread widely, or the machine was loaded)."""
     diffs = frame[[f"max_rel_diff_{c}" for c in ("loss", "grad", "params", "state")]].astype(float)
     rows = []
     for (_, r), worst in zip(frame.iterrows(), diffs.max(axis=1, skipna=True), strict=True):
-        scratch = _seconds(r["scratch_seconds_per_step"], r.get("scratch_seconds_spread"))
-        torch_ = _seconds(r["torch_seconds_per_step"], r.get("torch_seconds_spread"))
+        load = r.get("load_per_core")
+        scratch = _seconds(r["scratch_seconds_per_step"], r.get("scratch_seconds_spread"), load)
+        torch_ = _seconds(r["torch_seconds_per_step"], r.get("torch_seconds_spread"), load)
         speed = ratio(r["torch_seconds_per_step"] / r["scratch_seconds_per_step"]) if scratch and torch_ else None
         flagged = speed is not None and "*" in scratch + torch_
         rows.append({"case": f"{r['concept']}/{r['variant']}", "max rel diff": None if math.isnan(worst) else
@@ -104,13 +127,24 @@ def run_table(frame: pd.DataFrame) -> str:
 
 def run_table_notes(frame: pd.DataFrame) -> list[str]:
     """What the run table's columns mean, and a warning when a timing was flagged."""
-    lines = ["max rel diff: max|scratch - torch| / max|torch| over the trajectory, in the worst kind of array (in);",
-             "s: seconds per step; torch/scratch: torch's time over scratch's; —: not measured."]
+    return ["max rel diff: max|scratch - torch| / max|torch| over the trajectory, in the worst kind of array (in);",
+            "s: seconds per step; torch/scratch: torch's time over scratch's; —: not measured.",
+            *untrusted_timing_notes(frame)]
+
+
+def untrusted_timing_notes(frame: pd.DataFrame) -> list[str]:
+    """Why the figures marked ``*`` are not to be trusted (a wide spread, a loaded machine), or nothing."""
     spreads = frame.reindex(columns=["scratch_seconds_spread", "torch_seconds_spread"]).astype(float)
+    loads = frame.reindex(columns=["load_per_core"]).astype(float)["load_per_core"]
+    why = []
     if (spreads > UNSTEADY_SPREAD).any(axis=None):
-        lines += [f"*: the timed blocks spread by more than {UNSTEADY_SPREAD:.0%} of their median (a busy machine?): "
-                  "do not trust that figure;", "`python -m compare bench --clock cpu --threads 1` resists load."]
-    return lines
+        why.append(f"the timed blocks spread by more than {UNSTEADY_SPREAD:.0%} of their median")
+    if (loads > LOADED).any():
+        why.append(f"the machine was loaded (load average up to {loads.max():.1f} per core while timing)")
+    if not why:
+        return []
+    return [f"*: {' or '.join(why)}: do not trust that figure or its ratio;",
+            "`python -m compare bench --clock cpu --threads 1` resists load."]
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +161,22 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
                         scratch_s_per_step=("scratch_seconds_per_step", "max"),
                         torch_s_per_step=("torch_seconds_per_step", "max")).reset_index()
     table["torch/scratch time"] = (table["torch_s_per_step"] / table["scratch_s_per_step"]).map(ratio)
+    untrusted = grouped.apply(_untrusted_timing, include_groups=False).reindex(
+        pd.MultiIndex.from_frame(table[keys])).to_numpy(dtype=bool)
+    table.loc[untrusted, "torch/scratch time"] += "*"
     return table
+
+
+def _markdown_notes(lines: list[str]) -> list[str]:
+    """Note lines as one markdown paragraph (a literal ``*``, hard line breaks), followed by a blank line."""
+    return ["  \n".join(lines).replace("*:", "\\*:", 1), ""] if lines else []
+
+
+def _untrusted_timing(runs: pd.DataFrame) -> bool:
+    """Whether a timing of these runs spread widely or was taken on a loaded machine (see :func:`run_table`)."""
+    columns = runs.reindex(columns=["scratch_seconds_spread", "torch_seconds_spread"]).astype(float)
+    loads = runs.reindex(columns=["load_per_core"]).astype(float)
+    return bool((columns > UNSTEADY_SPREAD).any(axis=None) or (loads > LOADED).any(axis=None))
 
 
 def failure_lines(frame: pd.DataFrame) -> list[str]:
@@ -186,6 +235,7 @@ def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, st
         "",
         records_table(summary_table(frame)),
         "",
+        *_markdown_notes(untrusted_timing_notes(frame)),
         *failure_lines(frame),
         *_kink_crossing_lines(frame),
     ]
@@ -207,8 +257,9 @@ def make_report(out_dir: Path = RESULTS_DIR, *, names: Sequence[str] = (), seeds
                 quick: bool = False) -> pd.DataFrame:
     """Run all comparisons on CPU (and CUDA when present) and write the report into ``out_dir``.
 
-    NumPy's BLAS and torch use the same thread count while it runs (restored afterwards)."""
-    with pinned_threads():
+    NumPy's BLAS and torch use the same thread count while it runs (restored afterwards): all cores, or one for
+    ``quick``, whose timings are a smoke test (one thread spends no CPU spinning on a busy machine)."""
+    with pinned_threads(1 if quick else None):
         return _make_report(Path(out_dir), names=names, seeds=seeds, quick=quick)
 
 
@@ -237,7 +288,8 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
     speed = load_speed_for_report(out_dir)
     started = time.perf_counter()
     with StagedResults(out_dir) as stage:
-        runs = run_all(cases, dtypes=("float64", "float32"), devices=devices, seeds=seeds)
+        runs = run_all(cases, dtypes=("float64",) if quick else ("float64", "float32"),
+                       devices=["cpu"] if quick else devices, seeds=seeds, quick=quick)
         frame = records_frame(runs)
         frame.to_csv(stage / "parity.csv", index=False, float_format="%.3e")
         atomic_write_json(stage / "runs.json", [run.record() for run in runs])
@@ -246,10 +298,11 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
         concept_plots = _loss_plots(stage, runs)
         concepts = {case.concept for case in cases}
         studies = []
-        for study in all_studies():
-            if study.concept in concepts:
-                progress(f"study: {study.title}")
-                studies.append((study.concept, study.title, study.run(StudyContext(stage, quick=quick))))
+        chosen = [study for study in all_studies() if study.concept in concepts]
+        for index, study in enumerate(tracked(chosen, desc="studies", unit="study"), 1):
+            study_started = time.perf_counter()
+            studies.append((study.concept, study.title, study.run(StudyContext(stage, quick=quick))))
+            progress(f"[study {index}/{len(chosen)}] {study.title} ({time.perf_counter() - study_started:.1f}s)")
         env = environment()
         atomic_write_json(stage / "environment.json", env)
         write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed, quick=quick)
@@ -277,9 +330,12 @@ def _loss_plots(stage: Path, runs: Sequence[CaseRun]) -> dict[str, str]:
         if run.device == "cpu" and run.dtype == "float64" and run.seed == min(r.seed for r in runs):
             by_concept[run.case.concept].append(run)
     paths = {}
-    for concept, concept_runs in by_concept.items():
+    for index, (concept, concept_runs) in enumerate(tracked(by_concept.items(), desc="loss plots",
+                                                            total=len(by_concept), unit="plot"), 1):
+        started = time.perf_counter()
         relative = f"plots/{concept}_loss.png"
         (stage / "plots").mkdir(exist_ok=True)
         loss_curves(concept_runs, stage / relative, f"{concept}: scratch vs torch")
         paths[concept] = relative
+        progress(f"[plot {index}/{len(by_concept)}] {relative} ({time.perf_counter() - started:.1f}s)")
     return paths

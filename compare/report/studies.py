@@ -9,18 +9,36 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+from compare.core.progress import tracked
+
+T = TypeVar("T")
+
+
+#: ``report --quick`` runs every study loop for this fraction of its full length (a smoke test, not a result).
+QUICK_FRACTION = 50
 
 
 @dataclass
 class StudyContext:
-    """Where a study writes: ``plot(name)`` is a path under ``plots/`` of the staging folder."""
+    """Where a study writes: ``plot(name)`` is a path under ``plots/`` of the staging folder. ``quick``: the
+    smoke test of ``report --quick``, whose studies take ``steps(n)``, 1/:data:`QUICK_FRACTION` of their length."""
 
     out_dir: Path
     quick: bool = False
     written: list[str] = field(default_factory=list)
+
+    def steps(self, full: int) -> int:
+        """``full`` steps (or items), or in a quick report ``full // QUICK_FRACTION`` (at least 2)."""
+        return max(2, full // QUICK_FRACTION) if self.quick else full
+
+    def track(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
+        """``items`` with a progress bar on a terminal (a study's long loop: racers, settings, steps)."""
+        return tracked(items, desc=desc, total=total, nested=True)
 
     def plot(self, filename: str) -> Path:
         path = self.out_dir / "plots" / filename

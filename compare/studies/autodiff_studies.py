@@ -64,18 +64,21 @@ def leaf_table(comparisons: list[expression_trees.Comparison]) -> list[str]:
     return rows
 
 
-def random_expressions(count: int, seed: int = 0) -> list[expression_trees.Comparison]:
+def random_expressions(count: int, seed: int = 0, *, ctx: StudyContext | None = None
+                       ) -> list[expression_trees.Comparison]:
+    """``count`` random expression graphs compared with torch (with ``ctx``, its progress bar)."""
     rng = np.random.default_rng(seed)
-    return [expression_trees.compare_program(expression_trees.random_program(rng)) for _ in range(count)]
+    draws = range(count) if ctx is None else ctx.track(range(count), "random expression graphs")
+    return [expression_trees.compare_program(expression_trees.random_program(rng)) for _ in draws]
 
 
 def parity_and_speed(ctx: StudyContext) -> StudyOutput:
     """Random graphs vs torch, engine-trained vs vectorized logistic regression, and what each costs."""
-    comparisons = random_expressions(100 if ctx.quick else 1000)
+    comparisons = random_expressions(ctx.steps(1000), ctx=ctx)
     worst = {f: max(getattr(c, f) for c in comparisons)
              for f in ("value_rel", "grad_rel", "leaf_grad_rel", "scaled_grad_diff")}
     depths = [c.depth for c in comparisons]
-    lr = engine_vs_vectorized(steps=200)
+    lr = engine_vs_vectorized(steps=ctx.steps(200))
     problem = breast_cancer_problem(0, np.dtype(np.float64))
     seconds = {
         "engine": time_step(EngineLogisticRegression(problem).step).median,

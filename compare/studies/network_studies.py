@@ -92,13 +92,13 @@ def _first_asymmetric_step(run: SymmetryRun) -> str:
 def zero_init_study(ctx: StudyContext) -> StudyOutput:
     import matplotlib.pyplot as plt
 
-    steps = 200 if ctx.quick else 2000
+    steps = ctx.steps(2000)
     data = symmetry_data()
     rows = ["| hidden | init | final cost scratch / torch | train accuracy scratch / torch | distinct hidden units "
             "scratch / torch | first step with unequal rows scratch / torch | max spread of W1 rows scratch / torch | "
             "max rel. param diff |", "|---|---|---|---|---|---|---|---|"]
     fig, (ax_cost, ax_spread) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for index, (activation, init) in enumerate(SYMMETRY_CONFIGS):
+    for index, (activation, init) in enumerate(ctx.track(SYMMETRY_CONFIGS, "zero vs random init")):
         problem = symmetry_problem(activation, init)
         runs = train_observed(problem, steps)
         scratch_run, torch_run = runs["scratch"], runs["torch"]
@@ -162,7 +162,7 @@ register_study(Study("zero_initialization", "deep_net", "Zero initialization: sy
 
 @dataclass(frozen=True)
 class AccuracySetting:
-    """A model on a train/test split; ``steps`` of full-batch gradient descent (``quick`` takes a tenth)."""
+    """A model on a train/test split; ``steps`` of full-batch gradient descent."""
 
     name: str
     model: str
@@ -239,8 +239,8 @@ def accuracy_study(ctx: StudyContext) -> StudyOutput:
     rows = ["| data (train / test) | model | steps | scratch train | torch train | scratch test | torch test | "
             "final cost scratch / torch | max rel. param diff |",
             "|---|---|---|---|---|---|---|---|---|"]
-    for setting in ACCURACY_SETTINGS:
-        steps = setting.steps // 10 if ctx.quick else setting.steps
+    for setting in ctx.track(ACCURACY_SETTINGS, "networks to convergence"):
+        steps = ctx.steps(setting.steps)
         r = train_to_convergence(setting, steps=steps)
         rows.append(f"| {setting.name} ({r['m train']} / {r['m test']}) | {setting.model} | {steps} | "
                     f"{r['scratch train']:.3f} | {r['torch train']:.3f} | {r['scratch test']:.3f} | "

@@ -57,7 +57,7 @@ def normalization_study(ctx: StudyContext) -> StudyOutput:
 
     import scratch.logistic_regression as lr
 
-    iterations = 200 if ctx.quick else 2000
+    iterations = ctx.steps(2000)
     raw_X, Y = _two_feature_problem()
     fitted = norm.fit_normalizer(raw_X)
     normalized_X = fitted.apply(raw_X)
@@ -65,8 +65,9 @@ def normalization_study(ctx: StudyContext) -> StudyOutput:
     # Cost against iterations on the 30-feature set and on the two-feature set, both sides.
     cancer = datasets.breast_cancer()
     runs = {}
-    for label, X in (("30 features, raw", cancer.X), ("30 features, normalized", norm.fit_normalizer(cancer.X)
-                     .apply(cancer.X)), ("2 features, raw", raw_X), ("2 features, normalized", normalized_X)):
+    inputs = (("30 features, raw", cancer.X), ("30 features, normalized", norm.fit_normalizer(cancer.X)
+              .apply(cancer.X)), ("2 features, raw", raw_X), ("2 features, normalized", normalized_X))
+    for label, X in ctx.track(inputs, "gradient descent, raw vs normalized"):
         runs[label] = _descent_curves(X, cancer.Y if X.shape[0] == 30 else Y, iterations)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, prefix in zip(axes, ("30 features", "2 features"), strict=True):

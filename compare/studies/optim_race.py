@@ -16,6 +16,7 @@ loss trajectories and of the final parameters (rounding level: the race is also 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +56,7 @@ RACERS: tuple[tuple[str, OptimSpec], ...] = (
 TARGET_LOSS = 0.3
 #: Differences above this are called out in the text (float64 agreement is ~1e-15 in the parity cases).
 ROUNDING_LEVEL = 1e-12
-STEPS, QUICK_STEPS = 300, 100
+STEPS = 300
 SEED = 0
 
 
@@ -145,7 +146,7 @@ def ulp_perturbed(problem: Problem, seed: int = 0) -> Problem:
     return Problem(problem.seed, problem.dtype, problem.data, params, dict(problem.hyper))
 
 
-def run_race(steps: int, *, seed: int = SEED, racers: tuple[tuple[str, OptimSpec], ...] = RACERS
+def run_race(steps: int, *, seed: int = SEED, racers: Iterable[tuple[str, OptimSpec]] = RACERS
              ) -> list[RaceResult]:
     """Every racer on both sides from the same problem (float64), one thread each side."""
     problem = make_problem(seed, np.dtype("float64"))
@@ -226,8 +227,8 @@ def control_rows(results: list[RaceResult], steps: int) -> list[str]:
 
 
 def race_study(ctx: StudyContext) -> StudyOutput:
-    steps = QUICK_STEPS if ctx.quick else STEPS
-    results = run_race(steps)
+    steps = ctx.steps(STEPS)
+    results = run_race(steps, racers=ctx.track(RACERS, "optimizer race", total=len(RACERS)))
     plot_race(results, ctx.plot("optimizer_race.png"), TARGET_LOSS)
     worst = max(max(r.loss_rel_diff, r.param_rel_diff) for r in results)
     above = [r for r in results if max(r.loss_rel_diff, r.param_rel_diff) > ROUNDING_LEVEL]

@@ -52,12 +52,12 @@ def _train(config: tuple[str, str, bool, bool], params: dict[str, np.ndarray], x
 def weight_decay_study(ctx) -> StudyOutput:
     import matplotlib.pyplot as plt
 
-    steps, lambd = (100 if ctx.quick else 500), 20.0
+    steps, lambd = ctx.steps(500), 20.0
     data = datasets.two_moons(200, seed=0, noise=0.25)
     x, y = torch.from_numpy(data.X.T.copy()), torch.from_numpy(data.Y.T.copy())
     params = initialize_parameters([2, 16, 8, 1], method="he", rng=np.random.default_rng(0), dtype=np.float64)
     results = {}
-    for config in CONFIGS:
+    for config in ctx.track(CONFIGS, "weight decay vs L2"):
         lr = 0.3 if config[1] == "sgd" else 0.01
         results[config[0]] = _train(config, params, x, y, lambd=lambd, lr=lr, steps=steps)
     pairs = (("SGD(weight_decay=lambda/m)", "SGD + L2 penalty"), ("Adam(weight_decay=lambda/m)", "Adam + L2 penalty"),
@@ -132,14 +132,14 @@ def _torch_error(model: DeepNet, data: datasets.Dataset) -> float:
 
 
 def bias_variance_study(ctx) -> StudyOutput:
-    steps = 500 if ctx.quick else 4000
+    steps = ctx.steps(4000)
     data = datasets.two_moons(300, seed=2, noise=0.35)
     split = train_dev_test_split(data, (0.6, 0.2, 0.2), seed=0, stratified=True)
     models = (("small: logistic regression [2, 1]", [2, 1], 0.0),
               ("large: [2, 128, 128, 1]", [2, 128, 128, 1], 0.0),
               ("large + L2 (lambda = 1.5)", [2, 128, 128, 1], 1.5))
     rows = ["| model | train error | dev error | diagnosis | torch train / dev error |", "|---|---|---|---|---|"]
-    for label, dims, l2 in models:
+    for label, dims, l2 in ctx.track(models, "bias and variance"):
         params, model = _fit_both(dims, split.train, lr=0.5, steps=steps, l2=l2)
         train_error, dev_error = _error(params, split.train), _error(params, split.dev)
         diagnosis = diagnose_bias_variance(train_error, dev_error, threshold=0.02)

@@ -16,7 +16,7 @@ from compare.core.registry import select
 from compare.core.runner import run_trajectories
 from compare.report.studies import Study, StudyContext, StudyOutput, register_study
 
-STEPS, QUICK_STEPS = 200, 20
+STEPS = 200
 
 
 def clip_counts(variant: str, steps: int) -> tuple[int, int, float, float]:
@@ -29,11 +29,11 @@ def clip_counts(variant: str, steps: int) -> tuple[int, int, float, float]:
 
 
 def run(context: StudyContext) -> StudyOutput:
-    steps = QUICK_STEPS if context.quick else STEPS
+    steps = context.steps(STEPS)
     lines = [f"Steps (of {steps}, float64, seed 0) on which `clip_grad_norm_` scaled the gradients:", "",
              "| variant | max_norm | clipped (scratch) | clipped (torch) | total norm min | max |",
              "|---|---|---|---|---|---|"]
-    for variant, (_, spec) in sorted(rnn_cases.VARIANTS.items()):
+    for variant, (_, spec) in context.track(sorted(rnn_cases.VARIANTS.items()), "clipping per variant"):
         scratch, torch_count, low, high = clip_counts(variant, steps)
         lines.append(f"| {variant} | {spec.max_norm} | {scratch} | {torch_count} | {low:.3g} | {high:.3g} |")
     return StudyOutput("\n".join(lines) + "\n")
