@@ -607,7 +607,7 @@ ROWS.update({
     "data_parallel.ring_all_reduce": Call(lambda a: dp.ring_all_reduce([a("buffers", W1), a("buffers", -W1 / 3),
                                                                         a("buffers", W1 * 2)])[0]),
     "data_parallel.flatten": Call(lambda a: dp.flatten({"dW1": a("dW1", W1), "db1": a("db1", B1)}, ["W1", "b1"])),
-    "data_parallel.unflatten": Call(lambda a: dp.unflatten(a("vector", X.reshape(-1)[:4]), {"W1": B1, "b1": B2[:, :2]})),
+    "data_parallel.unflatten": Call(lambda a: dp.unflatten(a("vector", X.reshape(-1)[:4]), {"W1": B1, "b1": B2})),
     "data_parallel.data_parallel_loss_and_grads": Call(
         lambda a: dp.data_parallel_loss_and_grads(params(a), a("X", X), a("Y", Y), 2)[:2]),
 })
