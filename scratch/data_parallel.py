@@ -193,8 +193,8 @@ def data_parallel_loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray
     names = list(params)
     costs, scaled = [], []
     for shard, weight in zip(shards, weights, strict=True):
-        cost, grads = loss_and_grads(params, X[:, shard], Y[:, shard], hidden_activation=hidden_activation,
-                                     check=False)
+        X_k, Y_k = X[:, shard], Y[:, shard]
+        cost, grads = loss_and_grads(params, X_k, Y_k, hidden_activation=hidden_activation, check=False)
         costs.append(float(cost))
         scaled.append(flatten(grads, names) * X.dtype.type(weight))
     reduced, traffic = ring_all_reduce(scaled)
