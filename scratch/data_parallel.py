@@ -52,8 +52,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scratch.deep_net import loss_and_grads
-from scratch.validation import check_positive_int
+from scratch.deep_net import check_inputs, loss_and_grads
+from scratch.validation import ANY_SHAPE, as_float_array, check_finite, check_positive_int, float_inputs
 
 #: How the workers' gradients are weighted in the sum: ``1/N`` each (DDP), or ``m_k / m`` (the batch mean).
 WEIGHTINGS = ("workers", "examples")
@@ -103,12 +103,15 @@ def ring_all_reduce(buffers: Sequence[np.ndarray]) -> tuple[list[np.ndarray], Ri
       which overwrites its copy. Afterwards every worker holds every complete chunk, bit-identical.
 
     Messages of one round are taken before any is applied (the workers send at the same time). Returns new
-    arrays (the inputs are not modified) and the :class:`RingTraffic`.
+    arrays (the inputs are not modified) and the :class:`RingTraffic`. Each buffer follows the input dtype
+    policy (integers and booleans become float64, float16 is refused) and must be finite.
     """
     n = len(buffers)
     if n == 0:
         raise ValueError("buffers must hold one array per worker; got none")
-    arrays = [np.asarray(b) for b in buffers]
+    arrays = [as_float_array(f"buffers[{k}]", b) for k, b in enumerate(buffers)]
+    for k, array in enumerate(arrays):
+        check_finite(f"buffers[{k}]", array)
     shape, dtype = arrays[0].shape, arrays[0].dtype
     for k, array in enumerate(arrays):
         if array.shape != shape or array.dtype != dtype:
@@ -134,6 +137,7 @@ def ring_all_reduce(buffers: Sequence[np.ndarray]) -> tuple[list[np.ndarray], Ri
 def shard_indices(m: int, n_workers: int) -> list[np.ndarray]:
     """Worker k's example indices ``k, k + N, k + 2N, ... < m`` (``DistributedSampler(shuffle=False)`` without
     its padding); the first ``m % N`` workers get one example more. Every worker needs at least one."""
+    check_positive_int("m", m)
     check_positive_int("n_workers", n_workers)
     if n_workers > m:
         raise ValueError(f"n_workers ({n_workers}) must not exceed the number of examples m ({m}): a worker "
@@ -141,17 +145,21 @@ def shard_indices(m: int, n_workers: int) -> list[np.ndarray]:
     return [np.arange(k, m, n_workers) for k in range(n_workers)]
 
 
+@float_inputs(grads=ANY_SHAPE)
 def flatten(grads: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
     """The gradients ``d<name>`` for ``names`` as one vector (what an all-reduce sends)."""
     return np.concatenate([grads[f"d{name}"].reshape(-1) for name in names])
 
 
+@float_inputs(vector=1)
 def unflatten(vector: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``{"d<name>": array}`` shaped like ``like[name]``, cut from ``vector`` in ``like``'s order."""
     grads, start = {}, 0
     for name, value in like.items():
-        grads[f"d{name}"] = vector[start:start + value.size].reshape(value.shape)
-        start += value.size
+        shape = np.shape(value)
+        size = int(np.prod(shape))
+        grads[f"d{name}"] = vector[start:start + size].reshape(shape)
+        start += size
     if start != vector.size:
         raise ValueError(f"vector has {vector.size} elements; the parameters hold {start}")
     return grads
@@ -165,6 +173,7 @@ def worker_weights(shard_sizes: Sequence[int], weighting: str) -> list[float]:
     return [1.0 / n] * n if weighting == "workers" else [size / m for size in shard_sizes]
 
 
+@float_inputs(params=2, X=2, Y=2)
 def data_parallel_loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray, n_workers: int,
                                  *, hidden_activation: str = "relu", weighting: str = "workers",
                                  check: bool = True) -> tuple[float, dict[str, np.ndarray], RingTraffic]:
@@ -174,15 +183,18 @@ def data_parallel_loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray
     ``w_k g_k`` (flattened) are summed by :func:`ring_all_reduce`. The cost is ``sum_k w_k J_k`` (the logged
     loss; it takes no part in the update). With equal shards either weighting gives the full-batch gradient
     up to the order of summation (see the module docstring). Returns worker 0's copy of the sum (all are equal).
-    ``check=False`` skips validating the shards, for loops whose inputs were validated once.
+    The inputs are validated once, on the whole batch (as :func:`scratch.deep_net.loss_and_grads` does);
+    ``check=False`` skips that, for loops whose inputs were validated once.
     """
+    if check:
+        check_inputs(X, params, hidden_activation, Y)
     shards = shard_indices(X.shape[1], n_workers)
     weights = worker_weights([len(shard) for shard in shards], weighting)
     names = list(params)
     costs, scaled = [], []
     for shard, weight in zip(shards, weights, strict=True):
-        cost, grads = loss_and_grads(params, X[:, shard], Y[:, shard], hidden_activation=hidden_activation,
-                                     check=check)
+        X_k, Y_k = X[:, shard], Y[:, shard]
+        cost, grads = loss_and_grads(params, X_k, Y_k, hidden_activation=hidden_activation, check=False)
         costs.append(float(cost))
         scaled.append(flatten(grads, names) * X.dtype.type(weight))
     reduced, traffic = ring_all_reduce(scaled)

@@ -44,6 +44,7 @@ from scratch import autodiff_graph as adg
 from scratch import batchnorm as bn
 from scratch import clipping as clp
 from scratch import conv as cv
+from scratch import data_parallel as sdp
 from scratch import deep_net as dn
 from scratch import gradient_check as gc
 from scratch import initialization as ini
@@ -108,8 +109,12 @@ def public_callables() -> Iterator[tuple[str, Callable]]:
 
 
 def defaulted_parameters() -> list[tuple[str, str]]:
-    """``(qualified callable, parameter)`` for every defaulted parameter of every public callable."""
+    """``(qualified callable, parameter)`` for every defaulted parameter of every public callable.
+
+    An exception class's constructor is skipped: it is ``BaseException(*args)``, a built-in with no signature and
+    no defaulted parameter (its public methods, if any, are still listed)."""
     return [(qualname, name) for qualname, obj in public_callables()
+            if not (isinstance(obj, type) and issubclass(obj, BaseException))
             for name, parameter in inspect.signature(obj).parameters.items()
             if not name.startswith("_") and parameter.default is not inspect.Parameter.empty]
 
@@ -464,6 +469,9 @@ VARIES: dict[str, Varies] = {
         {"placement": "after", "hidden_activation": "tanh"}),
     "scratch.clipping.total_norm": Varies(lambda **kw: clp.total_norm({"a": X}, **kw), {"norm_type": 1.0}),
     "scratch.clipping.clip_grad_norm_": Varies(run_clip, {"norm_type": 1.0, "error_if_nonfinite": True}),
+    "scratch.data_parallel.data_parallel_loss_and_grads": Varies(  # 3 workers on 8 examples: shards of 3, 3, 2
+        lambda **kw: sdp.data_parallel_loss_and_grads(net(), X, Y, 3, **kw)[:2],
+        {"hidden_activation": "tanh", "weighting": "examples"}, same={"check": False}),
     "scratch.conv.ConvGeometry.of": Varies(lambda **kw: run_conv_geometry(**dataclasses.asdict(
         cv.ConvGeometry.of(**kw))), {"stride": 2, "padding": 1, "dilation": 2, "groups": 2}),
     "scratch.conv.ConvGeometry": Varies(run_conv_geometry, {"stride": (2, 1), "padding": (1, 0), "dilation": (1, 2),
@@ -767,6 +775,17 @@ ALLOWED: dict[tuple[str, str], str] = {
                     "torch_ref.conv.SmallResNet", "torch_ref.deep_net.DeepNet",
                     "torch_ref.logistic_regression.LogisticRegression", "torch_ref.regularization.DropoutNet",
                     "torch_ref.rnn.RecurrentModel", "torch_ref.shallow_net.ShallowNet")},
+    **{(name, "device_type"): "'cuda' means NCCL with one GPU per rank; this machine may have no GPU, and the same "
+                              "numbers on CUDA are the CUDA parity runs' business (the cases' cuda device)"
+       for name in ("torch_ref.data_parallel.spawn_training", "torch_ref.data_parallel.RankGroup")},
+    ("torch_ref.data_parallel.RankGroup", "timeout"): "a guard against a hung rank: no reply of ranks that answer "
+                                                      "depends on it; tests/test_data_parallel.py shows a rank that "
+                                                      "dies or raises is reported well within it",
+    ("torch_ref.data_parallel.RankTraining", "epoch"): "the count of epochs train_epoch has run, passed to "
+                                                       "DistributedSampler.set_epoch, which deals the same shards "
+                                                       "every epoch with shuffle=False (the only sampler build makes)",
+    ("torch_ref.data_parallel.RankTraining", "loss"): "the last step's loss, written by train_epoch; a value given "
+                                                      "at construction is overwritten by the first step, unread",
     ("scratch.course.c1w3.compute_cost", "parameters"): "the course's signature keeps it, unused: the cost is a "
                                                         "function of A2 and Y only",
 }

@@ -38,6 +38,7 @@ from scratch import augmentation as aug
 from scratch import batchnorm as bn
 from scratch import clipping as cl
 from scratch import conv as cv
+from scratch import data_parallel as dp
 from scratch import deep_net as dn
 from scratch import gradient_check as gc
 from scratch import logistic_regression as lr
@@ -598,6 +599,17 @@ ROWS.update({
     "rnn.course_to_torch": Call(lambda a: rn.course_to_torch(
         {"Wax": a("Wax", CELL_WEIGHTS[1].W_ih), "Waa": a("Waa", CELL_WEIGHTS[1].W_hh),
          "ba": a("ba", CELL_WEIGHTS[1].b_ih), "Wya": a("Wya", W2), "by": a("by", B2)}, cell="rnn_tanh")),
+    # data_parallel: three simulated workers' gradient buffers, the 2-3-1 net's gradients, 2 workers on X's 4 columns
+    "data_parallel.chunk_bounds": EXEMPT_SIZES,
+    "data_parallel.shard_indices": EXEMPT_SIZES,
+    "data_parallel.worker_weights": EXEMPT_SIZES,
+    "data_parallel.RingTraffic": Exempt("a record of byte counts computed by ring_all_reduce (row below)"),
+    "data_parallel.ring_all_reduce": Call(lambda a: dp.ring_all_reduce([a("buffers", W1), a("buffers", -W1 / 3),
+                                                                        a("buffers", W1 * 2)])[0]),
+    "data_parallel.flatten": Call(lambda a: dp.flatten({"dW1": a("dW1", W1), "db1": a("db1", B1)}, ["W1", "b1"])),
+    "data_parallel.unflatten": Call(lambda a: dp.unflatten(a("vector", X.reshape(-1)[:4]), {"W1": B1, "b1": B2})),
+    "data_parallel.data_parallel_loss_and_grads": Call(
+        lambda a: dp.data_parallel_loss_and_grads(params(a), a("X", X), a("Y", Y), 2)[:2]),
 })
 
 

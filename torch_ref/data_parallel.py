@@ -41,7 +41,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from torch_ref.deep_net import DeepNet, make_training
+from torch_ref import validation as v
+from torch_ref.deep_net import HIDDEN_ACTIVATIONS, DeepNet, make_training
 from torch_ref.training import train_step
 
 LOOPBACK = "127.0.0.1"
@@ -64,6 +65,14 @@ def backend_for(device_type: str) -> str:
     if device_type not in ("cpu", "cuda"):
         raise ValueError(f"device_type must be 'cpu' or 'cuda', got {device_type!r}")
     return "nccl" if device_type == "cuda" else "gloo"
+
+
+def check_devices(device_type: str, world_size: int) -> None:
+    """``device_type`` is 'cpu' or 'cuda', and on 'cuda' there is one GPU per rank (NCCL's rule)."""
+    backend_for(device_type)
+    if device_type == "cuda" and torch.cuda.device_count() < world_size:
+        raise ValueError(f"device_type 'cuda' needs one GPU per rank: world_size is {world_size}, but this machine "
+                         f"has {torch.cuda.device_count()} CUDA GPU(s)")
 
 
 def setup(rank: int, world_size: int, port: int, backend: str) -> torch.device:
@@ -89,6 +98,23 @@ class RankSpec:
     x: np.ndarray
     y: np.ndarray
 
+    def __post_init__(self) -> None:
+        """Checked here, in the parent: a bad spec would otherwise fail inside every rank."""
+        dims = v.check_sizes("layer_dims", self.layer_dims, at_least=2)
+        if self.hidden_activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"hidden_activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}, "
+                             f"got {self.hidden_activation!r}")
+        v.check_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)} (a name), got {self.dtype!r}")
+        for name, expected in (("x", dims[0]), ("y", 1)):
+            array = getattr(self, name)
+            if not isinstance(array, np.ndarray) or array.ndim != 2 or array.shape[1] != expected:
+                raise ValueError(f"{name} must be a NumPy array of shape (m, {expected}) (examples are rows), got "
+                                 f"{getattr(array, 'shape', type(array).__name__)}")
+        if len(self.x) != len(self.y):
+            raise ValueError(f"x and y must hold the same number of examples, got {len(self.x)} and {len(self.y)}")
+
 
 @dataclass
 class RankTraining:
@@ -101,9 +127,21 @@ class RankTraining:
     epoch: int = 0
     loss: torch.Tensor | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, DistributedDataParallel):
+            raise TypeError(f"model must be a DistributedDataParallel (a plain module does not all-reduce its "
+                            f"gradients), got {type(self.model).__name__}")
+        if isinstance(self.epoch, bool) or not isinstance(self.epoch, int) or self.epoch < 0:
+            raise ValueError(f"epoch must be an integer >= 0, got {self.epoch!r}")
+
 
 def shard_loader(x: torch.Tensor, y: torch.Tensor, rank: int, world_size: int) -> DataLoader:
     """This rank's shard of ``(x, y)`` in one batch per epoch: ``DistributedSampler`` without shuffling."""
+    v.check_positive_int("world_size", world_size)
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+        raise ValueError(f"rank must be an integer in 0..{world_size - 1} (world_size {world_size}), got {rank!r}")
+    if len(x) != len(y):
+        raise ValueError(f"x and y must hold the same number of examples, got {len(x)} and {len(y)}")
     dataset = TensorDataset(x, y)
     sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)
     return DataLoader(dataset, batch_size=len(sampler), sampler=sampler)
@@ -160,6 +198,11 @@ def spawn_training(spec: RankSpec, world_size: int, steps: int, *, device_type: 
     waiting on the pipe and on every rank's sentinel: a rank that fails raises here with its traceback
     (``torch.multiprocessing.ProcessRaisedException``), and the others are terminated.
     """
+    if not isinstance(spec, RankSpec):
+        raise TypeError(f"spec must be a RankSpec, got {type(spec).__name__}")
+    v.check_positive_int("world_size", world_size)
+    v.check_positive_int("steps", steps)
+    check_devices(device_type, world_size)
     reader, writer = mp.get_context("spawn").Pipe(duplex=False)
     ranks = mp.spawn(train, args=(world_size, free_port(), backend_for(device_type), spec, steps, writer),
                      nprocs=world_size, join=False)
@@ -187,6 +230,10 @@ def spawn_training(spec: RankSpec, world_size: int, steps: int, *, device_type: 
 def time_all_reduce(length: int, repeats: int, dtype: str, *, device: torch.device) -> float:
     """Seconds per ``dist.all_reduce`` of ``length`` elements: the mean of ``repeats``, after a barrier and one
     untimed call (every rank must call it: it is a collective)."""
+    v.check_positive_int("length", length)
+    v.check_positive_int("repeats", repeats)
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)} (a name), got {dtype!r}")
     tensor = torch.zeros(length, dtype=DTYPES[dtype], device=device)
     dist.all_reduce(tensor)
     dist.barrier()
@@ -290,8 +337,9 @@ class RankGroup:
     """
 
     def __init__(self, world_size: int, *, device_type: str = "cpu", timeout: float = 300.0):
-        if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
-            raise ValueError(f"world_size must be an integer >= 1, got {world_size!r}")
+        v.check_positive_int("world_size", world_size)
+        check_devices(device_type, world_size)
+        v.check_number("timeout", timeout, low=0.0, low_open=True)
         self.world_size, self.device_type, self.timeout = world_size, device_type, timeout
         backend, port = backend_for(device_type), free_port()
         context = mp.get_context("spawn")

@@ -33,6 +33,9 @@ import scratch.data_parallel as sdp
 import scratch.deep_net as dn
 import torch_ref.data_parallel as tdp
 from compare.cases.networks import (
+    TORCH_BACKWARD,
+    TORCH_COST,
+    TORCH_UPDATE,
     ScratchDeepNet,
     build_torch_model,
     check_gradients,
@@ -41,7 +44,7 @@ from compare.cases.networks import (
     gradient_check_point,
 )
 from compare.core.problem import Observation, Problem
-from compare.core.registry import Case, register
+from compare.core.registry import Case, Excerpt, Stage, register
 from compare.core.trainers import ScratchTrainer, observation
 from compare.data import datasets
 from scratch.gradient_check import gradient_check_n
@@ -80,6 +83,25 @@ class ScratchRing(ScratchTrainer):
 
     def update(self) -> None:
         dn.update_parameters(self.params, self.grads, self.learning_rate)
+
+
+#: The ring variants' step, stage by stage: scratch's simulated workers beside the code one DDP rank runs. DDP has
+#: no separate all-reduce call: wrapping the model registers hooks that all-reduce each gradient bucket during
+#: ``loss.backward()``, so that line is both the local gradient and the all-reduce.
+STAGES = (
+    Stage("shard", (sdp.shard_indices,), (tdp.shard_loader,)),
+    Stage("local gradients",
+          (Excerpt(sdp.data_parallel_loss_and_grads, ("for shard, weight in zip(", "X_k, Y_k = X[:, shard]",
+                                                      "cost, grads = loss_and_grads(")), dn.loss_and_grads),
+          (tdp.train_epoch, TORCH_COST, TORCH_BACKWARD)),
+    Stage("all-reduce",
+          (Excerpt(sdp.data_parallel_loss_and_grads, ("weights = worker_weights(", "scaled.append(",
+                                                      "reduced, traffic = ring_all_reduce(")),
+           sdp.worker_weights, sdp.chunk_bounds, sdp.ring_all_reduce),
+          (tdp.setup, Excerpt(tdp.build, ("ddp = DistributedDataParallel(",)), TORCH_BACKWARD)),
+    Stage("update", (ScratchRing.update, dn.update_parameters),
+          (Excerpt(tdp.build, ("loss_fn, optimizer = make_training(",)), TORCH_UPDATE)),
+)
 
 
 # ------------------------------------------------------------------ the torch side: real DDP in other processes
@@ -225,6 +247,8 @@ def _register(kind: str, n_workers: int) -> None:
         notes=NOTES,
         scratch_source=(sdp.shard_indices, sdp.chunk_bounds, sdp.ring_all_reduce, sdp.data_parallel_loss_and_grads),
         torch_source=(tdp.setup, tdp.shard_loader, tdp.build, tdp.train_epoch, tdp.train),
+        stages=STAGES if ring else (),
+        notebook=ring and n_workers == 2,
     ))
 
 
