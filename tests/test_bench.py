@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -29,7 +30,7 @@ from compare.perf.bench import (
     target_verdicts,
 )
 from compare.perf.microbench import CONCEPT_BENCHES, MICROBENCH, concept_benches
-from compare.perf.timing import numpy_blas, pinned_threads, thread_settings
+from compare.perf.timing import numpy_blas, pinned_threads, portable_library_path, thread_settings
 from compare.report.speed import base_point, crossover, load_speed, seconds_text, speed_markdown, sweep
 
 
@@ -221,9 +222,17 @@ def test_numpy_blas_reports_the_library_numpy_loads() -> None:
     settings = thread_settings()
     found = numpy_blas(settings)
     assert found and all(isinstance(entry["threads"], int) and entry["threads"] >= 1 for entry in found)
-    loaded = {info["filepath"] for info in threadpool_info() if info.get("user_api") == "blas"}
+    loaded = {portable_library_path(info["filepath"]) for info in threadpool_info() if info.get("user_api") == "blas"}
     assert {entry["filepath"] for entry in settings["blas"]} == loaded
+    assert not any(Path(entry["filepath"]).is_absolute() for entry in settings["blas"])
     assert settings["torch_threads"] == torch.get_num_threads()
+
+
+def test_library_paths_name_no_folder_of_the_machine() -> None:
+    assert portable_library_path("/home/u/.venv/lib/python3.11/site-packages/numpy.libs/libblas.so") == \
+        "numpy.libs/libblas.so"
+    assert portable_library_path("/usr/lib/x86_64-linux-gnu/libopenblas.so.0") == "libopenblas.so.0"
+    assert portable_library_path(None) is None
 
 
 def test_pinned_threads_sets_both_libraries_and_restores_the_previous_settings() -> None:

@@ -42,8 +42,21 @@ def thread_settings() -> dict[str, object]:
     home = str(Path(np.__file__).parent)
     inside = {id(info) for info in loaded if str(info.get("filepath", "")).startswith(home)}
     blas = [{"library": info.get("internal_api"), "version": info.get("version"), "threads": info.get("num_threads"),
-             "filepath": info.get("filepath"), "numpy": not inside or id(info) in inside} for info in loaded]
+             "filepath": portable_library_path(info.get("filepath")), "numpy": not inside or id(info) in inside}
+            for info in loaded]
     return {"torch_threads": torch.get_num_threads(), "blas": blas}
+
+
+def portable_library_path(path: str | None) -> str | None:
+    """A loaded library's path without the machine's own prefix: relative to the ``site-packages`` it lies in
+    (``numpy.libs/libscipy_openblas64_-....so``), else its file name. The reports are committed and published,
+    so they name no folder of the machine that wrote them."""
+    if path is None:
+        return None
+    parts = Path(path).parts
+    if "site-packages" in parts:
+        return Path(*parts[len(parts) - parts[::-1].index("site-packages"):]).as_posix()
+    return Path(path).name
 
 
 def numpy_blas(settings: dict[str, object]) -> list[dict[str, object]]:
