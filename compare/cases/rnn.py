@@ -30,7 +30,7 @@ import torch_ref.rnn as tr
 from compare.core.devices import to_torch, torch_dtype
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, Excerpt, Stage, register
-from compare.core.trainers import ParamMap, load_parameters, observation, observe_parameters
+from compare.core.trainers import ParamMap, load_parameters, observation, observe_parameters, torch_keyed_state
 from compare.data import datasets
 from compare.perf.microbench import MICROBENCH, ConceptBench, TimingPlan, bench_row, register_concept_bench, time_on
 
@@ -103,12 +103,8 @@ class ScratchRnn:
         self.index += 1
 
     def observe(self) -> Observation:
-        state: dict[str, dict[str, np.ndarray]] = {"": clip_state(float(self.total_norm), self.spec.max_norm)}
-        for name in self.params:
-            state[name] = dict(self.optimizer.torch_state(name))
-            count = self.optimizer.step_count(name)
-            if count is not None:
-                state[name]["step"] = np.array(float(count))
+        state = {"": clip_state(float(self.total_norm), self.spec.max_norm),
+                 **torch_keyed_state(self.optimizer, self.params)}
         grads = {name: self.grads["d" + name] for name in self.params}
         return observation(float(self.cost), self.params, grads, state)
 

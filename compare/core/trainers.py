@@ -69,6 +69,19 @@ class StatefulOptimizer(Protocol):
     def load_torch_state(self, name: str, entries: Mapping[str, np.ndarray]) -> None: ...
 
 
+def torch_keyed_state(optimizer: StatefulOptimizer, names: Iterable[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Each parameter's state under torch's keys, with its update count as ``step`` where torch keeps one."""
+    state: dict[str, dict[str, np.ndarray]] = {}
+    for name in names:
+        entries = dict(optimizer.torch_state(name))
+        count = optimizer.step_count(name)
+        if count is not None:
+            entries["step"] = np.array(float(count))
+        if entries:
+            state[name] = entries
+    return state
+
+
 class ScratchTrainer:
     """The scratch side of a case: ``step()`` is ``loss_and_grads()`` then ``update()``.
 
@@ -100,15 +113,7 @@ class ScratchTrainer:
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
         """``{name: {key: array}}`` with torch's state keys (``momentum_buffer``, ``exp_avg``, ..., ``step``)."""
-        state: dict[str, dict[str, np.ndarray]] = {}
-        for name in self.params if self.optimizer is not None else ():
-            entries = dict(self.optimizer.torch_state(name))
-            count = self.optimizer.step_count(name)
-            if count is not None:
-                entries["step"] = np.array(float(count))
-            if entries:
-                state[name] = entries
-        return state
+        return {} if self.optimizer is None else torch_keyed_state(self.optimizer, self.params)
 
     def step(self) -> None:
         self.clear_preactivations()
