@@ -17,7 +17,7 @@ import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from compare.check import course1, course2  # noqa: F401  (they register the course's functions)
+from compare.check import course1, course2, gradcheck  # noqa: F401  (they register the course's functions)
 from compare.check.catalogue import WEEKS, file_week, known_names, resolve
 from compare.check.report import Report
 from compare.check.runner import UserError, discover, learner_functions, run
