@@ -2,12 +2,17 @@
 
 A bug is a text edit of a correct solution (``c1w2.py`` ... ``c2w2.py``): each ``(old, new)`` pair must
 occur exactly once. Several pairs are one mistake made consistently (``+`` instead of ``-`` in every
-update line). ``function`` must fail and ``diagnosis`` must be the checker's diagnosis.
+update line). ``function`` must fail and ``diagnosis`` must be the checker's diagnosis. A training
+function's bug (``diagnosis`` :data:`TRAJECTORIES_PART`) must make its whole-training check part from
+torch's: in the configuration ``run`` (a course-2 ``model``'s label) and in no other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: The verdict of a whole-training check that fails: the trajectories part from torch's.
+TRAJECTORIES_PART = "trajectories_part"
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,7 @@ class Bug:
     diagnosis: str
     edits: tuple[tuple[str, str], ...]
     description: str
+    run: str = ""
 
 
 BUGS = [
@@ -181,6 +187,19 @@ BUGS = [
         "t counted from 0 (t + 1 in the bias correction)"),
     Bug("decay_not_floored", "c2w2", "schedule_lr_decay", "lr_decay_not_floored",
         (("np.floor(epoch_num / time_interval)", "(epoch_num / time_interval)"),), "continuous decay"),
+    # --- whole training --------------------------------------------------------------------------------
+    Bug("two_layer_stale_weights", "c1w4", "two_layer_model", TRAJECTORIES_PART,
+        (('        parameters = update_parameters(parameters, grads, learning_rate)\n        W1 = parameters["W1"]\n'
+          '        b1 = parameters["b1"]\n        W2 = parameters["W2"]\n        b2 = parameters["b2"]\n',
+          "        parameters = update_parameters(parameters, grads, learning_rate)\n"),),
+        "W1, b1, W2, b2 not read back from parameters after the update: the forward keeps the start"),
+    Bug("model_l2_without_l2_backward", "c2w1", "model", TRAJECTORIES_PART,
+        (("            grads = backward_propagation_with_regularization(X, Y, cache, lambd)",
+          "            grads = backward_propagation_n(X, Y, cache)"),),
+        "the L2 branch calls the plain backward pass", run="L2 regularization, lambd = 0.7"),
+    Bug("model_adam_t_per_epoch", "c2w2", "model", TRAJECTORIES_PART,
+        (("                t = t + 1\n", ""), ("        seed = seed + 1\n", "        seed = seed + 1\n        t = t + 1\n")),
+        "Adam's t counted in epochs, not in updates", run="adam"),
     # --- errors the checker reports without running out of numbers --------------------------------------
     Bug("propagate_raises", "c1w2", "propagate", "raised",
         (("    db = np.sum(dZ) / m", "    db = np.sum(dz) / m"),), "a NameError (dz for dZ)"),

@@ -255,3 +255,53 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
         else:
             print("\033[92m" + "Your backward propagation works perfectly fine! difference = " + str(difference) + "\033[0m")
     return difference
+
+
+# --- the regularization assignment's model, with reg_utils' helpers copied in (its plain forward and backward
+# are the gradient-checking network's forward_propagation_n / backward_propagation_n) -------------------------
+
+def initialize_parameters(layer_dims):
+    np.random.seed(3)
+    parameters = {}
+    L = len(layer_dims)
+    for l in range(1, L):
+        parameters["W" + str(l)] = np.random.randn(layer_dims[l], layer_dims[l - 1]) / np.sqrt(layer_dims[l - 1])
+        parameters["b" + str(l)] = np.zeros((layer_dims[l], 1))
+    return parameters
+
+
+def update_parameters(parameters, grads, learning_rate):
+    n = len(parameters) // 2
+    for k in range(n):
+        parameters["W" + str(k + 1)] = parameters["W" + str(k + 1)] - learning_rate * grads["dW" + str(k + 1)]
+        parameters["b" + str(k + 1)] = parameters["b" + str(k + 1)] - learning_rate * grads["db" + str(k + 1)]
+    return parameters
+
+
+def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=0, keep_prob=1):
+    costs = []
+    layers_dims = [X.shape[0], 20, 3, 1]
+    parameters = initialize_parameters(layers_dims)
+    for i in range(0, num_iterations):
+        if keep_prob == 1:
+            cost, cache = forward_propagation_n(X, Y, parameters)
+            a3 = cache[9]
+        elif keep_prob < 1:
+            a3, cache = forward_propagation_with_dropout(X, parameters, keep_prob)
+        if lambd == 0:
+            cost = compute_cost(a3, Y)
+        else:
+            cost = compute_cost_with_regularization(a3, Y, parameters, lambd)
+        assert lambd == 0 or keep_prob == 1
+        if lambd == 0 and keep_prob == 1:
+            grads = backward_propagation_n(X, Y, cache)
+        elif lambd != 0:
+            grads = backward_propagation_with_regularization(X, Y, cache, lambd)
+        elif keep_prob < 1:
+            grads = backward_propagation_with_dropout(X, Y, cache, keep_prob)
+        parameters = update_parameters(parameters, grads, learning_rate)
+        if print_cost and i % 10000 == 0:
+            print("Cost after iteration {}: {}".format(i, cost))
+        if print_cost and i % 1000 == 0:
+            costs.append(cost)
+    return parameters
