@@ -132,6 +132,12 @@ BUGS = [
     Bug("gradcheck_1d_eps_not_doubled", "c2w1", "gradient_check", "gradcheck_eps_not_doubled",
         (("    gradapprox = (J_plus - J_minus) / (2 * epsilon)", "    gradapprox = (J_plus - J_minus) / epsilon"),),
         "the centred difference divided by epsilon"),
+    Bug("gradcheck_1d_not_relative", "c2w1", "gradient_check", "gradcheck_no_denominator",
+        (("    grad = backward_propagation(x, theta)\n    numerator = np.linalg.norm(grad - gradapprox)\n"
+          "    denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)\n"
+          "    difference = numerator / denominator",
+          "    grad = backward_propagation(x, theta)\n    numerator = np.linalg.norm(grad - gradapprox)\n"
+          "    difference = numerator"),), "the absolute difference, not the relative one"),
     Bug("forward_n_cost_sum", "c2w1", "forward_propagation_n", "missing_1_over_m",
         (("    cost = 1. / m * np.sum(log_probs)", "    cost = np.sum(log_probs)"),), "the cost is not averaged"),
     Bug("backward_n_planted_dW2", "c2w1", "backward_propagation_n", "constant_factor",
@@ -198,7 +204,8 @@ BUGS = [
           "            grads = backward_propagation_n(X, Y, cache)"),),
         "the L2 branch calls the plain backward pass", run="L2 regularization, lambd = 0.7"),
     Bug("model_adam_t_per_epoch", "c2w2", "model", TRAJECTORIES_PART,
-        (("                t = t + 1\n", ""), ("        seed = seed + 1\n", "        seed = seed + 1\n        t = t + 1\n")),
+        (("                t = t + 1\n", ""),
+         ("        seed = seed + 1\n", "        seed = seed + 1\n        t = t + 1\n")),
         "Adam's t counted in epochs, not in updates", run="adam"),
     # --- errors the checker reports without running out of numbers --------------------------------------
     Bug("propagate_raises", "c1w2", "propagate", "raised",
