@@ -47,7 +47,7 @@ from compare.check.catalogue import (
     rng,
     zero_example,
 )
-from compare.check.course2 import GRAD_KEYS, THREE, _flat_cache, _params_of, _read_grads, _values, _zeros_of
+from compare.check.course2 import GRAD_KEYS, THREE, flat_cache, network_values, params_of, read_grads, relu_zeros
 
 KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
 SHAPES = {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1), "W3": (1, 3), "b3": (1, 1)}
@@ -134,8 +134,8 @@ def _read_forward_n(ret: object, case: Case) -> dict:
 def _backward_n_cases() -> list[Case]:
     cases = []
     for label, X, Y, params in _network_inputs(with_zero=True):
-        values = _values(X, params)
-        cases.append(Case(label, (X, Y, _flat_cache(values, params)), m=X.shape[1], zeros=_zeros_of(values)))
+        values = network_values(X, params)
+        cases.append(Case(label, (X, Y, flat_cache(values, params)), m=X.shape[1], zeros=relu_zeros(values)))
     return cases
 
 
@@ -283,8 +283,8 @@ register(
     Spec("forward_propagation_n", "c2w1", ("X", "Y", "parameters"),
          lambda: [Case(label, (X, Y, params), m=X.shape[1]) for label, X, Y, params in _network_inputs(True)],
          _read_forward_n, _forward_n_expected),
-    Spec("backward_propagation_n", "c2w1", ("X", "Y", "cache"), _backward_n_cases, _read_grads,
-         lambda c: tx.network_grads(c.args[0], c.args[1], _params_of(c.args[2]), THREE)),
+    Spec("backward_propagation_n", "c2w1", ("X", "Y", "cache"), _backward_n_cases, read_grads,
+         lambda c: tx.network_grads(c.args[0], c.args[1], params_of(c.args[2]), THREE)),
     Spec("dictionary_to_vector", "c2w1", ("parameters",), _vector_cases, _read_dict_to_vector,
          _dict_to_vector_expected,
          (Hypothesis("gradcheck_key_order", lambda c: {"theta": _dict_to_vector_expected(c, _dict_order)["theta"]}),
