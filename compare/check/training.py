@@ -1,10 +1,17 @@
-"""Whole training: the learner's ``model`` / ``nn_model`` / ``L_layer_model`` next to torch's.
+"""Whole training: the learner's ``model`` / ``nn_model`` / ``two_layer_model`` / ``L_layer_model`` and the
+course-2 ``model``s next to torch's.
 
-The learner's function runs twice in the child: with ``num_iterations=0``, so that it returns its own
-starting point, then for real (the course's logistic ``model`` starts from zeros). Torch trains an
+Course 1: the learner's function runs twice in the child: with ``num_iterations=0``, so that it returns its
+own starting point, then for real (the course's logistic ``model`` starts from zeros). Torch trains an
 ``nn.Sequential`` from exactly that starting point with ``torch.optim.SGD`` on
 ``nn.BCELoss``; the costs (the course records every 100th iteration) and parameters are compared and the
 first recorded iteration where they part is reported. ``plot_dir`` writes the loss overlay as a PNG.
+
+Course 2: ``model`` returns only its parameters, so it runs once per checkpoint (``CHECKPOINTS``: the first,
+0, is its start) in each configuration (``C2W1_RUNS``: L2, dropout; ``C2W2_RUNS``: gd, momentum, Adam),
+and torch's parameters at the same checkpoints are compared; the first checkpoint where they part is
+reported with the whole-data cost of both. Torch gets what the course draws: dropout's masks (seed 1,
+the same at every iteration) and the mini-batches of each epoch (seed ``10 + epoch + 1``).
 """
 
 from __future__ import annotations
