@@ -206,7 +206,7 @@ C2W1_RUNS = (Run("L2 regularization, lambd = 0.7", {"learning_rate": 0.3, "lambd
 C2W2_RUNS = (Run("gd", {"learning_rate": 0.3}),
              Run("momentum", {"learning_rate": 0.3, "beta": 0.9}, optimizer="momentum"),
              Run("adam", {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}, optimizer="adam"))
-CHECKPOINTS = {"c2w1": (0, 1, 10, 100, 300), "c2w2": (0, 1, 3, 10, 30)}
+CHECKPOINTS = {"c2w1": (0, 1, 10, 100), "c2w2": (0, 1, 3, 10)}
 C2W2_LAYERS, MINI_BATCH = [3, 5, 2, 1], 16
 
 
