@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from check_gallery.bugs import BUGS, apply
+import reference_vectors
+from check_gallery.bugs import BUGS, TRAJECTORIES_PART, apply
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,8 @@ import scratch.course.c1w4
 import scratch.course.c2w1
 import scratch.course.c2w2
 from compare.check import UserError, check
-from compare.check.catalogue import REGISTRY
+from compare.check import gradcheck as gradient_checking
+from compare.check.catalogue import REGISTRY, Case
 from compare.check.diagnosis import CATALOGUE, pattern
 from compare.cli import main
 
@@ -38,7 +40,8 @@ DEFAULT_BUGS = {"sigmoid_int_truncation", "softmax_axis0", "propagate_dw_not_ave
                 "predict_inclusive", "tanh_prime_of_Z", "db1_no_keepdims", "dAL_fused_then_sigmoid",
                 "relu_grad_at_zero", "he_as_xavier", "l2_grad_half", "dropout_not_inverted",
                 "dropout_backward_no_mask", "minibatch_drop_last", "momentum_no_dampening", "adam_eps_in_sqrt",
-                "propagate_signature"}
+                "propagate_signature", "gradients_to_vector_dict_order", "gradcheck_one_sided",
+                "model_adam_t_per_epoch"}
 
 
 def _buggy_file(tmp_path: Path, bug) -> Path:
@@ -48,11 +51,23 @@ def _buggy_file(tmp_path: Path, bug) -> Path:
 
 
 def _check_bug(tmp_path: Path, bug) -> None:
+    if bug.diagnosis == TRAJECTORIES_PART:
+        return _check_training_bug(tmp_path, bug)
     report = check(_buggy_file(tmp_path, bug), functions=[bug.function], training=False)
     (result,) = report.functions
     assert result.status == "fail", f"{bug.id}: {bug.function} passed"
     assert result.diagnosis is not None, f"{bug.id}: no diagnosis\n{report}"
     assert result.diagnosis.id == bug.diagnosis, f"{bug.id}: diagnosed {result.diagnosis.id}\n{report}"
+    assert report.exit_code == 1
+
+
+def _check_training_bug(tmp_path: Path, bug) -> None:
+    """The training parts from torch's in the bug's configuration (and in no other), where it parts is said."""
+    report = check(_buggy_file(tmp_path, bug), functions=[bug.function])
+    failing = [t for t in report.trainings if t.status == "fail"]
+    assert failing, f"{bug.id}: the training passed\n{report}"
+    assert {t.run for t in failing} == {bug.run}, f"{bug.id}\n{report}"
+    assert all(" part " in t.detail for t in failing), str(report)
     assert report.exit_code == 1
 
 
@@ -91,7 +106,13 @@ def test_whole_training_follows_torch_for_a_correct_L_layer_model(tmp_path):
 def test_gallery_size_and_spread():
     assert len(BUGS) >= 25
     assert {bug.solution for bug in BUGS} == set(SOLUTIONS)
-    assert {bug.diagnosis for bug in BUGS} <= set(CATALOGUE)
+    assert {bug.diagnosis for bug in BUGS} - {TRAJECTORIES_PART} <= set(CATALOGUE)
+    gradient_checking_names = {"gradient_check", "forward_propagation_n", "backward_propagation_n",
+                               "dictionary_to_vector", "vector_to_dictionary", "gradients_to_vector",
+                               "gradient_check_n"}
+    with_bugs = {(bug.solution, bug.function) for bug in BUGS}
+    assert {("c2w1", name) for name in gradient_checking_names} <= with_bugs
+    assert {("c1w4", "two_layer_model"), ("c2w1", "model"), ("c2w2", "model")} <= with_bugs
     assert len({bug.diagnosis for bug in BUGS}) >= 25
 
 
@@ -116,6 +137,39 @@ def test_report_names_the_first_wrong_number_and_the_evidence(tmp_path):
     assert "= m on every entry" in result.diagnosis.evidence
     text = str(report)
     assert "first wrong: dW[0, 0] on input 'published'" in text and "the 1/m average is missing" in text
+
+
+def test_whole_training_of_the_course_2_models_follows_torch():
+    """c2w1's model with L2 and with dropout, c2w2's with gd, momentum and adam: every checkpoint equal."""
+    for week in ("c2w1", "c2w2"):
+        report = check(GALLERY / f"{week}.py", functions=["model"])
+        assert report.passed, str(report)
+        assert len(report.trainings) == (2 if week == "c2w1" else 3)
+        for training in report.trainings:
+            np.testing.assert_allclose(training.costs_learner, training.costs_torch, rtol=1e-9)
+            assert training.costs_learner[0] != pytest.approx(training.costs_learner[-1], rel=1e-3)  # it learns
+
+
+@pytest.mark.slow
+def test_whole_training_follows_torch_for_a_correct_two_layer_model():
+    report = check(GALLERY / "c1w4.py", functions=["two_layer_model"])
+    (training,) = report.trainings
+    assert training.status == "pass", str(report)
+    np.testing.assert_allclose(training.costs_learner, training.costs_torch, rtol=1e-10)
+
+
+def test_torch_reproduces_the_published_gradient_checks():
+    """The checker's torch references give the course's published differences (2021 and 2017/18 tests)."""
+    published = {c["id"]: c for c in reference_vectors.cases("dlai_2021_public_tests.json")}
+    legacy = {c["id"]: c for c in reference_vectors.cases("dlai_legacy_2017_2018.json")}
+    for case, args in ((published["c2w1a3.gradient_check_scalar"], (3, 4)),
+                       (legacy["legacy.c2w1.gradient_check_scalar_x2"], (2, 4))):
+        got = gradient_checking._scalar_check_expected(Case("published", args))["difference"]
+        assert got == pytest.approx(case["expected"]["difference"], rel=1e-6)
+    planted = gradient_checking._gradient_check_n_cases()[0]
+    got = gradient_checking._gradient_check_n_expected(planted)["difference"]
+    want = published["c2w1a3.gradient_check_n.buggy_backprop"]["expected"]["difference"]
+    assert planted.args[4] == 1e-7 and got == pytest.approx(want, rel=1e-6)
 
 
 def test_whole_training_shows_where_the_trajectories_part(tmp_path):

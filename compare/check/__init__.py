@@ -17,11 +17,11 @@ import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from compare.check import course1, course2  # noqa: F401  (they register the course's functions)
+from compare.check import course1, course2, gradcheck  # noqa: F401  (they register the course's functions)
 from compare.check.catalogue import WEEKS, file_week, known_names, resolve
 from compare.check.report import Report
 from compare.check.runner import UserError, discover, learner_functions, run
-from compare.check.training import TRAINING, check_training
+from compare.check.training import TRAINING_WEEKS, check_training
 from compare.check.verdict import judge
 
 __all__ = ["check", "Report", "UserError"]
@@ -63,12 +63,12 @@ def check(target: object, *, functions: Iterable[str] | None = None, week: str |
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not 0 < time_limit < math.inf:
         raise UserError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
     source = _source(target)
-    names = known_names() | set(TRAINING)
+    names = known_names() | set(TRAINING_WEEKS)
     if isinstance(source, Path):
         found = discover(source, names, time_limit)
     else:
         found = learner_functions(source, names)
-    week = week or file_week(found, {name: t.week for name, t in TRAINING.items()})
+    week = week or file_week(found, TRAINING_WEEKS)
     if functions is not None:
         wanted = set(functions)
         unknown = wanted - names
@@ -79,7 +79,7 @@ def check(target: object, *, functions: Iterable[str] | None = None, week: str |
         raise UserError("no course function found (names such as propagate, L_model_backward, "
                         "update_parameters_with_adam); define them at the top level of the file")
     specs = resolve(found, week)
-    trained = {name for name, t in TRAINING.items() if t.week == week}
+    trained = {name for name, weeks in TRAINING_WEEKS.items() if week in weeks}
     skipped = sorted(set(found) - {spec.name for spec in specs} - trained)
     jobs = [(spec.name, spec.cases()) for spec in specs]
     calls = run(source, jobs, time_limit)

@@ -73,14 +73,14 @@ def known_names() -> set[str]:
     return {name for specs in REGISTRY.values() for name in specs}
 
 
-def file_week(defined: Iterable[str], other_names: Mapping[str, str] | None = None) -> str:
+def file_week(defined: Iterable[str], other_names: Mapping[str, Iterable[str]] | None = None) -> str:
     """The week ``defined`` belongs to: each course name counts for its weeks, ``1/k`` for a name that k
     weeks share (``predict``, ``compute_cost``, ...); ties go to the earlier week. ``other_names`` maps
-    names outside the registry (the training functions) to their week."""
+    names outside the registry (the training functions) to their weeks."""
     score = dict.fromkeys(WEEKS, 0.0)
     other_names = other_names or {}
     for name in set(defined):
-        owners = [w for w in WEEKS if name in REGISTRY[w]] + ([other_names[name]] if name in other_names else [])
+        owners = [w for w in WEEKS if name in REGISTRY[w]] + list(other_names.get(name, ()))
         for w in owners:
             score[w] += 1 / len(owners)
     return max(WEEKS, key=lambda w: (score[w], -WEEKS.index(w)))

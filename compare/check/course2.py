@@ -72,12 +72,14 @@ def _three_layer_inputs() -> list[tuple[str, np.ndarray, dict, np.ndarray]]:
     return inputs
 
 
-def _values(X: np.ndarray, params: dict, masks: dict | None = None, keep_prob: float = 1.0) -> dict:
+def network_values(X: np.ndarray, params: dict, masks: dict | None = None, keep_prob: float = 1.0) -> dict:
+    """The 3-layer network's ``Z{l}``, ``A{l}`` (and ``G{l}`` under dropout) as arrays, by torch."""
     _, values = tx.forward(X, params, THREE, masks, keep_prob)
     return {k: tx.array(v) for k, v in values.items()}
 
 
-def _flat_cache(values: dict, params: dict, masks: dict | None = None) -> tuple:
+def flat_cache(values: dict, params: dict, masks: dict | None = None) -> tuple:
+    """The course's flat cache ``(Z1, [D1,] A1, W1, b1, ..., Z3, A3, W3, b3)``."""
     cache = []
     for layer in (1, 2, 3):
         mask = (masks[f"D{layer}"],) if masks and f"D{layer}" in masks else ()
@@ -85,14 +87,15 @@ def _flat_cache(values: dict, params: dict, masks: dict | None = None) -> tuple:
     return tuple(cache)
 
 
-def _zeros_of(values: dict) -> dict:
+def relu_zeros(values: dict) -> dict:
+    """Where the hidden ``Z`` are exactly 0, keyed by the ``dZ`` they mark (relu'(0) diagnosis)."""
     return {"dZ2": values["Z2"] == 0, "dZ1": values["Z1"] == 0}
 
 
 def _cost_reg_cases() -> list[Case]:
     cases = []
     for index, (label, X, params, Y) in enumerate(_three_layer_inputs()):
-        A3 = _values(X, params)["A3"]
+        A3 = network_values(X, params)["A3"]
         cases.append(Case(label, (A3, Y, params, 0.1 + 0.3 * index), m=X.shape[1]))
     return cases
 
@@ -107,9 +110,9 @@ def _cost_reg_expected(case: Case, scale: float = 0.5, with_biases: bool = False
 def _backward_reg_cases() -> list[Case]:
     cases = []
     for index, (label, X, params, Y) in enumerate(_three_layer_inputs()):
-        values = _values(X, params)
-        cases.append(Case(label, (X, Y, _flat_cache(values, params), 0.7 + 0.1 * index), m=X.shape[1],
-                          zeros=_zeros_of(values)))
+        values = network_values(X, params)
+        cases.append(Case(label, (X, Y, flat_cache(values, params), 0.7 + 0.1 * index), m=X.shape[1],
+                          zeros=relu_zeros(values)))
     return cases
 
 
@@ -117,7 +120,8 @@ def _backward_reg_cases() -> list[Case]:
 _W_INDEX = {False: {1: 2, 2: 6, 3: 10}, True: {1: 3, 2: 8, 3: 12}}
 
 
-def _params_of(cache: tuple, with_masks: bool = False) -> dict:
+def params_of(cache: tuple, with_masks: bool = False) -> dict:
+    """``W{l}``, ``b{l}`` read back from a flat cache (with masks: the dropout layout)."""
     index = _W_INDEX[with_masks]
     return {f"{p}{k}": np.asarray(cache[index[k] + i], float) for k in (1, 2, 3) for i, p in enumerate("Wb")}
 
@@ -128,7 +132,7 @@ def _masks_of(cache: tuple) -> dict:
 
 def _backward_reg_expected(case: Case, lambd_scale: float = 1.0, with_biases: bool = False) -> dict:
     X, Y, cache, lambd = case.args
-    params = _params_of(cache)
+    params = params_of(cache)
     if with_biases:
         grads = tx.network_grads(X, Y, params, THREE, lambd=lambd)
         m = X.shape[1]
@@ -140,7 +144,8 @@ def _backward_reg_expected(case: Case, lambd_scale: float = 1.0, with_biases: bo
     return tx.network_grads(X, Y, params, THREE, lambd=lambd)
 
 
-def _read_grads(ret: object, case: Case) -> dict:
+def read_grads(ret: object, case: Case) -> dict:
+    """The course's gradient dict of the 3-layer network (``dZ3``, ``dW3``, ..., ``db1``)."""
     return dict_entries(ret, list(GRAD_KEYS), what="gradients")
 
 
@@ -185,22 +190,22 @@ def _dropout_backward_cases() -> list[Case]:
         gen = rng(90 + index)
         masks = {f"D{k}": (gen.random((params[f"W{k}"].shape[0], X.shape[1])) < keep_prob).astype(float)
                  for k in (1, 2)}
-        values = _values(X, params, masks, keep_prob)
-        cases.append(Case(label, (X, Y, _flat_cache(values, params, masks), keep_prob), m=X.shape[1],
-                          zeros=_zeros_of(values)))
+        values = network_values(X, params, masks, keep_prob)
+        cases.append(Case(label, (X, Y, flat_cache(values, params, masks), keep_prob), m=X.shape[1],
+                          zeros=relu_zeros(values)))
     return cases
 
 
 def _dropout_backward_expected(case: Case) -> dict:
     X, Y, cache, keep_prob = case.args
-    return tx.network_grads(X, Y, _params_of(cache, True), THREE, masks=_masks_of(cache), keep_prob=keep_prob)
+    return tx.network_grads(X, Y, params_of(cache, True), THREE, masks=_masks_of(cache), keep_prob=keep_prob)
 
 
 def _dropout_backward_variant(case: Case, bug: str, relu_from: str) -> dict:
     """Layer-by-layer autograd with the mask (or its scale) left out of the backward pass; relu' taken as the
     course writes it (``A > 0`` with the cached, dropped-out ``A``) or from ``Z > 0``."""
     X, Y, cache, keep_prob = case.args
-    params, masks = _params_of(cache, True), _masks_of(cache)
+    params, masks = params_of(cache, True), _masks_of(cache)
     A = {1: np.asarray(cache[2], float), 2: np.asarray(cache[7], float), 0: X}
     Z = {1: cache[0], 2: cache[5]}
     grads = {"dZ3": np.asarray(cache[11], float) - Y}
@@ -238,7 +243,7 @@ register(
           Hypothesis("l2_double", lambda c: _cost_reg_expected(c, scale=1.0)),
           Hypothesis("l2_on_biases", lambda c: _cost_reg_expected(c, with_biases=True)))),
     Spec("backward_propagation_with_regularization", "c2w1", ("X", "Y", "cache", "lambd"), _backward_reg_cases,
-         _read_grads, _backward_reg_expected,
+         read_grads, _backward_reg_expected,
          (Hypothesis("l2_missing", lambda c: _backward_reg_expected(c, lambd_scale=0.0)),
           Hypothesis("l2_half", lambda c: _backward_reg_expected(c, lambd_scale=0.5)),
           Hypothesis("l2_on_biases", lambda c: _backward_reg_expected(c, with_biases=True)))),
@@ -248,7 +253,7 @@ register(
           Hypothesis("dropout_mask_inverted", lambda c: _dropout_forward_expected(c, draw="rand>")),
           Hypothesis("dropout_mask_randn", lambda c: _dropout_forward_expected(c, draw="randn<")))),
     Spec("backward_propagation_with_dropout", "c2w1", ("X", "Y", "cache", "keep_prob"), _dropout_backward_cases,
-         _read_grads, _dropout_backward_expected,
+         read_grads, _dropout_backward_expected,
          tuple(Hypothesis(bug, lambda c, bug=bug, relu_from=relu_from: _dropout_backward_variant(c, bug, relu_from))
                for bug in ("dropout_no_mask_backward", "dropout_no_scale_backward") for relu_from in "AZ")),
 )

@@ -2,12 +2,17 @@
 
 A bug is a text edit of a correct solution (``c1w2.py`` ... ``c2w2.py``): each ``(old, new)`` pair must
 occur exactly once. Several pairs are one mistake made consistently (``+`` instead of ``-`` in every
-update line). ``function`` must fail and ``diagnosis`` must be the checker's diagnosis.
+update line). ``function`` must fail and ``diagnosis`` must be the checker's diagnosis. A training
+function's bug (``diagnosis`` :data:`TRAJECTORIES_PART`) must make its whole-training check part from
+torch's: in the configuration ``run`` (a course-2 ``model``'s label) and in no other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: The verdict of a whole-training check that fails: the trajectories part from torch's.
+TRAJECTORIES_PART = "trajectories_part"
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,7 @@ class Bug:
     diagnosis: str
     edits: tuple[tuple[str, str], ...]
     description: str
+    run: str = ""
 
 
 BUGS = [
@@ -123,6 +129,49 @@ BUGS = [
         (("    dA2 = dA2 * D2\n", ""), ("    dA1 = dA1 * D1\n", "")), "masks not applied in backward"),
     Bug("dropout_backward_no_scale", "c2w1", "backward_propagation_with_dropout", "dropout_no_scale_backward",
         (("    dA2 = dA2 / keep_prob\n", ""), ("    dA1 = dA1 / keep_prob\n", "")), "no / keep_prob in backward"),
+    Bug("gradcheck_1d_eps_not_doubled", "c2w1", "gradient_check", "gradcheck_eps_not_doubled",
+        (("    gradapprox = (J_plus - J_minus) / (2 * epsilon)", "    gradapprox = (J_plus - J_minus) / epsilon"),),
+        "the centred difference divided by epsilon"),
+    Bug("gradcheck_1d_not_relative", "c2w1", "gradient_check", "gradcheck_no_denominator",
+        (("    grad = backward_propagation(x, theta)\n    numerator = np.linalg.norm(grad - gradapprox)\n"
+          "    denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)\n"
+          "    difference = numerator / denominator",
+          "    grad = backward_propagation(x, theta)\n    numerator = np.linalg.norm(grad - gradapprox)\n"
+          "    difference = numerator"),), "the absolute difference, not the relative one"),
+    Bug("forward_n_cost_sum", "c2w1", "forward_propagation_n", "missing_1_over_m",
+        (("    cost = 1. / m * np.sum(log_probs)", "    cost = np.sum(log_probs)"),), "the cost is not averaged"),
+    Bug("backward_n_planted_dW2", "c2w1", "backward_propagation_n", "constant_factor",
+        (("    dW2 = 1. / m * np.dot(dZ2, A1.T)", "    dW2 = 1. / m * np.dot(dZ2, A1.T) * 2"),),
+        "the notebook's planted bug left in: dW2 doubled"),
+    Bug("dictionary_to_vector_dict_order", "c2w1", "dictionary_to_vector", "gradcheck_key_order",
+        (('    for key in ["W1", "b1", "W2", "b2", "W3", "b3"]:', "    for key in parameters:"),),
+        "walks the dict's own order"),
+    Bug("vector_to_dictionary_fortran", "c2w1", "vector_to_dictionary", "gradcheck_column_major",
+        (('theta[: 20].reshape((5, 4))', 'theta[: 20].reshape((5, 4), order="F")'),
+         ('theta[25: 40].reshape((3, 5))', 'theta[25: 40].reshape((3, 5), order="F")')),
+        "the weight matrices filled column by column"),
+    Bug("gradients_to_vector_dict_order", "c2w1", "gradients_to_vector", "gradcheck_key_order",
+        (('    for key in ["dW1", "db1", "dW2", "db2", "dW3", "db3"]:',
+          '    for key in [k for k in gradients if k[1] in "Wb"]:'),),
+        "the gradients' own order (dW3, db3, dW2, ...: backward order)"),
+    Bug("gradcheck_one_sided", "c2w1", "gradient_check_n", "gradcheck_one_sided",
+        (("    for i in range(num_parameters):\n        theta_plus",
+          "    J, _ = forward_propagation_n(X, Y, parameters)\n"
+          "    for i in range(num_parameters):\n        theta_plus"),
+         ("        gradapprox[i] = (J_plus[i] - J_minus[i]) / (2 * epsilon)",
+          "        gradapprox[i] = (J_plus[i] - J) / epsilon")),
+        "a forward difference from J at theta"),
+    Bug("gradcheck_n_eps_not_doubled", "c2w1", "gradient_check_n", "gradcheck_eps_not_doubled",
+        (("        gradapprox[i] = (J_plus[i] - J_minus[i]) / (2 * epsilon)",
+          "        gradapprox[i] = (J_plus[i] - J_minus[i]) / epsilon"),), "divided by epsilon"),
+    Bug("gradcheck_no_copy", "c2w1", "gradient_check_n", "gradcheck_no_copy",
+        (("        theta_plus = np.copy(parameters_values)", "        theta_plus = parameters_values"),),
+        "theta_plus is parameters_values itself: every + epsilon stays"),
+    Bug("gradcheck_norm_of_sum", "c2w1", "gradient_check_n", "gradcheck_denominator_norm_of_sum",
+        (("(2 * epsilon)\n    numerator = np.linalg.norm(grad - gradapprox)\n"
+          "    denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)",
+          "(2 * epsilon)\n    numerator = np.linalg.norm(grad - gradapprox)\n"
+          "    denominator = np.linalg.norm(grad + gradapprox)"),), "the norm of the sum"),
     # --- course 2, week 2 ----------------------------------------------------------------------------
     Bug("minibatch_drop_last", "c2w2", "random_mini_batches", "minibatch_last_dropped",
         (("    if m % mini_batch_size != 0:\n"
@@ -144,6 +193,20 @@ BUGS = [
         "t counted from 0 (t + 1 in the bias correction)"),
     Bug("decay_not_floored", "c2w2", "schedule_lr_decay", "lr_decay_not_floored",
         (("np.floor(epoch_num / time_interval)", "(epoch_num / time_interval)"),), "continuous decay"),
+    # --- whole training --------------------------------------------------------------------------------
+    Bug("two_layer_stale_weights", "c1w4", "two_layer_model", TRAJECTORIES_PART,
+        (('        parameters = update_parameters(parameters, grads, learning_rate)\n        W1 = parameters["W1"]\n'
+          '        b1 = parameters["b1"]\n        W2 = parameters["W2"]\n        b2 = parameters["b2"]\n',
+          "        parameters = update_parameters(parameters, grads, learning_rate)\n"),),
+        "W1, b1, W2, b2 not read back from parameters after the update: the forward keeps the start"),
+    Bug("model_l2_without_l2_backward", "c2w1", "model", TRAJECTORIES_PART,
+        (("            grads = backward_propagation_with_regularization(X, Y, cache, lambd)",
+          "            grads = backward_propagation_n(X, Y, cache)"),),
+        "the L2 branch calls the plain backward pass", run="L2 regularization, lambd = 0.7"),
+    Bug("model_adam_t_per_epoch", "c2w2", "model", TRAJECTORIES_PART,
+        (("                t = t + 1\n", ""),
+         ("        seed = seed + 1\n", "        seed = seed + 1\n        t = t + 1\n")),
+        "Adam's t counted in epochs, not in updates", run="adam"),
     # --- errors the checker reports without running out of numbers --------------------------------------
     Bug("propagate_raises", "c1w2", "propagate", "raised",
         (("    db = np.sum(dZ) / m", "    db = np.sum(dz) / m"),), "a NameError (dz for dZ)"),
