@@ -157,6 +157,16 @@ def _check_output_paths(args: argparse.Namespace) -> None:
             _probe_writable(folder, f"--{option} {folder}")
 
 
+def not_run_lines(names: Sequence[str]) -> list[str]:
+    """``not run NAME: why`` for each case that ``names`` select (by concept, or all) but that cannot run here."""
+    from compare.core.registry import unavailable
+
+    concepts = [name for name in names if "/" not in name]
+    if names and not concepts:
+        return []
+    return [f"not run {name}: {reason}" for name, reason in unavailable(concepts).items()]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from compare.core.devices import resolve_device
     from compare.core.registry import select
@@ -164,6 +174,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from compare.report.build import records_frame, run_all, run_table, run_table_notes
 
     cases = select(args.concepts)
+    for line in not_run_lines(args.concepts):
+        print(line)
     device = resolve_device(args.device).type
     with pinned_threads():
         runs = run_all(cases, dtypes=[args.dtype], devices=[device], seeds=[args.seed], steps=args.steps,
@@ -190,6 +202,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from compare.report.build import make_report
 
     seeds = range(1) if args.quick else range(args.seeds)
+    for line in not_run_lines(args.concepts):
+        print(line)
     frame = make_report(args.out, names=args.concepts, seeds=seeds, quick=args.quick)
     failed = int((~frame["passed"]).sum())
     label = " (quick: a smoke test, not the full report)" if args.quick else ""

@@ -7,11 +7,9 @@ course's catvnoncat; nothing is downloaded.
 
 from __future__ import annotations
 
-import pickle
-import struct
-
 import numpy as np
 import pytest
+from fake_datasets import skip_cifar_md5, write_cifar, write_mnist
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,26 +112,9 @@ def test_bias_variance_rejects_bad_rates(kwargs):
 
 # --- on-disk formats ---------------------------------------------------------------------------------
 
-def _write_idx(path, array: np.ndarray) -> None:
-    """IDX ("Pascal Vincent") format: magic 0x0000 08 ndim, big-endian int32 dims, uint8 data."""
-    header = struct.pack(">I", 0x0800 + array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def _write_mnist(root, folder: str, rng) -> dict[str, np.ndarray]:
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True)
-    arrays = {}
-    for split, m in (("train", 12), ("t10k", 5)):
-        arrays[split] = rng.integers(0, 256, (m, 28, 28), dtype=np.uint8), rng.integers(0, 10, m, dtype=np.uint8)
-        _write_idx(raw / f"{split}-images-idx3-ubyte", arrays[split][0])
-        _write_idx(raw / f"{split}-labels-idx1-ubyte", arrays[split][1])
-    return arrays
-
-
 @pytest.mark.parametrize("fashion", [False, True])
 def test_mnist_loader_reads_idx_files(tmp_path, fashion):
-    arrays = _write_mnist(tmp_path, "FashionMNIST" if fashion else "MNIST", np.random.default_rng(0))
+    arrays = write_mnist(tmp_path, "FashionMNIST" if fashion else "MNIST", np.random.default_rng(0))
     data = datasets.mnist(tmp_path, fashion=fashion, train=True)
     images, labels = arrays["train"]
     assert data.image_shape == (1, 28, 28) and data.m == 12 and data.n_classes == 10
@@ -149,28 +130,9 @@ def test_mnist_missing_says_how_to_get_it(tmp_path):
     assert datasets.main(["mnist", "--data-dir", str(tmp_path)]) == 2
 
 
-def _write_cifar(root, rng) -> dict[str, tuple[np.ndarray, list[int]]]:
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir()
-    batches = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        data = rng.integers(0, 256, (4, 3 * 32 * 32), dtype=np.uint8)  # rows: R plane, G plane, B plane
-        labels = rng.integers(0, 10, 4).tolist()
-        labels[0] = datasets.CIFAR10_CAT
-        batches[name] = data, labels
-        (folder / name).write_bytes(pickle.dumps({"data": data, "labels": labels}))
-    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names}))
-    return batches
-
-
 def test_cifar10_cat_vs_noncat_reads_pickled_batches(tmp_path, monkeypatch):
-    import torchvision.datasets.cifar as cifar
-
-    batches = _write_cifar(tmp_path, np.random.default_rng(1))
-    # torchvision verifies the real archive's MD5 sums, which small files cannot match; everything else
-    # (file layout, unpickling, reshaping to images, label_names) is the real loader.
-    monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: __import__("os").path.isfile(path))
+    batches = write_cifar(tmp_path, np.random.default_rng(1))
+    skip_cifar_md5(monkeypatch)
     data = datasets.cifar10_cat_vs_noncat(tmp_path, train=False)
     raw, labels = batches["test_batch"]
     assert data.image_shape == (3, 32, 32) and data.m == 4

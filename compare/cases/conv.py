@@ -19,6 +19,7 @@ only flips that sign, and is bounded and reported like a ReLU crossing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -34,7 +35,7 @@ from compare.cases.networks import TORCH_BACKWARD, TORCH_COST, TORCH_UPDATE, col
 from compare.core.devices import to_numpy, to_torch, torch_dtype
 from compare.core.kinks import Preactivation, preactivation
 from compare.core.problem import Observation, Problem, initial_parameters_rng
-from compare.core.registry import Case, Excerpt, Stage, register
+from compare.core.registry import Case, Excerpt, Stage, register, register_optional
 from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters, observe_parameters
 from compare.data import datasets
 from compare.perf.microbench import (
@@ -64,9 +65,41 @@ def digits_images(seed: int, m: int, dtype: np.dtype) -> tuple[np.ndarray, np.nd
     return np.ascontiguousarray(images, dtype=dtype), data.Y[0, chosen].astype(np.int64)
 
 
+#: Real-data variants draw their examples from this many leading training images (the whole MNIST set is
+#: 376 MB and CIFAR-10's 1.2 GB in float64).
+REAL_POOL = 4096
+#: ``name -> (loader, LeNet geometry)``; CIFAR-10 as the lectures' cat vs non-cat, with balanced draws.
+REAL_SETS = {
+    "mnist": (datasets.mnist, {"in_channels": 1, "image_size": 28, "n_classes": 10}),
+    "cifar10": (datasets.cifar10_cat_vs_noncat, {"in_channels": 3, "image_size": 32, "n_classes": 2}),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _real_pool(name: str, folder: str) -> tuple[np.ndarray, np.ndarray]:
+    """The first :data:`REAL_POOL` training images ``(n, C, H, W)`` in [0, 1] and their labels ``(n,)``."""
+    loader, _ = REAL_SETS[name]
+    data = loader(folder, train=True, limit=REAL_POOL)
+    return data.images(), data.Y[0].astype(np.int64)
+
+
+def real_images(name: str, seed: int, m: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` images of data set ``name`` chosen by ``seed`` (half cats for ``cifar10``), and their labels."""
+    images, labels = _real_pool(name, str(datasets.data_dir()))
+    order = np.random.default_rng([seed, DATA_STREAM]).permutation(len(labels))
+    if name == "cifar10":  # 10% of CIFAR-10 are cats: take m/2 of each class, as the course's balanced set
+        order = np.concatenate([order[labels[order] == 1][:m // 2], order[labels[order] == 0][:m - m // 2]])
+    chosen = np.sort(order[:m])
+    if len(chosen) < m:
+        raise ValueError(f"{name}: the first {REAL_POOL} training images hold too few examples for m = {m}")
+    return np.ascontiguousarray(images[chosen], dtype=dtype), labels[chosen]
+
+
 def conv_problem(seed: int, dtype: np.dtype, *, net: str, m: int, optimizer: str, hyper: dict, impl: str = "fast",
-                 exact_ties: bool = False) -> Problem:
-    """Digits, He-initialised LeNet or residual-net parameters, the optimizer and the convolution to use.
+                 exact_ties: bool = False, images: str = "digits") -> Problem:
+    """Images, He-initialised LeNet or residual-net parameters, the optimizer and the convolution to use.
+
+    ``images`` is ``digits`` (offline) or a downloaded set of :data:`REAL_SETS`, with LeNet sized to it.
 
     ``exact_ties``: LeNet's first kernel drawn from {-1/4, 0, 1/4} with zero biases instead. The pixels are
     multiples of 1/16, so every first-layer output is a multiple of 1/64, computed exactly on both sides in
@@ -74,16 +107,18 @@ def conv_problem(seed: int, dtype: np.dtype, *, net: str, m: int, optimizer: str
     only situation in which the choice among tied maxima changes a parameter gradient (equal outputs of
     equal windows send equal gradients to ``W``). After the first update the ties are gone.
     """
-    X, labels = digits_images(seed, m, dtype)
+    X, labels = digits_images(seed, m, dtype) if images == "digits" else real_images(images, seed, m, dtype)
+    geometry = {} if images == "digits" else REAL_SETS[images][1]
     rng = initial_parameters_rng(seed)
     if net == "lenet":
-        params = sc.initialize_lenet(rng=rng, dtype=dtype, **LENET)
+        params = sc.initialize_lenet(rng=rng, dtype=dtype, **LENET, **geometry)
         if exact_ties:
             params["W1"] = (rng.integers(-1, 2, params["W1"].shape) / 4).astype(dtype)
     else:
         params = sc.initialize_resnet(rng=rng, width=RESNET_WIDTH, dtype=dtype)
     return Problem(seed, np.dtype(dtype), {"X": X, "labels": labels}, params,
-                   {"net": net, "optimizer": optimizer, "optimizer_hyper": dict(hyper), "impl": impl})
+                   {"net": net, "optimizer": optimizer, "optimizer_hyper": dict(hyper), "impl": impl,
+                    "geometry": geometry})
 
 
 # --- kinks: the same functions read either side's values ----------------------------------------------
@@ -245,7 +280,7 @@ class TorchLeNet(TorchConvTrainer):
     """``torch_ref.conv.LeNet``; kinks from hooks on the two convolutions and the hidden ``nn.Linear``."""
 
     def __init__(self, problem: Problem, device: torch.device):
-        model = tc.LeNet(**LENET, dtype=torch_dtype(problem.dtype), device=device)
+        model = tc.LeNet(**LENET, **problem.hyper["geometry"], dtype=torch_dtype(problem.dtype), device=device)
         capture = ModuleCapture({"conv1": model.features[0], "conv2": model.features[3],
                                  "dense3": model.classifier[1]})
         super().__init__(problem, device, model, lenet_param_map(model), capture)
@@ -398,24 +433,29 @@ LENET_STAGES = (
 
 
 def _register(variant: str, summary: str, *, net: str = "lenet", m: int = 256, optimizer: str = "SGD",
-              hyper: dict | None = None, impl: str = "fast", steps: int = 120, exact_ties: bool = False) -> None:
+              hyper: dict | None = None, impl: str = "fast", steps: int = 120, exact_ties: bool = False,
+              images: str = "digits") -> None:
     chosen = {"lr": 0.1} if hyper is None else hyper
 
     def make_problem(seed: int, dtype: np.dtype) -> Problem:
         return conv_problem(seed, dtype, net=net, m=m, optimizer=optimizer, hyper=chosen, impl=impl,
-                            exact_ties=exact_ties)
+                            exact_ties=exact_ties, images=images)
 
     lenet = net == "lenet"
-    register(Case(concept="conv", variant=variant, summary=summary, make_problem=make_problem,
-                  scratch=ScratchLeNet if lenet else ScratchResNet, torch=TorchLeNet if lenet else TorchResNet,
-                  steps=steps, gradient_check=check_gradients, equations=EQUATIONS,
-                  notes=NOTES,
-                  scratch_source=(sc.conv_forward_loops, sc.conv_backward_loops, sc.im2col, sc.conv_forward,
-                                  sc.conv_backward, sc.max_pool_forward, sc.max_pool_backward,
-                                  sc.lenet_forward, sc.lenet_backward) if lenet else
-                  (sc.basic_block_forward, sc.basic_block_backward, sc.resnet_loss_and_grads),
-                  torch_source=(tc.LeNet,) if lenet else (tc.BasicBlock, tc.SmallResNet),
-                  stages=LENET_STAGES if lenet and optimizer == "SGD" else (), notebook=variant == "lenet_sgd"))
+    case = Case(concept="conv", variant=variant, summary=summary, make_problem=make_problem,
+                scratch=ScratchLeNet if lenet else ScratchResNet, torch=TorchLeNet if lenet else TorchResNet,
+                steps=steps, gradient_check=check_gradients, equations=EQUATIONS,
+                notes=NOTES,
+                scratch_source=(sc.conv_forward_loops, sc.conv_backward_loops, sc.im2col, sc.conv_forward,
+                                sc.conv_backward, sc.max_pool_forward, sc.max_pool_backward,
+                                sc.lenet_forward, sc.lenet_backward) if lenet else
+                (sc.basic_block_forward, sc.basic_block_backward, sc.resnet_loss_and_grads),
+                torch_source=(tc.LeNet,) if lenet else (tc.BasicBlock, tc.SmallResNet),
+                stages=LENET_STAGES if lenet and optimizer == "SGD" else (), notebook=variant == "lenet_sgd")
+    if images == "digits":
+        register(case)
+    else:
+        register_optional(case, functools.partial(datasets.missing_files, images))
 
 
 _register("lenet_sgd", "LeNet (conv 4, conv 8, dense 16) on 256 digits, fast conv, SGD lr 0.1, full batch")
@@ -432,6 +472,12 @@ _register("resnet_block", "conv 4 -> ReLU -> basic block (conv-BN-ReLU-conv-BN +
           hyper={"lr": 0.05, "momentum": 0.9})
 _register("lenet_pool_ties", "LeNet on 256 digits, first kernel in {-1/4, 0, 1/4}, zero biases: exact max-pool ties "
           "between different windows at step 0 (torch routes to the first maximum), SGD lr 0.1", exact_ties=True)
+# Run only where the files are present (python -m compare.data.datasets NAME --data-dir data --download).
+_register("lenet_mnist", "LeNet (1x28x28 input) on 256 MNIST training images, SGD lr 0.05 momentum 0.9; needs the "
+          "MNIST files under data/ or $DLPARITY_DATA", hyper={"lr": 0.05, "momentum": 0.9}, steps=100, images="mnist")
+_register("lenet_cifar_cat", "LeNet (3x32x32 input, 2 classes) on 128 cat and 128 non-cat CIFAR-10 training images, "
+          "Adam lr 1e-3; needs the CIFAR-10 files under data/ or $DLPARITY_DATA", optimizer="Adam",
+          hyper={"lr": 1e-3}, steps=100, images="cifar10")
 
 
 # --- speed (make bench) ----------------------------------------------------------------------------------

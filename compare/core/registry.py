@@ -87,14 +87,29 @@ class Case:
 #: The plug-in package whose modules register the cases.
 CASES_PACKAGE = "compare.cases"
 _CASES: dict[str, Case] = {}
+#: Cases that need files this machine may lack, with a function saying why they cannot run (None: they can).
+_OPTIONAL: dict[str, tuple[Case, Callable[[], str | None]]] = {}
 _DISCOVERED = False
 
 
 def register(case: Case) -> Case:
     """Add ``case``; a second case with the same ``concept/variant`` is a programming error."""
-    if case.name in _CASES:
+    if case.name in _CASES or case.name in _OPTIONAL:
         raise ValueError(f"case {case.name!r} is registered twice")
     _CASES[case.name] = case
+    return case
+
+
+def register_optional(case: Case, missing: Callable[[], str | None]) -> Case:
+    """Add ``case``, run only where ``missing()`` is None (e.g. a data set that must be downloaded first).
+
+    Elsewhere it is left out of :func:`all_cases` and a concept's selection, :func:`unavailable` says why, and
+    selecting it by its full name is an error carrying that reason. It is always in :func:`name_index`, so the
+    light name index does not depend on the machine.
+    """
+    if case.name in _CASES or case.name in _OPTIONAL:
+        raise ValueError(f"case {case.name!r} is registered twice")
+    _OPTIONAL[case.name] = (case, missing)
     return case
 
 
@@ -109,9 +124,21 @@ def _discover() -> None:
 
 
 def all_cases() -> list[Case]:
-    """Every registered case, sorted by concept then variant."""
+    """Every registered case that can run here, sorted by concept then variant."""
     _discover()
-    return sorted(_CASES.values(), key=lambda c: (c.concept, c.variant))
+    runnable = [*_CASES.values(), *(case for case, missing in _OPTIONAL.values() if missing() is None)]
+    return sorted(runnable, key=lambda c: (c.concept, c.variant))
+
+
+def unavailable(names: Sequence[str] = ()) -> dict[str, str]:
+    """``case name -> reason`` of the optional cases matching ``names`` (all when empty) that cannot run here."""
+    _discover()
+    reasons = {}
+    for name, (case, missing) in sorted(_OPTIONAL.items()):
+        reason = missing() if not names or any(n in (case.concept, name) for n in names) else None
+        if reason is not None:
+            reasons[name] = reason
+    return reasons
 
 
 def concepts() -> list[str]:
@@ -120,8 +147,10 @@ def concepts() -> list[str]:
 
 def name_index() -> dict[str, list[str]]:
     """``concept -> variants`` of every registered case (what ``compare/case_index.py`` must hold)."""
+    _discover()
     index: dict[str, list[str]] = {}
-    for case in all_cases():
+    for case in sorted([*_CASES.values(), *(case for case, _ in _OPTIONAL.values())],
+                       key=lambda c: (c.concept, c.variant)):
         index.setdefault(case.concept, []).append(case.variant)
     return index
 
@@ -155,7 +184,10 @@ def select(names: Sequence[str] = ()) -> list[Case]:
     chosen: list[Case] = []
     for name in names:
         matches = [c for c in cases if name in (c.concept, c.name)]
-        if not matches:
+        reason = unavailable([name]).get(name)
+        if reason is not None:
+            raise ValueError(f"{name} cannot run here: {reason}")
+        if not matches and name not in name_index():  # a concept whose cases all need missing data selects none
             raise ValueError(unknown_name(name, name_index()))
         chosen.extend(c for c in matches if c not in chosen)
     return chosen

@@ -16,6 +16,7 @@ without the files they raise :class:`DatasetUnavailable` saying how to get them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -237,6 +238,42 @@ def _images_dataset(name: str, images: np.ndarray, labels: np.ndarray, *, n_clas
     X = (images.reshape(m, -1).T / 255.0).astype(dtype)
     return Dataset(name, X, labels.reshape(1, m).astype(dtype), n_classes=n_classes,
                    image_shape=tuple(int(d) for d in images.shape[1:]))
+
+
+#: The environment variable naming the folder that holds downloaded data sets (default: ``data/`` in the checkout).
+DATA_ENV = "DLPARITY_DATA"
+#: The files :func:`mnist` and :func:`cifar10_cat_vs_noncat` read, relative to the data folder.
+REQUIRED_FILES = {
+    "mnist": tuple(f"MNIST/raw/{split}-{kind}-ubyte" for split in ("train", "t10k")
+                   for kind in ("images-idx3", "labels-idx1")),
+    "cifar10": tuple(f"cifar-10-batches-py/{name}" for name in
+                     (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta")),
+}
+
+
+def data_dir() -> Path:
+    """The folder of downloaded data sets: ``$DLPARITY_DATA`` when set, else ``data/`` beside ``compare/``."""
+    chosen = os.environ.get(DATA_ENV)
+    return Path(chosen) if chosen else Path(__file__).resolve().parents[2] / "data"
+
+
+def missing_files(name: str) -> str | None:
+    """None when :func:`data_dir` holds data set ``name``'s files (``mnist`` or ``cifar10``), else why not.
+
+    Only file names are checked (torchvision verifies the contents when loading). The reason names the folder
+    as the user set it (``$DLPARITY_DATA`` or ``data/``), never the machine's absolute path, because it is
+    written into reports.
+    """
+    if name not in REQUIRED_FILES:
+        raise ValueError(f"name must be one of {sorted(REQUIRED_FILES)}, got {name!r}")
+    folder = data_dir()
+    absent = [f for f in REQUIRED_FILES[name] if not (folder / f).is_file()]
+    if not absent:
+        return None
+    where = f"${DATA_ENV}" if os.environ.get(DATA_ENV) else "data/"
+    return (f"{name} not found under {where} ({len(absent)} of its {len(REQUIRED_FILES[name])} files missing, "
+            f"e.g. {absent[0]}); fetch it once with network access: `python -m compare.data.datasets {name} "
+            f"--data-dir {where.rstrip('/')} --download`")
 
 
 def _torchvision_load(cls_name: str, data_dir: Path, *, train: bool, download: bool, where: str):

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from compare.core.progress import note, tracked
-from compare.core.registry import Case, select
+from compare.core.registry import Case, select, unavailable
 from compare.core.runner import GRADIENT_CHECK_BOUND, CaseRun, run_case
 from compare.perf.timing import pinned_threads, time_case
 from compare.report.environment import environment
@@ -215,9 +215,18 @@ def _kink_crossing_lines(frame: pd.DataFrame) -> list[str]:
             "out and scratch continues from torch's parameters, see `docs/parity.md`):", "", *lines, ""]
 
 
+def _not_run_lines(not_run: dict[str, str]) -> list[str]:
+    """The cases left out because this machine lacks their data, each with how to get it."""
+    if not not_run:
+        return []
+    return ["Not run on this machine (their data is downloaded on request only):", "",
+            *(f"- `{name}`: {reason}" for name, reason in not_run.items()), ""]
+
+
 def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, str, StudyOutput]],
                    concept_plots: dict[str, str], env: dict[str, object], elapsed: float,
-                   speed: SpeedReport | None = None, *, quick: bool = False) -> None:
+                   speed: SpeedReport | None = None, *, quick: bool = False, not_run: dict[str, str] | None = None
+                   ) -> None:
     lines = [
         "# dlparity report" + (" (quick)" if quick else ""),
         "",
@@ -238,6 +247,7 @@ def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, st
         *_markdown_notes(untrusted_timing_notes(frame)),
         *failure_lines(frame),
         *_kink_crossing_lines(frame),
+        *_not_run_lines(not_run or {}),
     ]
     by_concept: dict[str, list[tuple[str, StudyOutput]]] = defaultdict(list)
     for concept, title, output in studies:
@@ -282,6 +292,8 @@ def _refuse_half_report(out_dir: Path, kind: str, names: Sequence[str]) -> None:
 
 def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], quick: bool) -> pd.DataFrame:
     cases = select(names)
+    concept_names = [name for name in names if "/" not in name]
+    not_run = unavailable(concept_names) if concept_names or not names else {}
     kind = "quick" if quick else ("partial" if len(cases) < len(select()) else "full")
     _refuse_half_report(out_dir, kind, names)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -294,7 +306,7 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
         frame.to_csv(stage / "parity.csv", index=False, float_format="%.3e")
         atomic_write_json(stage / "runs.json", [run.record() for run in runs])
         atomic_write_json(stage / "report.json", {"kind": kind, "concepts": sorted({c.concept for c in cases}),
-                                                  "seeds": len(seeds)})
+                                                  "seeds": len(seeds), "not_run": not_run})
         concept_plots = _loss_plots(stage, runs)
         concepts = {case.concept for case in cases}
         studies = []
@@ -305,7 +317,8 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
             progress(f"[study {index}/{len(chosen)}] {study.title} ({time.perf_counter() - study_started:.1f}s)")
         env = environment()
         atomic_write_json(stage / "environment.json", env)
-        write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed, quick=quick)
+        write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed, quick=quick,
+                       not_run=not_run)
         notebooks = write_notebooks(stage, cases)
         write_site(stage, [run.record() for run in runs], studies, cases, published=out_dir,
                    speed=speed_markdown(speed) if speed else "", banner=QUICK_NOTE if quick else "",
