@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import compare.report.studies as studies
 from compare.core.registry import select as select_cases
+from compare.names import COURSE_ORDER
 from compare.perf.bench import BenchResult, bench_frame
 from compare.report.build import make_report
 from compare.report.io import atomic_write_json
@@ -109,6 +110,22 @@ def test_site_handles_concepts_without_records_cases_or_studies(tmp_path: Path) 
     assert "<td>nan</td>" in pages["index.html"]  # a NaN difference is shown, not hidden behind the 0.5
     assert 'src="../plots/unlinked.png"' in pages["third.html"]
     assert "not part of the last run" in pages[f"{CONCEPT}.html"]
+
+
+def test_concepts_follow_the_course_order_in_the_overview_the_sidebar_and_prev_next(tmp_path: Path) -> None:
+    """Not alphabetical: logistic regression first, autodiff after it, deep_net before rnn; an unlisted one last."""
+    names = ["rnn", "zz_unlisted", "deep_net", "autodiff", "logistic_regression", "batchnorm", "softmax"]
+    index = write_site(tmp_path, [], [(name, "A study", StudyOutput("text")) for name in names], [])
+    expected = [c for c in COURSE_ORDER if c in names] + ["zz_unlisted"]
+    assert expected[:4] == ["logistic_regression", "autodiff", "deep_net", "batchnorm"]
+    overview = re.findall(r'<td><a href="([a-z_]+)\.html">', index.read_text())
+    assert overview == expected
+    sidebar = re.findall(r'<li><a class="none" href="([a-z_]+)\.html"', index.read_text())
+    assert sidebar == expected
+    for previous, current, following in zip([None, *expected[:-1]], expected, [*expected[1:], None], strict=True):
+        page = (index.parent / f"{current}.html").read_text()
+        assert re.findall(r'rel="prev" href="([a-z_]+)\.html"', page) == ([previous] if previous else [])
+        assert re.findall(r'rel="next" href="([a-z_]+)\.html"', page) == ([following] if following else [])
 
 
 def test_a_guide_page_is_rendered_and_linked_from_every_sidebar(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from pygments.formatters import HtmlFormatter  # noqa: E402
 from pygments.lexers import PythonLexer  # noqa: E402
 
 from compare.core.registry import Case, Excerpt  # noqa: E402
+from compare.names import in_course_order  # noqa: E402
 from compare.report.io import atomic_write_text  # noqa: E402
 from compare.report.studies import StudyOutput  # noqa: E402
 from compare.report.tables import cell, html_table  # noqa: E402
@@ -407,7 +408,7 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
     studies_by_concept: dict[str, list[tuple[str, StudyOutput]]] = defaultdict(list)
     for concept, title, output in studies:
         studies_by_concept[concept].append((title, output))
-    concepts = sorted(set(by_concept) | set(cases_by_concept) | set(studies_by_concept))
+    concepts = in_course_order(set(by_concept) | set(cases_by_concept) | set(studies_by_concept))
     status = {c: (all(r["passed"] for r in by_concept[c]) if by_concept.get(c) else None) for c in concepts}
 
     folders = [out_dir] + ([Path(published)] if published else [])
