@@ -67,8 +67,8 @@ class Case:
     relative error of the scratch gradients against two-sided differences (float64).
     ``tolerance_factor`` widens the dtype/device tolerance for a case whose trajectory is known to
     amplify rounding (the reason goes in ``notes``). ``equations`` (LaTeX), ``notes`` and the
-    ``*_source`` objects feed the study pages. ``stages`` pair the two sides' code stage by stage for the
-    concept's notebook, which features the variant marked ``notebook`` (else the concept's first).
+    ``*_source`` objects feed the study pages. ``stages`` pair the two sides' code stage by stage on the concept's
+    study page and in its notebook, which feature the variant marked ``notebook`` (else the concept's first).
     ``loss_plot`` says what the per-step loss is, for its figure (:class:`LossPlot`).
     """
 

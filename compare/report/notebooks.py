@@ -23,7 +23,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from compare.core.registry import Case
 from compare.report.io import atomic_write_text
-from compare.report.site import SITE_DIR, page_name, source_code, unique_objects
+from compare.report.site import SITE_DIR, featured_case, page_name, source_code, unique_objects
 
 NOTEBOOK_DIR = "notebooks"
 #: Training steps of the parity cell: enough for a trajectory, few enough to run in seconds.
@@ -33,11 +33,6 @@ KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language":
 
 def notebook_name(concept: str) -> str:
     return page_name(concept).removesuffix(".html") + ".ipynb"
-
-
-def featured_case(cases: Sequence[Case]) -> Case:
-    """The variant a concept's notebook runs: the one marked ``notebook``, else the first."""
-    return next((case for case in cases if case.notebook), cases[0])
 
 
 def _code_block(obj: object) -> str:
