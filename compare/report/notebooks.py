@@ -110,14 +110,14 @@ import numpy as np
 run = runs["float64"]
 scratch_loss, torch_loss = np.array(run.scratch.losses), np.array(run.torch.losses)
 steps = np.arange(len(scratch_loss))
-relative = np.abs(scratch_loss - torch_loss) / np.maximum(np.abs(torch_loss), np.finfo(float).tiny)
+relative = np.abs(scratch_loss - torch_loss) / np.abs(torch_loss).max()  # the tables' max|torch| scale
 floor = run.parity.tolerance * 1e-6  # where an exact zero is drawn
 fig, (top, bottom) = plt.subplots(1, 2, figsize=(10, 3.6))
 top.plot(steps, torch_loss, lw=3, alpha=0.5, label="torch")
 top.plot(steps, scratch_loss, "k--", lw=1, label="scratch")
 top.set(xlabel="step", ylabel="loss", title=f"{run.case.name} (float64)")
 top.legend()
-bottom.semilogy(steps, np.where(relative > 0, relative, np.nan), "o", ms=3, label="|scratch - torch| / |torch|")
+bottom.semilogy(steps, np.where(relative > 0, relative, np.nan), "o", ms=3, label="|scratch - torch| / max|torch|")
 zeros = relative == 0
 bottom.semilogy(steps[zeros], np.full(zeros.sum(), floor), "s", ms=3, color="tab:green", label="exactly 0")
 bottom.axhline(run.parity.tolerance, color="tab:red", lw=1, label=f"tolerance {run.parity.tolerance:.0e}")
