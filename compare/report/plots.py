@@ -115,7 +115,7 @@ def loss_figure(series: Sequence[LossSeries], title: str, *, max_columns: int = 
     """Every variant's two panels in a grid of at most ``max_columns`` variants per row (unused cells hidden)."""
     rows, columns = grid_shape(len(series), max_columns)
     fig, axes = plt.subplots(2 * rows, columns, figsize=(CELL_WIDTH * columns, CELL_HEIGHT * rows + 0.4),
-                             squeeze=False, gridspec_kw={"height_ratios": [1.2, 1] * rows})
+                             squeeze=False, gridspec_kw={"height_ratios": [1.2, 1] * rows}, layout="constrained")
     for index in range(rows * columns):
         row, column = divmod(index, columns)
         top, bottom = axes[2 * row, column], axes[2 * row + 1, column]
@@ -128,7 +128,6 @@ def loss_figure(series: Sequence[LossSeries], title: str, *, max_columns: int = 
         _draw_values(top, series[index], steps)
         _draw_relative(bottom, series[index], steps)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
