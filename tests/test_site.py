@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import html
 import json
 import os
 import re
@@ -156,6 +157,21 @@ def _record(variant: str, seed: int, check: float | None, passed: bool = True) -
             "passed": passed, "tolerance": 1e-10, "max_rel_diff_loss": 1.5e-16, "max_rel_diff_grad": 2e-15,
             "max_rel_diff_params": None, "max_rel_diff_state": None, "gradient_check": check,
             "scratch_seconds_per_step": None, "torch_seconds_per_step": None}
+
+
+def test_equations_and_notes_name_the_variants_they_belong_to(tmp_path: Path) -> None:
+    """regularization's L1 equations are labelled l1_penalty's; logistic regression's, shared by both variants, bare."""
+    cases = select_cases(["regularization"])
+    page = _concept_page(tmp_path, concept="regularization")
+    equations = page.split('<h2 id="equations">', 1)[1].split("<h2", 1)[0]
+    labels = re.findall(r'<p class="for">variants? (.*?):</p><div class="equation">', equations)
+    assert len(labels) == equations.count('<div class="equation">')  # every equation labelled: none is shared
+    named = {v for label in labels for v in re.findall(r"<b>(\w+)</b>", label)}
+    assert named == {c.variant for c in cases if c.equations}
+    l1 = next(c for c in cases if c.variant == "l1_penalty")
+    assert equations.index("<b>l1_penalty</b>") < equations.index(html.escape(equation_lines(l1.equations[0])[0],
+                                                                              quote=True))
+    assert '<p class="for">' not in _concept_page(tmp_path / "lr").split('<h2 id="parity">', 1)[0]
 
 
 def test_every_declared_gradient_check_is_a_table_on_its_page(tmp_path: Path) -> None:

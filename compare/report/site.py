@@ -20,7 +20,7 @@ import re
 import textwrap
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -420,6 +420,23 @@ def _title(concept: str) -> str:
     return html.escape(concept.replace("_", " "))
 
 
+def by_variants(cases: Sequence[Case], items: Callable[[Case], Iterable[str]]) -> dict[str, list[str]]:
+    """Each distinct item (an equation, a note) of the concept's cases, in first-seen order, with its variants."""
+    variants: dict[str, list[str]] = {}
+    for case in cases:
+        for item in items(case):
+            variants.setdefault(item, []).append(case.variant)
+    return variants
+
+
+def variants_label(variants: Sequence[str], of: int) -> str:
+    """Which variants an equation or a note belongs to; nothing when it belongs to all ``of`` of them."""
+    if len(variants) == of:
+        return ""
+    names = ", ".join(f"<b>{html.escape(v)}</b>" for v in variants)
+    return f'<p class="for">{"variant" if len(variants) == 1 else "variants"} {names}:</p>'
+
+
 def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
                  studies: Sequence[tuple[str, StudyOutput]], loss_plot: str | None,
                  neighbours: tuple[str | None, str | None], notebook: str | None = None) -> str:
@@ -435,12 +452,14 @@ def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
     if cases:
         variants = "".join(f"<li><b>{html.escape(c.variant)}</b>: {html.escape(c.summary)}</li>" for c in cases)
         parts.append(f'<ul class="variants">{variants}</ul>')
-    equations = list(dict.fromkeys(eq for case in cases for eq in case.equations))
+    equations = by_variants(cases, lambda case: case.equations)
     if equations:
-        parts += ['<h2 id="equations">Equations</h2>', *map(equation_html, equations)]
-    notes = list(dict.fromkeys(case.notes.strip() for case in cases if case.notes.strip()))
+        parts.append('<h2 id="equations">Equations</h2>')
+        parts += [variants_label(variants, len(cases)) + equation_html(eq) for eq, variants in equations.items()]
+    notes = by_variants(cases, lambda case: (case.notes.strip(),) if case.notes.strip() else ())
     if notes:
-        paragraphs = "".join(f"<p>{html.escape(p)}</p>" for note in notes for p in re.split(r"\n\s*\n", note))
+        paragraphs = "".join(variants_label(variants, len(cases)) + "".join(
+            f"<p>{html.escape(p)}</p>" for p in re.split(r"\n\s*\n", note)) for note, variants in notes.items())
         parts += ['<h2 id="notes">Course vs torch: real differences</h2>', f'<div class="notes">{paragraphs}</div>']
     parts.append('<h2 id="parity">Parity of the last run</h2>')
     if records:
@@ -452,7 +471,8 @@ def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
         parts += ['<h2 id="speed">Speed</h2>', fold(speed_table(records), "the speed table")]
     if loss_plot:
         parts += ['<h2 id="loss">Loss curves</h2>',
-                  f'<img class="plot" src="../{loss_plot}" alt="{_title(concept)} loss curves, scratch vs torch">']
+                  f'<a href="../{loss_plot}" title="open the figure at full size"><img class="plot" '
+                  f'src="../{loss_plot}" alt="{_title(concept)} loss curves, scratch vs torch"></a>']
     parts += code_section(cases)
     for title, output in studies:
         unlinked = [image for image in output.images if image not in output.markdown]
@@ -616,6 +636,7 @@ figure.source .file { color: var(--muted); float: right; }
 .side-by-side h4 { margin: 0.2rem 0 0.4rem; color: var(--muted); font-size: 0.85rem; }
 h3.stage { margin: 1.4rem 0 0.4rem; text-transform: capitalize; }
 span.num { white-space: nowrap; }
+p.for { margin: 0.8rem 0 0.1rem; font-size: 0.85rem; color: var(--muted); }
 main table { display: block; max-width: 100%; overflow-x: auto; }
 details { margin: 0.6rem 0; }
 details > summary { cursor: pointer; color: var(--accent); }
