@@ -628,8 +628,9 @@ img.plot { max-width: 100%; height: auto; display: block; margin: 0.6rem 0; }
 .side-by-side .column { min-width: 0; }
 figure.source { margin: 0 0 1rem; border: 1px solid var(--line); border-radius: 6px; overflow: hidden; }
 figure.source figcaption { padding: 0.3rem 0.6rem; background: #f4f6fa; border-bottom: 1px solid var(--line);
-                           font-size: 0.85rem; }
-figure.source .file { color: var(--muted); float: right; }
+                           font-size: 0.85rem; display: flex; flex-wrap: wrap; justify-content: space-between;
+                           column-gap: 0.8rem; overflow-wrap: anywhere; }
+figure.source .file { color: var(--muted); }
 .highlight { margin: 0; }
 .highlight pre { margin: 0; padding: 0.6rem; font-size: 0.8rem; line-height: 1.4;
                  white-space: pre-wrap; overflow-wrap: anywhere; }
