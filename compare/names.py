@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import difflib
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from compare.case_index import CASES
 
 Index = Mapping[str, Sequence[str]]
+
+#: The concepts in the order the courses teach them (course 1: logistic regression and its computation graph,
+#: shallow, deep; course 2 week 1: regularization, its data augmentation, normalizing inputs; week 2: optimization;
+#: week 3: batch norm, then softmax), then what lies beyond the two courses. The site, its prev/next links and
+#: report.md follow it; the README's reading order is the same list.
+COURSE_ORDER = ("logistic_regression", "autodiff", "shallow_net", "deep_net", "regularization", "augmentation",
+                "normalization", "optim", "batchnorm", "softmax", "conv", "rnn", "data_parallel")
+
+
+def in_course_order(concepts: Iterable[str]) -> list[str]:
+    """``concepts`` (each once) in :data:`COURSE_ORDER`; a concept it does not list comes last, alphabetically."""
+    position = {concept: index for index, concept in enumerate(COURSE_ORDER)}
+    return sorted(set(concepts), key=lambda c: (position.get(c, len(position)), c))
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:

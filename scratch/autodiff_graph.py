@@ -1,7 +1,8 @@
 """Pictures of a computation graph built with :mod:`scratch.autodiff`, as on the lecture slides.
 
-Inputs on the left, the output on the right; each node shows its operation, its forward value (green,
-above) and its gradient dL/d(node) (red, below) after ``backward()``. Drawn with matplotlib only.
+Inputs on the left, the output on the right; each node shows its operation, its forward value
+(``value = ...``, above, green) and the gradient of the output with respect to it (``grad = ...``, below, red)
+after ``backward()``: named in words, so the colours are a help, not the only key. Drawn with matplotlib only.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def _number(value: np.ndarray) -> str:
     return f"{array.item():.2f}" if array.size == 1 else f"shape {array.shape}"
 
 
-def draw_graph(root: Value, path: Path, *, title: str = "") -> Path:
-    """Draw ``root``'s graph (after ``root.backward()``) into ``path`` (PNG or SVG by its suffix)."""
+def graph_figure(root: Value, *, title: str = "") -> plt.Figure:
+    """The figure of ``root``'s graph (after ``root.backward()``): operations, values and gradients in text."""
     graph = layout(root)
     columns = max(x for x, _ in graph.position.values()) + 1
     rows = max(1.0, -min(y for _, y in graph.position.values()) + 1)
@@ -67,15 +68,22 @@ def draw_graph(root: Value, path: Path, *, title: str = "") -> Path:
         box = "round,pad=0.35" if node.is_leaf else "circle,pad=0.3"
         ax.text(x, y, text, ha="center", va="center", fontsize=10, zorder=3,
                 bbox={"boxstyle": box, "facecolor": "#fff5d6" if node.is_leaf else "white", "edgecolor": "0.3"})
-        ax.text(x, y + 0.3, _number(node.data), ha="center", va="bottom", color="tab:green", fontsize=9)
+        ax.text(x, y + 0.3, f"value = {_number(node.data)}", ha="center", va="bottom", color="tab:green",
+                fontsize=8)
         if node.grad is not None:
-            ax.text(x, y - 0.3, _number(node.grad), ha="center", va="top", color="tab:red", fontsize=9)
+            ax.text(x, y - 0.3, f"grad = {_number(node.grad)}", ha="center", va="top", color="tab:red", fontsize=8)
     ax.set_xlim(-0.6, columns - 0.4)
     ax.set_ylim(-rows + 0.4, 0.8)
     ax.axis("off")
-    ax.set_title((title + "\n" if title else "") + "green: forward value, red: gradient of the output",
-                 fontsize=10)
+    ax.set_title((title + "\n" if title else "") + "value = the node's forward value; grad = d(output)/d(node), "
+                 "from backward()", fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def draw_graph(root: Value, path: Path, *, title: str = "") -> Path:
+    """Draw ``root``'s graph (after ``root.backward()``) into ``path`` (PNG or SVG by its suffix)."""
+    fig = graph_figure(root, title=title)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -350,6 +350,18 @@ def draw(**kw: object) -> bytes:
         return adg.draw_graph(out, Path(folder) / "g.png", **kw).read_bytes()
 
 
+def graph_title(**kw: object) -> str:
+    import matplotlib.pyplot as plt
+
+    a, b = ad.Value(2.0, label="a"), ad.Value(-3.0, label="b")
+    out = a * b + a
+    out.backward()
+    fig = adg.graph_figure(out, **kw)
+    title = fig.axes[0].get_title()
+    plt.close(fig)
+    return title
+
+
 def value_reduce(name: str, **kw: object) -> tuple:
     v = ad.Value(np.arange(6.0).reshape(2, 3) ** 2)
     out = getattr(v, name)(**kw)
@@ -436,6 +448,7 @@ VARIES: dict[str, Varies] = {
                                                 {"axis": 0, "keepdims": True}) for name in ("sum", "mean")},
     "scratch.autodiff.Value.backward": Varies(value_backward, {"grad": np.array([1.0, -3.0])}),
     "scratch.autodiff_graph.draw_graph": Varies(draw, {"title": "a * b + a"}),
+    "scratch.autodiff_graph.graph_figure": Varies(graph_title, {"title": "a * b + a"}),
     "scratch.batchnorm.BatchNormState": Varies(
         lambda **kw: bn_states_effect([bn.BatchNormState(4, **kw)]),
         {"momentum": None, "eps": 0.5, "dtype": np.float32}),

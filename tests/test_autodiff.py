@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import reference_vectors
@@ -21,7 +22,7 @@ from compare.core.runner import run_case
 from compare.data import expression_trees as et
 from compare.report.studies import StudyContext
 from compare.studies import autodiff_studies
-from scratch.autodiff_graph import draw_graph, layout
+from scratch.autodiff_graph import draw_graph, graph_figure, layout
 
 ROUNDING = 1e-12  # float64 agreement required of values and gradients (the project's "rounding level")
 
@@ -419,6 +420,21 @@ def test_graph_study_writes_both_pictures(tmp_path):
         data = (tmp_path / image).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5_000
         assert image in output.markdown
+
+
+def test_graph_labels_value_and_gradient_in_words_not_only_by_colour():
+    """The logistic neuron at the slides' point: w0's value 2 and its gradient -0.20 are written out as such."""
+    out, _ = ad.value_and_grad(ad.logistic_neuron, case.LOGISTIC_NEURON_POINT)
+    fig = graph_figure(out, title="neuron")
+    try:
+        texts = [t.get_text() for t in fig.axes[0].texts]
+        assert "value = 2.00" in texts and "grad = -0.20" in texts  # w0 (a lecture number: dw0 = -0.20)
+        assert "value = 0.73" in texts and "grad = 1.00" in texts  # the output
+        nodes = len(out.topological_order())
+        assert sum(t.startswith("value = ") for t in texts) == nodes == sum(t.startswith("grad = ") for t in texts)
+        assert "grad = d(output)/d(node)" in fig.axes[0].get_title()
+    finally:
+        plt.close(fig)
 
 
 def test_draw_graph_writes_svg(tmp_path):

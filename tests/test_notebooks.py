@@ -110,6 +110,21 @@ def test_torch_stages_show_user_level_code_never_torchs_own_source() -> None:
                 assert not module.startswith("torch."), f"{case.name} {stage.name}: {module}"
 
 
+def test_every_code_block_of_the_study_pages_is_the_projects_own_file() -> None:
+    """Sources and stages of every case, as the study pages show them: a file of this repository (scratch/,
+    torch_ref/, compare/), named relative to it, never torch's library source or a path of the machine."""
+    shown: dict[int, tuple[str, object]] = {}  # each function or class once (an excerpt: its function)
+    for case in all_cases():
+        for obj in (*case.scratch_source, *case.torch_source,
+                    *(obj for stage in case.stages for obj in (*stage.scratch, *stage.torch))):
+            source = obj.source if isinstance(obj, Excerpt) else obj
+            shown.setdefault(id(source), (case.name, source))
+    assert len(shown) > 100
+    for case_name, source in shown.values():
+        name, where, _ = source_code(source)
+        assert where.startswith(("scratch/", "torch_ref/", "compare/")), f"{case_name}: {name} in {where!r}"
+
+
 def test_an_excerpt_of_a_line_that_is_not_in_the_code_is_an_error() -> None:
     from torch_ref.training import train_step
 

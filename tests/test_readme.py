@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from compare.case_index import CASES
+from compare.names import COURSE_ORDER
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -20,6 +23,13 @@ def test_every_make_target_the_readme_names_exists() -> None:
     targets = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), flags=re.MULTILINE))
     assert {"report", "test", "venv", "run"} <= named
     assert named <= targets, f"the README names make targets that do not exist: {sorted(named - targets)}"
+
+
+def test_the_reading_order_is_the_course_order_of_the_site() -> None:
+    """The README's reading order names every concept once, in :data:`compare.names.COURSE_ORDER`."""
+    section = README.split("### Reading order", 1)[1].split("\n### ", 1)[0]
+    named = [name for name in re.findall(r"`([a-z_]+)`", section) if name in CASES]
+    assert named == list(COURSE_ORDER) and sorted(COURSE_ORDER) == sorted(CASES)
 
 
 def test_every_picture_the_readme_shows_is_committed() -> None:

@@ -17,6 +17,7 @@ from compare.perf.bench import BenchResult, bench_frame
 from compare.perf.timing import thread_settings
 from compare.report.io import STAGING_PREFIX, StagedResults, atomic_write_json, atomic_write_text
 from compare.report.speed import SpeedReport, speed_markdown
+from compare.studies import logistic_regression_rates
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORT_STEPS = 20
@@ -57,6 +58,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     threads_before = thread_settings()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(report, "run_all", functools.partial(report.run_all, steps=SHORT_STEPS))
+        patch.setattr(logistic_regression_rates, "ITERATIONS", SHORT_STEPS)  # the study's own test: test_course_figures
         report.make_report(out, names=["logistic_regression"], seeds=[0, 1])
     assert _thread_counts(thread_settings(), threads_before) == _thread_counts(threads_before), \
         "make_report left its thread pinning in force"
@@ -67,7 +69,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_report_writes_every_file(written: Path) -> None:
     names = {str(p.relative_to(written)) for p in written.rglob("*") if p.is_file()}
     assert {"parity.csv", "report.md", "environment.json", "runs.json", "plots/logistic_regression_loss.png",
-            "notebooks/logistic_regression.ipynb"} <= names
+            "plots/logistic_regression_learning_rates.png", "notebooks/logistic_regression.ipynb"} <= names
     page = (written / "study" / "logistic_regression.html").read_text()
     assert 'href="../notebooks/logistic_regression.ipynb"' in page
     assert not list(written.glob(f"{STAGING_PREFIX}*")), "the staging folder was left behind"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import html
 import json
 import os
 import re
@@ -26,14 +27,20 @@ from hypothesis import strategies as st
 
 import compare.report.studies as studies
 from compare.core.registry import select as select_cases
+from compare.names import COURSE_ORDER
 from compare.perf.bench import BenchResult, bench_frame
 from compare.report.build import make_report
 from compare.report.io import atomic_write_json
 from compare.report.site import (
+    FOLD_ROWS,
+    REPO_ROOT,
     Guide,
     equation_html,
     equation_lines,
+    fold,
+    fold_long_tables,
     guides_from_docs,
+    keep_numbers_whole,
     latex_to_svg,
     markdown_html,
     simplify_latex,
@@ -109,6 +116,94 @@ def test_site_handles_concepts_without_records_cases_or_studies(tmp_path: Path) 
     assert "<td>nan</td>" in pages["index.html"]  # a NaN difference is shown, not hidden behind the 0.5
     assert 'src="../plots/unlinked.png"' in pages["third.html"]
     assert "not part of the last run" in pages[f"{CONCEPT}.html"]
+
+
+def test_concepts_follow_the_course_order_in_the_overview_the_sidebar_and_prev_next(tmp_path: Path) -> None:
+    """Not alphabetical: logistic regression first, autodiff after it, deep_net before rnn; an unlisted one last."""
+    names = ["rnn", "zz_unlisted", "deep_net", "autodiff", "logistic_regression", "batchnorm", "softmax"]
+    index = write_site(tmp_path, [], [(name, "A study", StudyOutput("text")) for name in names], [])
+    expected = [c for c in COURSE_ORDER if c in names] + ["zz_unlisted"]
+    assert expected[:4] == ["logistic_regression", "autodiff", "deep_net", "batchnorm"]
+    overview = re.findall(r'<td><a href="([a-z_]+)\.html">', index.read_text())
+    assert overview == expected
+    sidebar = re.findall(r'<li><a class="none" href="([a-z_]+)\.html"', index.read_text())
+    assert sidebar == expected
+    for previous, current, following in zip([None, *expected[:-1]], expected, [*expected[1:], None], strict=True):
+        page = (index.parent / f"{current}.html").read_text()
+        assert re.findall(r'rel="prev" href="([a-z_]+)\.html"', page) == ([previous] if previous else [])
+        assert re.findall(r'rel="next" href="([a-z_]+)\.html"', page) == ([following] if following else [])
+
+
+def _concept_page(tmp_path: Path, records: list[dict] | None = None, concept: str = CONCEPT) -> str:
+    index = write_site(tmp_path, records or [], [], select_cases([concept]))
+    return (index.parent / f"{concept}.html").read_text()
+
+
+def test_code_is_paired_by_stage_with_the_torch_code_a_user_writes(tmp_path: Path) -> None:
+    page = _concept_page(tmp_path)
+    stages = re.findall(r'<h3 class="stage">([^<]+)</h3>', page)
+    assert stages == ["forward", "cost", "backward", "update"]
+    blocks = dict(zip(stages, re.split(r'<h3 class="stage">', page)[1:], strict=True))
+    torch_backward = blocks["backward"].split("torch (PyTorch)", 1)[1]
+    assert "loss</span><span class=\"o\">.</span><span class=\"n\">backward" in torch_backward
+    assert "optimizer</span><span class=\"o\">.</span><span class=\"n\">step" in blocks["update"]
+    files = set(re.findall(r'<span class="file">([^<]+)</span>', page))
+    assert files and all(f.startswith(("scratch/", "torch_ref/", "compare/")) for f in files), files
+    assert "<details class=\"more-code\">" in page  # the loop variant's code, folded below the stages
+
+
+def _record(variant: str, seed: int, check: float | None, passed: bool = True) -> dict:
+    return {"concept": CONCEPT, "variant": variant, "device": "cpu", "dtype": "float64", "seed": seed, "steps": 3,
+            "passed": passed, "tolerance": 1e-10, "max_rel_diff_loss": 1.5e-16, "max_rel_diff_grad": 2e-15,
+            "max_rel_diff_params": None, "max_rel_diff_state": None, "gradient_check": check,
+            "scratch_seconds_per_step": None, "torch_seconds_per_step": None}
+
+
+def test_equations_and_notes_name_the_variants_they_belong_to(tmp_path: Path) -> None:
+    """regularization's L1 equations are labelled l1_penalty's; logistic regression's, shared by both variants, bare."""
+    cases = select_cases(["regularization"])
+    page = _concept_page(tmp_path, concept="regularization")
+    equations = page.split('<h2 id="equations">', 1)[1].split("<h2", 1)[0]
+    labels = re.findall(r'<p class="for">variants? (.*?):</p><div class="equation">', equations)
+    assert len(labels) == equations.count('<div class="equation">')  # every equation labelled: none is shared
+    named = {v for label in labels for v in re.findall(r"<b>(\w+)</b>", label)}
+    assert named == {c.variant for c in cases if c.equations}
+    l1 = next(c for c in cases if c.variant == "l1_penalty")
+    assert equations.index("<b>l1_penalty</b>") < equations.index(html.escape(equation_lines(l1.equations[0])[0],
+                                                                              quote=True))
+    assert '<p class="for">' not in _concept_page(tmp_path / "lr").split('<h2 id="parity">', 1)[0]
+
+
+def test_every_declared_gradient_check_is_a_table_on_its_page(tmp_path: Path) -> None:
+    records = [_record("vectorized", 0, 3e-10), _record("vectorized", 1, 4e-9), _record("loop", 0, 2e-4, False)]
+    page = _concept_page(tmp_path, records)
+    section = page.split('<h2 id="gradient-check">', 1)[1].split("<h2", 1)[0]
+    rows = re.findall(r"<tr><td>(\w+)</td><td>(\d+)</td><td>([^<]*(?:<span[^>]*>[^<]*</span>)?)</td>", section)
+    assert [(v, n) for v, n, _ in rows] == [("loop", "1"), ("vectorized", "2")]
+    assert "4.00e-09" in rows[1][2] and "2.00e-04" in rows[0][2]  # worst over the seeds, the bug flagged:
+    assert section.count('class="badge fail"') == 1 and section.count('class="badge pass"') == 1
+    not_run = _concept_page(tmp_path / "quick", [_record("vectorized", 0, None)])
+    assert "did not run in the last report" in not_run.split('id="gradient-check"', 1)[1].split("<h2", 1)[0]
+    assert 'id="gradient-check"' not in _concept_page(tmp_path / "none", [], "normalization")  # declares none
+
+
+def test_long_tables_fold_below_the_text_and_short_ones_stay() -> None:
+    def table(rows: int) -> str:
+        return "<table><thead><tr><th>a</th></tr></thead><tbody>" + "<tr><td>1</td></tr>" * rows + "</tbody></table>"
+
+    assert fold(table(FOLD_ROWS), "x") == table(FOLD_ROWS)
+    folded = fold(table(FOLD_ROWS + 1), "x")
+    assert folded.startswith("<details") and f"({FOLD_ROWS + 1} rows)" in folded
+    study = fold_long_tables(f"<p>before</p>{table(FOLD_ROWS + 5)}<p>after</p>{table(2)}")
+    assert study.index("<p>after</p>") < study.index("<details") and study.count("<details") == 1
+    assert study.index(table(2)) < study.index("<details")
+
+
+def test_numbers_in_table_cells_are_never_broken_at_their_sign_or_exponent() -> None:
+    cells = keep_numbers_whole('<p>-1 e-3</p><table><tr><td>1.2e-16 / -0.5 of 200, <b>25.9×</b></td></tr></table>')
+    assert '<td><span class="num">1.2e-16</span> / <span class="num">-0.5</span> of 200, ' in cells
+    assert '<b><span class="num">25.9×</span></b>' in cells
+    assert cells.startswith("<p>-1 e-3</p>")  # only table cells
 
 
 def test_a_guide_page_is_rendered_and_linked_from_every_sidebar(tmp_path: Path) -> None:
@@ -282,6 +377,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "study"
 
 
+def test_no_generated_file_names_a_path_of_the_building_machine(site: Path) -> None:
+    """Every file of a real report (pages, plots, notebooks, tables, JSON) is free of this machine's paths."""
+    out = site.parent
+    machine_paths = {str(REPO_ROOT), str(out), str(out.resolve()), str(Path.home()), sys.prefix, sys.executable}
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {"report.md", "runs.json", "environment.json", "index.html", f"{CONCEPT}_loss.png"} <= {p.name for p in
+                                                                                                 files}
+    for path in files:
+        data = path.read_bytes()
+        for machine_path in machine_paths:
+            assert machine_path.encode() not in data, f"{path.relative_to(out)} names {machine_path}"
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory):
     if CHROMIUM is None:
@@ -315,13 +423,13 @@ def test_study_site_in_headless_chromium(browser: Chromium, site: Path, tmp_path
     sections = browser.evaluate("Array.from(document.querySelectorAll('section.concept')).map(s => s.id)")
     assert sections == [CONCEPT]
     headings = browser.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
-    for heading in ("Equations", "Parity of the last run", "Speed", "Loss curves", "The two implementations",
-                    "Demo study"):
+    for heading in ("Equations", "Parity of the last run", "Gradient check", "Speed", "Loss curves",
+                    "The two implementations, stage by stage", "Demo study"):
         assert heading in headings
-    rows = browser.evaluate("Array.from(document.querySelectorAll('h2#parity + table tbody tr')).length")
+    rows = browser.evaluate("Array.from(document.querySelectorAll('h2#parity + p + table tbody tr')).length")
     assert rows == len(cases)  # a quick report: float64 per variant, CPU
     code = browser.evaluate("Array.from(document.querySelectorAll('.side-by-side .column')).map(c => c.innerText)")
-    assert "def propagate" in code[0] and "class LogisticRegression" in code[1]
+    assert "Z = w.T @ X + b" in code[0] and "class LogisticRegression" in code[1]  # forward beside forward
     images = browser.evaluate(IMAGES)
     sources = [src for src, _, _ in images]
     assert f"../plots/{CONCEPT}_loss.png" in sources and "../plots/site_demo.png" in sources
@@ -332,6 +440,28 @@ def test_study_site_in_headless_chromium(browser: Chromium, site: Path, tmp_path
     assert browser.console_errors() == []
     for shot in ("index.png", "concept.png"):
         assert (tmp_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+FITS = """JSON.stringify({
+  page: document.documentElement.scrollWidth <= innerWidth,
+  code: Array.from(document.querySelectorAll('pre')).filter(p => p.scrollWidth > p.clientWidth + 1).length,
+  numbers: document.querySelectorAll('span.num').length,
+  broken: Array.from(document.querySelectorAll('span.num')).filter(s => s.getClientRects().length > 1).length})"""
+
+
+@pytest.mark.browser
+def test_on_a_narrow_screen_code_wraps_and_numbers_stay_whole(browser: Chromium, site: Path) -> None:
+    """At 700 px: the page does not scroll sideways, no code block overflows its column, no number is split."""
+    browser.call("Emulation.setDeviceMetricsOverride", session=True, width=700, height=900, deviceScaleFactor=1,
+                 mobile=False)
+    try:
+        browser.open((site / f"{CONCEPT}.html").as_uri())
+        fits = json.loads(browser.evaluate(FITS))
+        assert fits["page"] and fits["code"] == 0
+        assert fits["numbers"] > 0 and fits["broken"] == 0
+    finally:
+        browser.call("Emulation.setDeviceMetricsOverride", session=True, width=1400, height=1000,
+                     deviceScaleFactor=1, mobile=False)
 
 
 @pytest.mark.browser

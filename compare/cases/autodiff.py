@@ -28,7 +28,7 @@ from compare.cases.logistic import breast_cancer_problem, torch_logistic_regress
 from compare.cases.networks import TORCH_BACKWARD, TORCH_COST, TORCH_UPDATE
 from compare.core.devices import to_numpy, to_torch
 from compare.core.problem import Observation, Problem
-from compare.core.registry import Case, Excerpt, Stage, register
+from compare.core.registry import Case, Excerpt, LossPlot, Stage, register
 from compare.core.trainers import observation
 from scratch.gradient_check import gradient_check_n
 
@@ -102,6 +102,8 @@ def expression_gradient_check(point: dict[str, float], expression: Callable[...,
     return check
 
 
+#: A lecture variant's "loss" is the expression's value at each of its points: drawn as points, not a curve.
+LECTURE_PLOT = LossPlot(value="f(point k)", x="point k (k = 0: the slides' point)", markers=True)
 LECTURE_NOTES = (
     "Not a training run: step k evaluates the expression and its gradient at the k-th point (the first is "
     "the slides' point), so the table's loss column is the expression's value. Both sides apply the same "
@@ -131,6 +133,7 @@ for _variant, _point, _scratch, _torch, _equation in (
         torch_source=(_torch, tad.value_and_grad),
         stages=(Stage("forward (builds the graph)", (_scratch, ad.Value.__mul__, ad.Value.exp), (_torch,)),
                 Stage("backward", (ad.Value.backward,), (tad.value_and_grad,))),
+        loss_plot=LECTURE_PLOT,
     ))
 
 

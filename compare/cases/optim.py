@@ -426,7 +426,8 @@ def optim_stages(spec: OptimSpec) -> tuple[Stage, ...]:
 
 def _register(variant: str, summary: str, spec: OptimSpec) -> None:
     m = M_STOCHASTIC if spec.batch_size == 1 else M_TRAIN
-    torch_factory = to.COURSE_EQUIVALENTS.get(spec.name) or to.OPTIMIZERS[spec.name]
+    # what a user writes: the builder of the optimizer (torch.optim's own classes are library source, not shown)
+    torch_factory = to.COURSE_EQUIVALENTS.get(spec.name) or to.make_optimizer
     torch_source: tuple[object, ...] = (torch_factory, train_step)
     if spec.batch_size is not None:
         torch_source += (to.PermutationSampler, to.make_loader)
@@ -440,7 +441,7 @@ def _register(variant: str, summary: str, spec: OptimSpec) -> None:
     notes = NOTES[spec.name]
     if spec.schedule is not None:
         scratch_source += (getattr(so, spec.schedule.name),)
-        torch_source += (to.SCHEDULERS[spec.schedule.name],)
+        torch_source += (to.make_scheduler, Excerpt(TorchOptimTrainer._next_batch, ("self.scheduler.step(",)))
         notes = f"{SCHEDULE_NOTES[spec.schedule.name]} {notes}"
     dev = spec.schedule is not None and spec.schedule.name == "ReduceLROnPlateau"
     register(Case(

@@ -47,6 +47,16 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class LossPlot:
+    """How a case's per-step ``loss`` is drawn on its study page: the ``value`` and ``x`` axis labels, and
+    ``markers`` (separate points, not a curve) when the steps are unrelated evaluations rather than training."""
+
+    value: str = "loss"
+    x: str = "step"
+    markers: bool = False
+
+
+@dataclass(frozen=True)
 class Case:
     """One concept variant, run identically on both sides.
 
@@ -57,8 +67,9 @@ class Case:
     relative error of the scratch gradients against two-sided differences (float64).
     ``tolerance_factor`` widens the dtype/device tolerance for a case whose trajectory is known to
     amplify rounding (the reason goes in ``notes``). ``equations`` (LaTeX), ``notes`` and the
-    ``*_source`` objects feed the study pages. ``stages`` pair the two sides' code stage by stage for the
-    concept's notebook, which features the variant marked ``notebook`` (else the concept's first).
+    ``*_source`` objects feed the study pages. ``stages`` pair the two sides' code stage by stage on the concept's
+    study page and in its notebook, which feature the variant marked ``notebook`` (else the concept's first).
+    ``loss_plot`` says what the per-step loss is, for its figure (:class:`LossPlot`).
     """
 
     concept: str
@@ -78,6 +89,7 @@ class Case:
     torch_source: tuple[object, ...] = field(default=())
     stages: tuple[Stage, ...] = field(default=())
     notebook: bool = False
+    loss_plot: LossPlot = LossPlot()
 
     @property
     def name(self) -> str:

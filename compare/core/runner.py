@@ -22,6 +22,7 @@ from compare.core.problem import Trainer
 from compare.core.progress import tracked
 from compare.core.record import Timing, Trajectory, snapshot_steps
 from compare.core.registry import Case
+from scratch.gradient_check import SUSPICIOUS as GRADIENT_CHECK_SUSPICIOUS  # noqa: F401 (re-exported: the report)
 from scratch.gradient_check import WRONG as GRADIENT_CHECK_BOUND
 
 

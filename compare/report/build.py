@@ -24,6 +24,7 @@ import torch
 from compare.core.progress import note, tracked
 from compare.core.registry import Case, select, unavailable
 from compare.core.runner import GRADIENT_CHECK_BOUND, CaseRun, run_case
+from compare.names import in_course_order
 from compare.perf.timing import pinned_threads, time_case
 from compare.report.environment import environment
 from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
@@ -252,7 +253,7 @@ def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, st
     by_concept: dict[str, list[tuple[str, StudyOutput]]] = defaultdict(list)
     for concept, title, output in studies:
         by_concept[concept].append((title, output))
-    for concept in sorted(set(concept_plots) | set(by_concept)):
+    for concept in in_course_order(set(concept_plots) | set(by_concept)):
         lines += [f"## {concept}", ""]
         if concept in concept_plots:
             lines += [f"![{concept} loss curves]({concept_plots[concept]})", ""]

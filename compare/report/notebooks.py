@@ -23,7 +23,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from compare.core.registry import Case
 from compare.report.io import atomic_write_text
-from compare.report.site import SITE_DIR, page_name, source_code, unique_objects
+from compare.report.site import SITE_DIR, featured_case, page_name, source_code, unique_objects
 
 NOTEBOOK_DIR = "notebooks"
 #: Training steps of the parity cell: enough for a trajectory, few enough to run in seconds.
@@ -33,11 +33,6 @@ KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language":
 
 def notebook_name(concept: str) -> str:
     return page_name(concept).removesuffix(".html") + ".ipynb"
-
-
-def featured_case(cases: Sequence[Case]) -> Case:
-    """The variant a concept's notebook runs: the one marked ``notebook``, else the first."""
-    return next((case for case in cases if case.notebook), cases[0])
 
 
 def _code_block(obj: object) -> str:
@@ -115,14 +110,14 @@ import numpy as np
 run = runs["float64"]
 scratch_loss, torch_loss = np.array(run.scratch.losses), np.array(run.torch.losses)
 steps = np.arange(len(scratch_loss))
-relative = np.abs(scratch_loss - torch_loss) / np.maximum(np.abs(torch_loss), np.finfo(float).tiny)
+relative = np.abs(scratch_loss - torch_loss) / np.abs(torch_loss).max()  # the tables' max|torch| scale
 floor = run.parity.tolerance * 1e-6  # where an exact zero is drawn
 fig, (top, bottom) = plt.subplots(1, 2, figsize=(10, 3.6))
 top.plot(steps, torch_loss, lw=3, alpha=0.5, label="torch")
 top.plot(steps, scratch_loss, "k--", lw=1, label="scratch")
 top.set(xlabel="step", ylabel="loss", title=f"{run.case.name} (float64)")
 top.legend()
-bottom.semilogy(steps, np.where(relative > 0, relative, np.nan), "o", ms=3, label="|scratch - torch| / |torch|")
+bottom.semilogy(steps, np.where(relative > 0, relative, np.nan), "o", ms=3, label="|scratch - torch| / max|torch|")
 zeros = relative == 0
 bottom.semilogy(steps[zeros], np.full(zeros.sum(), floor), "s", ms=3, color="tab:green", label="exactly 0")
 bottom.axhline(run.parity.tolerance, color="tab:red", lw=1, label=f"tolerance {run.parity.tolerance:.0e}")

@@ -20,7 +20,7 @@ import re
 import textwrap
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,8 @@ from pygments.formatters import HtmlFormatter  # noqa: E402
 from pygments.lexers import PythonLexer  # noqa: E402
 
 from compare.core.registry import Case, Excerpt  # noqa: E402
+from compare.core.runner import GRADIENT_CHECK_BOUND, GRADIENT_CHECK_SUSPICIOUS  # noqa: E402
+from compare.names import in_course_order  # noqa: E402
 from compare.report.io import atomic_write_text  # noqa: E402
 from compare.report.studies import StudyOutput  # noqa: E402
 from compare.report.tables import cell, html_table  # noqa: E402
@@ -151,6 +153,46 @@ def source_html(obj: object) -> str:
     return f'<figure class="source"><figcaption>{caption}</figcaption>{body}</figure>'
 
 
+def featured_case(cases: Sequence[Case]) -> Case:
+    """The variant a concept's page pairs stage by stage and its notebook runs: the one marked ``notebook``, else
+    the first."""
+    return next((case for case in cases if case.notebook), cases[0])
+
+
+def _columns(scratch: Sequence[object], torch_side: Sequence[object]) -> str:
+    """Scratch's code beside torch's (one column each, stacked on a narrow screen)."""
+    return ('<div class="side-by-side"><div class="column"><h4>scratch (NumPy)</h4>'
+            + "".join(map(source_html, scratch)) + '</div><div class="column"><h4>torch (PyTorch)</h4>'
+            + "".join(map(source_html, torch_side)) + "</div></div>")
+
+
+def code_section(cases: Sequence[Case]) -> list[str]:
+    """Both implementations: the featured variant's code paired stage by stage (forward with the module's
+    ``forward``, cost with the loss, backward with ``loss.backward()``, update with ``optimizer.step()``), then,
+    folded, the rest of the concept's code that no stage shows. Without stages, the two sides' code side by side."""
+    if not cases:
+        return []
+    case = featured_case(cases)
+    scratch = unique_objects(obj for c in cases for obj in c.scratch_source)
+    torch_side = unique_objects(obj for c in cases for obj in c.torch_source)
+    if not case.stages:
+        return ['<h2 id="code">The two implementations</h2>', _columns(scratch, torch_side)] if (
+            scratch or torch_side) else []
+    parts = ['<h2 id="code">The two implementations, stage by stage</h2>',
+             f"<p>The variant <b>{html.escape(case.variant)}</b>, taken from the code itself: for each stage of a "
+             "step, the scratch function(s) beside the torch code a user writes for it.</p>"]
+    for stage in case.stages:
+        parts += [f'<h3 class="stage">{html.escape(stage.name)}</h3>', _columns(stage.scratch, stage.torch)]
+    shown = {id(obj) for stage in case.stages for obj in (*stage.scratch, *stage.torch)}
+    rest_scratch = [obj for obj in scratch if id(obj) not in shown]
+    rest_torch = [obj for obj in torch_side if id(obj) not in shown]
+    if rest_scratch or rest_torch:
+        parts.append("<details class=\"more-code\"><summary>More code of this concept (every variant's sources "
+                     f"not shown above: {len(rest_scratch)} scratch, {len(rest_torch)} torch)</summary>"
+                     + _columns(rest_scratch, rest_torch) + "</details>")
+    return parts
+
+
 def unique_objects(objects: Iterable[object]) -> list[object]:
     """``objects`` each once, in first-seen order, by identity (a method or an excerpt need not hash)."""
     seen: dict[int, object] = {}
@@ -167,6 +209,47 @@ def markdown_html(text: str) -> str:
     """A study's markdown as HTML; its links, relative to ``results/``, made relative to ``results/study/``."""
     rendered = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
     return _RELATIVE_LINK.sub(r'\1="../', rendered)
+
+
+#: A table of more rows than this is folded (``<details>``) below the text that explains it.
+FOLD_ROWS = 12
+_TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
+_CELL = re.compile(r"(<td\b[^>]*>)(.*?)(</td>)", re.DOTALL)
+_TEXT = re.compile(r"(>|^)([^<>]+)(?=<|$)")
+# a number a browser could break at its sign or exponent (``-0.5``, ``1.2e-16``, ``3e+02``, ``25.9×``)
+_BREAKABLE_NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?×?(?![\w.])")
+
+
+def _number(text: str) -> str:
+    """Every number in ``text`` (plain text, no tags) inside ``<span class="num">``, which never wraps."""
+    return _BREAKABLE_NUMBER.sub(lambda m: f'<span class="num">{m.group(0)}</span>'
+                                 if re.search(r"[-+\u2212eE×]", m.group(0)) else m.group(0), text)
+
+
+def keep_numbers_whole(markup: str) -> str:
+    """Table cells of ``markup`` with their signed or exponent numbers unbreakable (the rest of a cell wraps)."""
+
+    def cell_text(match: re.Match[str]) -> str:
+        inner = _TEXT.sub(lambda t: t.group(1) + _number(t.group(2)), match.group(2))
+        return match.group(1) + inner + match.group(3)
+
+    return _CELL.sub(cell_text, markup)
+
+
+def fold(table: str, what: str) -> str:
+    """``table`` as it is, or folded in ``<details>`` when it has more than :data:`FOLD_ROWS` body rows."""
+    rows = len(re.findall(r"<tr\b", table.split("<tbody>", 1)[-1]))
+    if rows <= FOLD_ROWS:
+        return table
+    return f'<details class="table"><summary>Show {what} ({rows} rows)</summary>{table}</details>'
+
+
+def fold_long_tables(markup: str) -> str:
+    """A study's HTML with each table of more than :data:`FOLD_ROWS` rows moved below the text, folded."""
+    long_tables = [t for t in _TABLE.findall(markup) if fold(t, "") != t]
+    for table in long_tables:
+        markup = markup.replace(table, "", 1)
+    return markup + "".join(fold(t, "the table") for t in long_tables)
 
 
 # ----------------------------------------------------------------------------------------------- tables
@@ -217,6 +300,43 @@ def parity_table(records: Sequence[dict]) -> str:
     return html_table(header, rows, "numbers") + lists
 
 
+def parity_sentence(records: Sequence[dict]) -> str:
+    """One sentence above the parity table: how many runs, how many passed, the worst difference per dtype."""
+    passed = sum(bool(r["passed"]) for r in records)
+    worst = []
+    for dtype in ("float64", "float32"):
+        value = _worst(r[c] for r in records if r["dtype"] == dtype for c in DIFF_COLUMNS.values())
+        if value is not None:
+            worst.append(f"{dtype} {_number(_fmt(value))}")
+    return (f"{len(records)} runs (variant &times; device &times; dtype &times; seed), {passed} passed; worst "
+            f"relative difference {', '.join(worst) or '&mdash;'}.")
+
+
+def gradient_check_section(cases: Sequence[Case], records: Sequence[dict]) -> list[str]:
+    """The course's gradient check of every variant that declares one: the scratch backward against two-sided
+    differences of its own cost (float64), worst over seeds, with the course's thresholds."""
+    checked = [case for case in cases if case.gradient_check is not None]
+    if not checked:
+        return []
+    values: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        if record.get("gradient_check") is not None:
+            values[record["variant"]].append(float(record["gradient_check"]))
+    rows = []
+    for case in checked:
+        found = values.get(case.variant, [])
+        worst = _worst(found)
+        verdict = _badge(None) if worst is None else _badge(worst <= GRADIENT_CHECK_BOUND)
+        rows.append([html.escape(case.variant), str(len(found)) if found else "&mdash;", _fmt(worst), verdict])
+    intro = ("<p>The scratch gradients against centred differences of the scratch cost, "
+             "<code>||grad - gradapprox|| / (||grad|| + ||gradapprox||)</code> in float64, worst over the seeds "
+             f"(the course: below {GRADIENT_CHECK_SUSPICIOUS:.0e} is right, above {GRADIENT_CHECK_BOUND:.0e} is a bug)."
+             + ("" if values else " It did not run in the last report (a quick report skips it).") + "</p>")
+    return ['<h2 id="gradient-check">Gradient check</h2>', intro,
+            fold(html_table(["variant", "seeds", "relative difference", "verdict"], rows, "numbers"),
+                 "the gradient check table")]
+
+
 def _steps(group: Sequence[dict]) -> str:
     """``200``, or ``199-200 of 200`` when kink crossings (or a divergence) left steps uncompared."""
     steps = group[0].get("steps", "")
@@ -252,7 +372,7 @@ def _page(title: str, nav: str, body: str) -> str:
 <body>
 <nav class="sidebar">{nav}</nav>
 <main>
-{body}
+{keep_numbers_whole(body)}
 </main>
 </body>
 </html>
@@ -300,6 +420,23 @@ def _title(concept: str) -> str:
     return html.escape(concept.replace("_", " "))
 
 
+def by_variants(cases: Sequence[Case], items: Callable[[Case], Iterable[str]]) -> dict[str, list[str]]:
+    """Each distinct item (an equation, a note) of the concept's cases, in first-seen order, with its variants."""
+    variants: dict[str, list[str]] = {}
+    for case in cases:
+        for item in items(case):
+            variants.setdefault(item, []).append(case.variant)
+    return variants
+
+
+def variants_label(variants: Sequence[str], of: int) -> str:
+    """Which variants an equation or a note belongs to; nothing when it belongs to all ``of`` of them."""
+    if len(variants) == of:
+        return ""
+    names = ", ".join(f"<b>{html.escape(v)}</b>" for v in variants)
+    return f'<p class="for">{"variant" if len(variants) == 1 else "variants"} {names}:</p>'
+
+
 def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
                  studies: Sequence[tuple[str, StudyOutput]], loss_plot: str | None,
                  neighbours: tuple[str | None, str | None], notebook: str | None = None) -> str:
@@ -315,33 +452,34 @@ def concept_body(concept: str, cases: Sequence[Case], records: Sequence[dict],
     if cases:
         variants = "".join(f"<li><b>{html.escape(c.variant)}</b>: {html.escape(c.summary)}</li>" for c in cases)
         parts.append(f'<ul class="variants">{variants}</ul>')
-    equations = list(dict.fromkeys(eq for case in cases for eq in case.equations))
+    equations = by_variants(cases, lambda case: case.equations)
     if equations:
-        parts += ['<h2 id="equations">Equations</h2>', *map(equation_html, equations)]
-    notes = list(dict.fromkeys(case.notes.strip() for case in cases if case.notes.strip()))
+        parts.append('<h2 id="equations">Equations</h2>')
+        parts += [variants_label(variants, len(cases)) + equation_html(eq) for eq, variants in equations.items()]
+    notes = by_variants(cases, lambda case: (case.notes.strip(),) if case.notes.strip() else ())
     if notes:
-        paragraphs = "".join(f"<p>{html.escape(p)}</p>" for note in notes for p in re.split(r"\n\s*\n", note))
+        paragraphs = "".join(variants_label(variants, len(cases)) + "".join(
+            f"<p>{html.escape(p)}</p>" for p in re.split(r"\n\s*\n", note)) for note, variants in notes.items())
         parts += ['<h2 id="notes">Course vs torch: real differences</h2>', f'<div class="notes">{paragraphs}</div>']
     parts.append('<h2 id="parity">Parity of the last run</h2>')
-    parts.append(parity_table(records) if records else "<p>This concept was not part of the last run.</p>")
     if records:
-        parts += ['<h2 id="speed">Speed</h2>', speed_table(records)]
+        parts += [f"<p>{parity_sentence(records)}</p>", fold(parity_table(records), "the parity table")]
+    else:
+        parts.append("<p>This concept was not part of the last run.</p>")
+    parts += gradient_check_section(cases, records)
+    if records:
+        parts += ['<h2 id="speed">Speed</h2>', fold(speed_table(records), "the speed table")]
     if loss_plot:
         parts += ['<h2 id="loss">Loss curves</h2>',
-                  f'<img class="plot" src="../{loss_plot}" alt="{_title(concept)} loss curves, scratch vs torch">']
-    scratch = unique_objects(obj for case in cases for obj in case.scratch_source)
-    torch_side = unique_objects(obj for case in cases for obj in case.torch_source)
-    if scratch or torch_side:
-        parts += ['<h2 id="code">The two implementations</h2>', '<div class="side-by-side">',
-                  '<div class="column"><h3>scratch (NumPy)</h3>', *map(source_html, scratch), "</div>",
-                  '<div class="column"><h3>torch_ref (PyTorch)</h3>', *map(source_html, torch_side), "</div>",
-                  "</div>"]
+                  f'<a href="../{loss_plot}" title="open the figure at full size"><img class="plot" '
+                  f'src="../{loss_plot}" alt="{_title(concept)} loss curves, scratch vs torch"></a>']
+    parts += code_section(cases)
     for title, output in studies:
         unlinked = [image for image in output.images if image not in output.markdown]
         figures = "".join(f'<img class="plot" src="../{html.escape(image)}" alt="{html.escape(image)}">'
                           for image in unlinked)
-        parts += [f'<section class="study"><h2>{html.escape(title)}</h2>', markdown_html(output.markdown),
-                  figures, "</section>"]
+        parts += [f'<section class="study"><h2>{html.escape(title)}</h2>',
+                  fold_long_tables(markdown_html(output.markdown)), figures, "</section>"]
     previous, following = neighbours
     links = []
     if previous:
@@ -407,7 +545,7 @@ def write_site(out_dir: Path, records: Sequence[dict], studies: Sequence[tuple[s
     studies_by_concept: dict[str, list[tuple[str, StudyOutput]]] = defaultdict(list)
     for concept, title, output in studies:
         studies_by_concept[concept].append((title, output))
-    concepts = sorted(set(by_concept) | set(cases_by_concept) | set(studies_by_concept))
+    concepts = in_course_order(set(by_concept) | set(cases_by_concept) | set(studies_by_concept))
     status = {c: (all(r["passed"] for r in by_concept[c]) if by_concept.get(c) else None) for c in concepts}
 
     folders = [out_dir] + ([Path(published)] if published else [])
@@ -490,10 +628,19 @@ img.plot { max-width: 100%; height: auto; display: block; margin: 0.6rem 0; }
 .side-by-side .column { min-width: 0; }
 figure.source { margin: 0 0 1rem; border: 1px solid var(--line); border-radius: 6px; overflow: hidden; }
 figure.source figcaption { padding: 0.3rem 0.6rem; background: #f4f6fa; border-bottom: 1px solid var(--line);
-                           font-size: 0.85rem; }
-figure.source .file { color: var(--muted); float: right; }
+                           font-size: 0.85rem; display: flex; flex-wrap: wrap; justify-content: space-between;
+                           column-gap: 0.8rem; overflow-wrap: anywhere; }
+figure.source .file { color: var(--muted); }
 .highlight { margin: 0; }
-.highlight pre { margin: 0; padding: 0.6rem; overflow-x: auto; font-size: 0.8rem; line-height: 1.4; }
+.highlight pre { margin: 0; padding: 0.6rem; font-size: 0.8rem; line-height: 1.4;
+                 white-space: pre-wrap; overflow-wrap: anywhere; }
+.side-by-side h4 { margin: 0.2rem 0 0.4rem; color: var(--muted); font-size: 0.85rem; }
+h3.stage { margin: 1.4rem 0 0.4rem; text-transform: capitalize; }
+span.num { white-space: nowrap; }
+p.for { margin: 0.8rem 0 0.1rem; font-size: 0.85rem; color: var(--muted); }
+main table { display: block; max-width: 100%; overflow-x: auto; }
+details { margin: 0.6rem 0; }
+details > summary { cursor: pointer; color: var(--accent); }
 .problems { color: var(--fail); }
 .pager { margin-top: 2.5rem; padding-top: 0.8rem; border-top: 1px solid var(--line); }
 @media (max-width: 60rem) { .side-by-side { grid-template-columns: 1fr; } body { display: block; }

@@ -38,9 +38,9 @@ def engine_vs_vectorized(seed: int = 0, dtype: np.dtype | type = np.float64, ste
 
 def draw_lecture_graphs(ctx: StudyContext) -> StudyOutput:
     """The two lecture graphs at the slides' points, each node with its value and gradient."""
-    lines = ["Each node shows its forward value (green) and the gradient of the output with respect to it "
-             "(red), computed by `scratch/autodiff.py`, at the slides' points. torch.autograd gives the same "
-             "leaf gradients (tests/test_autodiff.py).", ""]
+    lines = ["Each node shows its forward value (`value = ...`, above it) and the gradient of the output with "
+             "respect to it (`grad = ...`, below it), computed by `scratch/autodiff.py`, at the slides' points. "
+             "torch.autograd gives the same leaf gradients (tests/test_autodiff.py).", ""]
     images = []
     for name, expression, point, title in (
         ("graph_add_multiply.png", ad.add_multiply, ADD_MULTIPLY_POINT, "f(x, y, z) = (x + y) z"),
