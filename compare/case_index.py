@@ -5,7 +5,7 @@ CASES: dict[str, tuple[str, ...]] = {
     'autodiff': ('add_multiply', 'logistic_neuron', 'logistic_regression',),
     'batchnorm': ('after_relu', 'before_relu', 'minibatch64', 'momentum_none', 'train_then_eval',),
     'conv': ('lenet_adam', 'lenet_cifar_cat', 'lenet_im2col', 'lenet_loops', 'lenet_mnist', 'lenet_momentum',
-        'lenet_pool_ties', 'lenet_sgd', 'resnet_block',),
+        'lenet_pool_ties', 'lenet_sgd', 'lenet_strided', 'resnet_block',),
     'data_parallel': ('full_batch_2workers', 'full_batch_4workers', 'ring_2workers', 'ring_4workers',),
     'deep_net': ('breast_cancer', 'leaky_relu_depth4', 'planar_flower', 'relu_depth2', 'relu_depth2_width512',
         'relu_depth4', 'relu_depth8', 'relu_kinks', 'sigmoid_depth4', 'tanh_depth4', 'tanh_depth8',),

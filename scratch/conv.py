@@ -55,6 +55,7 @@ from scratch.validation import (
     check_finite,
     check_float_dtype,
     check_nonempty,
+    check_positive_int,
     check_shape,
     float_inputs,
 )
@@ -501,19 +502,35 @@ def _he_normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype
     return (rng.standard_normal(shape) * np.sqrt(2.0 / int(np.prod(shape[1:])))).astype(dtype)
 
 
+def _lenet_feature_size(image_size: int, strides: Sequence[int] = (1, 1)) -> int:
+    """The side of LeNet's last pooled map: per block, ``n -> floor((n - 1) / s) + 1`` (3x3, padding 1, stride
+    ``s``) and then ``n / 2`` (2x2 max pooling), which needs an even ``n``."""
+    check_positive_int("image_size", image_size)
+    if len(strides) != 2:
+        raise ValueError(f"strides must be two strides (one per convolution), got {tuple(strides)}")
+    size = image_size
+    for l, stride in enumerate(strides, start=1):  # noqa: E741
+        check_positive_int(f"strides[{l - 1}]", stride)
+        size = (size - 1) // stride + 1
+        if size % 2:
+            raise ValueError(f"image_size {image_size} with strides {tuple(strides)}: convolution {l} gives an odd "
+                             f"size {size}, which a 2x2 max pooling cannot halve")
+        size //= 2
+    return size
+
+
 def initialize_lenet(*, rng: np.random.Generator, in_channels: int = 1, image_size: int = 8,
                      channels: Sequence[int] = (6, 16), hidden: int = 32, n_classes: int = 10,
-                     dtype: np.dtype | type | str = np.float64) -> dict[str, np.ndarray]:
+                     strides: Sequence[int] = (1, 1), dtype: np.dtype | type | str = np.float64
+                     ) -> dict[str, np.ndarray]:
     """He-normal LeNet parameters: conv ``W1 b1``, ``W2 b2`` (3x3, ``(C_out,)`` biases), dense ``W3 b3``, ``W4 b4``.
 
-    ``image_size`` must be divisible by 4 (two 2x2 poolings); the flattened size is
-    ``channels[1] (image_size / 4)^2``.
+    The flattened size is ``channels[1] n^2`` with ``n = _lenet_feature_size(image_size, strides)``
+    (``image_size / 4`` for unit strides).
     """
-    if image_size % 4:
-        raise ValueError(f"image_size must be divisible by 4 (two 2x2 max-poolings), got {image_size}")
     dtype = np.dtype(dtype)
     c1, c2 = channels
-    flat = c2 * (image_size // 4) ** 2
+    flat = c2 * _lenet_feature_size(image_size, strides) ** 2
     shapes = {"W1": (c1, in_channels, 3, 3), "W2": (c2, c1, 3, 3), "W3": (hidden, flat), "W4": (n_classes, hidden)}
     params = {}
     for name, shape in shapes.items():
@@ -549,15 +566,16 @@ def softmax_gradient(ZL: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 @float_inputs(X=4, params=ANY_SHAPE)
-def lenet_forward(X: np.ndarray, params: Mapping[str, np.ndarray], *, impl: str = "fast"
-                  ) -> tuple[np.ndarray, list]:
+def lenet_forward(X: np.ndarray, params: Mapping[str, np.ndarray], *, impl: str = "fast",
+                  strides: Sequence[int] = (1, 1)) -> tuple[np.ndarray, list]:
     """``CONV3x3(pad 1) -> RELU -> MAXPOOL2 -> CONV3x3(pad 1) -> RELU -> MAXPOOL2 -> FLATTEN -> DENSE -> RELU
-    -> DENSE``: logits ``(K, m)`` for images ``X`` ``(m, C, H, W)``, and the caches."""
+    -> DENSE``: logits ``(K, m)`` for images ``X`` ``(m, C, H, W)``, and the caches. ``strides`` are the two
+    convolutions' (the backward reads them from the caches)."""
     conv, _ = CONV_IMPLEMENTATIONS[impl]
     check_network_params(params, LENET_NDIMS)
     A, caches = X, []
-    for l in (1, 2):  # noqa: E741
-        Z, conv_cache = conv(A, params[f"W{l}"], params[f"b{l}"], padding=1)
+    for l, stride in zip((1, 2), strides, strict=True):  # noqa: E741
+        Z, conv_cache = conv(A, params[f"W{l}"], params[f"b{l}"], padding=1, stride=stride)
         A, pool_cache = max_pool_forward(relu(Z), kernel_size=2)
         caches.append((conv_cache, Z, pool_cache))
     F = images_to_columns(A)
@@ -602,12 +620,13 @@ def check_image_batch(X: np.ndarray, labels: np.ndarray, params: Mapping[str, np
 
 @float_inputs(params=ANY_SHAPE, X=4)
 def lenet_loss_and_grads(params: Mapping[str, np.ndarray], X: np.ndarray, labels: np.ndarray, *,
-                         impl: str = "fast", check: bool = True) -> tuple[np.floating, dict[str, np.ndarray]]:
+                         impl: str = "fast", strides: Sequence[int] = (1, 1), check: bool = True
+                         ) -> tuple[np.floating, dict[str, np.ndarray]]:
     """Mean cross-entropy of the LeNet and its gradients; ``impl`` picks the convolution (loops, im2col, fast)."""
     if impl not in CONV_IMPLEMENTATIONS:
         raise ValueError(f"impl must be one of {', '.join(CONV_IMPLEMENTATIONS)}, got {impl!r}")
     flat = check_image_batch(X, labels, params) if check else labels.reshape(-1)
-    Z4, caches = lenet_forward(X, params, impl=impl)
+    Z4, caches = lenet_forward(X, params, impl=impl, strides=strides)
     grads = lenet_backward(softmax_gradient(Z4, flat), params, caches, impl=impl)
     return cross_entropy_from_logits(Z4, flat), grads
 

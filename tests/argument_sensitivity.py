@@ -273,6 +273,11 @@ def lenet_setup():
     return params, IMAGES, np.array([0, 2])
 
 
+def strided_lenet(strides: tuple[int, int]) -> dict[str, np.ndarray]:
+    """:func:`lenet_setup`'s parameters for other strides (the dense layer's width follows them)."""
+    return cv.initialize_lenet(rng=_rng(0), channels=(2, 3), hidden=5, n_classes=3, strides=strides)
+
+
 def resnet_setup():
     params = cv.initialize_resnet(rng=_rng(0), width=2, n_classes=3)
     return params, cv.make_resnet_states(2), IMAGES, np.array([0, 2])
@@ -501,15 +506,17 @@ VARIES: dict[str, Varies] = {
     "scratch.conv.initialize_lenet": Varies(
         lambda **kw: {k: (v.shape, v.dtype) for k, v in cv.initialize_lenet(rng=_rng(0), **kw).items()},
         {"in_channels": 3, "image_size": 12, "channels": (4, 8), "hidden": 16, "n_classes": 5,
-         "dtype": np.float32}),
-    "scratch.conv.lenet_forward": Varies(lambda **kw: cv.lenet_forward(lenet_setup()[1], lenet_setup()[0], **kw)[0],
-                                         same={"impl": "loops"}),
+         "dtype": np.float32, "strides": (1, 2)}),
+    "scratch.conv.lenet_forward": Varies(
+        lambda **kw: cv.lenet_forward(IMAGES, strided_lenet(kw.get("strides", (1, 1))), **kw)[0],
+        {"strides": (1, 2)}, same={"impl": "loops"}),
     "scratch.conv.lenet_backward": Varies(
         lambda **kw: cv.lenet_backward(np.ones((3, 2)), lenet_setup()[0],
                                        cv.lenet_forward(lenet_setup()[1], lenet_setup()[0], **kw)[1], **kw),
         same={"impl": "loops"}),
-    "scratch.conv.lenet_loss_and_grads": Varies(lambda **kw: cv.lenet_loss_and_grads(*lenet_setup(), **kw),
-                                                same={"impl": "loops", "check": False}),
+    "scratch.conv.lenet_loss_and_grads": Varies(
+        lambda **kw: cv.lenet_loss_and_grads(strided_lenet(kw.get("strides", (1, 1))), *lenet_setup()[1:], **kw),
+        {"strides": (1, 2)}, same={"impl": "loops", "check": False}),
     "scratch.conv.initialize_resnet": Varies(
         lambda **kw: {k: (v.shape, v.dtype) for k, v in cv.initialize_resnet(rng=_rng(0), **kw).items()},
         {"in_channels": 3, "image_size": 12, "width": 4, "n_classes": 5, "dtype": np.float32}),
@@ -733,7 +740,7 @@ VARIES: dict[str, Varies] = {
             IMAGES, (1, kw.get("in_channels", 1), 1, 1)) if kw.get("image_size", 8) == 8 else PADDED),
             train=False, **kw),
         {"in_channels": 3, "image_size": 12, "channels": (4, 8), "hidden": 16, "n_classes": 5,
-         "dtype": torch.float32}),
+         "dtype": torch.float32, "strides": (1, 2)}),
     "torch_ref.conv.BasicBlock": Varies(
         lambda **kw: torch_forward(lambda **k: tcv.BasicBlock(1, **k), torch.from_numpy(IMAGES), **kw),
         {"momentum": 0.5, "eps": 0.5, "dtype": torch.float32}),

@@ -317,7 +317,7 @@ W4 = np.zeros((6, 2, 3, 3))
                                      np.array([0, 10])), r"labels must hold labels in 0..9"),
     (lambda: sc.lenet_loss_and_grads(sc.initialize_lenet(rng=np.random.default_rng(0)), np.zeros((2, 1, 8, 8)),
                                      np.array([0, 1]), impl="gpu"), "impl must be one of loops, im2col, fast"),
-    (lambda: sc.initialize_lenet(rng=np.random.default_rng(0), image_size=6), "image_size must be divisible by 4"),
+    (lambda: sc.initialize_lenet(rng=np.random.default_rng(0), image_size=6), "gives an odd size 3"),
 ])
 def test_bad_input_names_the_argument(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):

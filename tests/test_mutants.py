@@ -616,6 +616,21 @@ def col2im_overwrites(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(conv, "col2im", col2im)
 
 
+def col2im_ignores_the_stride(mp: pytest.MonkeyPatch) -> None:
+    """col2im adds kernel tap (u, v)'s columns back onto ``X_pad[u:u + H_out, v:v + W_out]``: right for stride 1,
+    off by one row/column per output step for stride 2 (the forward's im2col read ``u::2``)."""
+
+    def col2im(dcols, padded_shape, geometry):
+        dX_pad = np.zeros(padded_shape, dtype=dcols.dtype)
+        (ho, wo), (dh, dw) = dcols.shape[4:], geometry.dilation
+        for u in range(dcols.shape[2]):
+            for v in range(dcols.shape[3]):
+                dX_pad[:, :, u * dh:u * dh + ho, v * dw:v * dw + wo] += dcols[:, :, u, v]
+        return dX_pad
+
+    mp.setattr(conv, "col2im", col2im)
+
+
 def max_pool_ties_to_the_last_maximum(mp: pytest.MonkeyPatch) -> None:
     """Of equal maxima the last one gets the gradient (torch: the first). Pooling the image rotated by 180
     degrees reverses the row-major order inside every window (the 8x8 and 4x4 maps tile exactly into 2x2
@@ -761,6 +776,8 @@ MUTANTS = [
            conv_input_gradient_padded_like_the_forward, "grad.W1", clean="loss", steps=5),
     Mutant("conv: col2im assigns instead of adding", "conv/lenet_sgd", col2im_overwrites, "grad.W1", clean="loss",
            steps=5),
+    Mutant("conv: col2im ignores the stride", "conv/lenet_strided", col2im_ignores_the_stride, "grad.W1",
+           clean="loss", steps=5),
     Mutant("conv: max-pool ties to the last maximum", "conv/lenet_pool_ties", max_pool_ties_to_the_last_maximum,
            "grad.W1", clean="loss", steps=5),
     Mutant("conv: flatten in (h, w, c) order", "conv/lenet_sgd", flatten_channels_last, "loss", steps=5),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import argument_sensitivity
 import test_aggregates
+import test_mutants
 import test_validation_positions
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reliability-tests.md"
@@ -24,3 +25,7 @@ def test_the_documented_counts_are_the_registries() -> None:
     c = argument_sensitivity.counts()
     assert c["differs"] + c["same"] + c["allowed"] == c["parameters"]
     assert counts_line() in DOC.read_text().splitlines(), f"docs/reliability-tests.md should say:\n{counts_line()}"
+
+
+def test_the_documented_mutant_count_is_the_registry() -> None:
+    assert f"{len(test_mutants.MUTANTS)} mutants, all caught" in DOC.read_text()

@@ -22,30 +22,54 @@ def _check_bn(momentum: object, eps: object, dtype: object) -> None:
     v.check_float_dtype("dtype", dtype)
 
 
+def _check_strides(strides: Sequence[int]) -> tuple[int, int]:
+    if len(strides) != 2:
+        raise ValueError(f"strides must be two strides (one per convolution), got {tuple(strides)}")
+    for index, stride in enumerate(strides):
+        v.check_positive_int(f"strides[{index}]", stride)
+    return int(strides[0]), int(strides[1])
+
+
+def _feature_size(image_size: int, strides: tuple[int, int]) -> int:
+    """The side after each block's ``Conv2d(3, stride s, padding 1)`` then ``MaxPool2d(2)``, which must get an
+    even side (``MaxPool2d`` would drop a row silently)."""
+    size = image_size
+    for index, stride in enumerate(strides, start=1):
+        size = (size - 1) // stride + 1
+        if size % 2:
+            raise ValueError(f"image_size {image_size} with strides {strides}: convolution {index} gives an odd "
+                             f"size {size}, which a 2x2 max pooling cannot halve")
+        size //= 2
+    return size
+
+
 class LeNet(nn.Module):
-    """``Conv3x3 -> ReLU -> MaxPool2 -> Conv3x3 -> ReLU -> MaxPool2 -> Flatten -> Linear -> ReLU -> Linear``."""
+    """``Conv3x3 -> ReLU -> MaxPool2 -> Conv3x3 -> ReLU -> MaxPool2 -> Flatten -> Linear -> ReLU -> Linear``.
+
+    ``strides`` are the two convolutions' (padding 1 each).
+    """
 
     def __init__(self, *, in_channels: int = 1, image_size: int = 8, channels: Sequence[int] = (6, 16),
-                 hidden: int = 32, n_classes: int = 10, dtype: torch.dtype = torch.float64,
-                 device: str | torch.device = "cpu"):
+                 hidden: int = 32, n_classes: int = 10, strides: Sequence[int] = (1, 1),
+                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"):
         super().__init__()
         for name, size in (("in_channels", in_channels), ("image_size", image_size), ("hidden", hidden),
                            ("n_classes", n_classes)):
             v.check_positive_int(name, size)
-        if image_size % 4:
-            raise ValueError(f"image_size must be divisible by 4 (two 2x2 max-poolings), got {image_size}")
         widths = v.check_sizes("channels", channels, at_least=2)
         if len(widths) != 2:
             raise ValueError(f"channels must be two sizes (the two convolutions' widths), got {widths}")
+        s1, s2 = _check_strides(strides)
         c1, c2 = widths
         v.check_float_dtype("dtype", dtype)
         kw = {"dtype": dtype, "device": device}
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 3, padding=1, **kw), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1, **kw), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, c1, 3, stride=s1, padding=1, **kw), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, stride=s2, padding=1, **kw), nn.ReLU(), nn.MaxPool2d(2),
         )
+        side = _feature_size(image_size, (s1, s2))
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(c2 * (image_size // 4) ** 2, hidden, **kw), nn.ReLU(),
+            nn.Flatten(), nn.Linear(c2 * side ** 2, hidden, **kw), nn.ReLU(),
             nn.Linear(hidden, n_classes, **kw),
         )
 

@@ -96,10 +96,11 @@ def real_images(name: str, seed: int, m: int, dtype: np.dtype) -> tuple[np.ndarr
 
 
 def conv_problem(seed: int, dtype: np.dtype, *, net: str, m: int, optimizer: str, hyper: dict, impl: str = "fast",
-                 exact_ties: bool = False, images: str = "digits") -> Problem:
+                 exact_ties: bool = False, images: str = "digits", strides: tuple[int, int] = (1, 1)) -> Problem:
     """Images, He-initialised LeNet or residual-net parameters, the optimizer and the convolution to use.
 
-    ``images`` is ``digits`` (offline) or a downloaded set of :data:`REAL_SETS`, with LeNet sized to it.
+    ``images`` is ``digits`` (offline) or a downloaded set of :data:`REAL_SETS`, with LeNet sized to it;
+    ``strides`` are LeNet's two convolutions'.
 
     ``exact_ties``: LeNet's first kernel drawn from {-1/4, 0, 1/4} with zero biases instead. The pixels are
     multiples of 1/16, so every first-layer output is a multiple of 1/64, computed exactly on both sides in
@@ -108,14 +109,14 @@ def conv_problem(seed: int, dtype: np.dtype, *, net: str, m: int, optimizer: str
     equal windows send equal gradients to ``W``). After the first update the ties are gone.
     """
     X, labels = digits_images(seed, m, dtype) if images == "digits" else real_images(images, seed, m, dtype)
-    geometry = {} if images == "digits" else REAL_SETS[images][1]
+    geometry = {"strides": strides, **({} if images == "digits" else REAL_SETS[images][1])}
     rng = initial_parameters_rng(seed)
     if net == "lenet":
         params = sc.initialize_lenet(rng=rng, dtype=dtype, **LENET, **geometry)
         if exact_ties:
             params["W1"] = (rng.integers(-1, 2, params["W1"].shape) / 4).astype(dtype)
     else:
-        params = sc.initialize_resnet(rng=rng, width=RESNET_WIDTH, dtype=dtype)
+        params, geometry = sc.initialize_resnet(rng=rng, width=RESNET_WIDTH, dtype=dtype), {}
     return Problem(seed, np.dtype(dtype), {"X": X, "labels": labels}, params,
                    {"net": net, "optimizer": optimizer, "optimizer_hyper": dict(hyper), "impl": impl,
                     "geometry": geometry})
@@ -123,9 +124,11 @@ def conv_problem(seed: int, dtype: np.dtype, *, net: str, m: int, optimizer: str
 
 # --- kinks: the same functions read either side's values ----------------------------------------------
 
-def conv_preactivation(Z: np.ndarray, A_prev: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> Preactivation:
+def conv_preactivation(Z: np.ndarray, A_prev: np.ndarray, W: np.ndarray, b: np.ndarray | None, stride: int = 1
+                       ) -> Preactivation:
     """A convolution's output ``(m, C, H, W)`` as ``(C H W, m)`` with its scale ``conv(|A_prev|, |W|) + |b|``."""
-    scale, _ = sc.conv_forward(np.abs(A_prev), np.abs(W), None if b is None else np.abs(b), padding=1)
+    scale, _ = sc.conv_forward(np.abs(A_prev), np.abs(W), None if b is None else np.abs(b), padding=1,
+                               stride=stride)
     return Preactivation(sc.images_to_columns(Z), sc.images_to_columns(scale))
 
 
@@ -159,13 +162,14 @@ def bn2d_scale(conv_scale: np.ndarray, Z: np.ndarray, gamma: np.ndarray, beta: n
             * (conv_scale + np.abs(rows.mean(axis=1)).reshape(channel)) + np.abs(beta).reshape(channel))
 
 
-def lenet_kinks(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> list[Preactivation]:
+def lenet_kinks(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], strides: tuple[int, int]
+                ) -> list[Preactivation]:
     """ReLU inputs and max-pool decisions of one LeNet forward, in the order they fire.
 
     ``layers`` holds ``(A_prev, Z, W, b)`` of conv1, conv2 and the hidden dense layer, scratch layout.
     """
     (X, Z1, W1, b1), (P1, Z2, W2, b2), (F, Z3, W3, b3) = layers
-    conv1, conv2 = conv_preactivation(Z1, X, W1, b1), conv_preactivation(Z2, P1, W2, b2)
+    conv1, conv2 = conv_preactivation(Z1, X, W1, b1, strides[0]), conv_preactivation(Z2, P1, W2, b2, strides[1])
     return [conv1, max_pool_decisions(np.maximum(Z1, 0), conv1.scale.T.reshape(Z1.shape)),
             conv2, max_pool_decisions(np.maximum(Z2, 0), conv2.scale.T.reshape(Z2.shape)),
             preactivation(Z3, W3, F, b3)]
@@ -193,15 +197,15 @@ class ScratchLeNet(ScratchConvTrainer):
 
     def __init__(self, problem: Problem):
         super().__init__(problem)
-        self.impl = problem.hyper["impl"]
+        self.impl, self.strides = problem.hyper["impl"], problem.hyper["geometry"]["strides"]
 
     def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
-        Z4, caches = sc.lenet_forward(self.X, self.params, impl=self.impl)
+        Z4, caches = sc.lenet_forward(self.X, self.params, impl=self.impl, strides=self.strides)
         (_, Z1, _), (conv2_cache, Z2, _), (_, F, Z3, _) = caches
         p = self.params
         self.capture_preactivations(lambda: lenet_kinks([(self.X, Z1, p["W1"], p["b1"]),
                                                          (conv2_cache[0], Z2, p["W2"], p["b2"]),
-                                                         (F, Z3, p["W3"], p["b3"])]))
+                                                         (F, Z3, p["W3"], p["b3"])], self.strides))
         grads = sc.lenet_backward(sc.softmax_gradient(Z4, self.labels), self.params, caches, impl=self.impl)
         return cross_entropy_from_logits(Z4, self.labels), grads
 
@@ -284,6 +288,7 @@ class TorchLeNet(TorchConvTrainer):
         capture = ModuleCapture({"conv1": model.features[0], "conv2": model.features[3],
                                  "dense3": model.classifier[1]})
         super().__init__(problem, device, model, lenet_param_map(model), capture)
+        self.strides = problem.hyper["geometry"]["strides"]
 
     def preactivations(self) -> list[Preactivation]:
         layers = []
@@ -293,7 +298,7 @@ class TorchLeNet(TorchConvTrainer):
                 layers.append((v["a"].T, v["z"].T, v["W"], column(v["b"])))
             else:
                 layers.append((v["a"], v["z"], v["W"], v["b"]))
-        return lenet_kinks(layers)
+        return lenet_kinks(layers, self.strides)
 
 
 # --- the residual block ---------------------------------------------------------------------------------
@@ -388,12 +393,13 @@ def check_gradients(problem: Problem) -> float:
     params = {name: value.astype(np.float64) + rng.normal(0.0, 0.01 if name.startswith("W") else 0.1, value.shape)
               for name, value in problem.params.items()}
     if problem.hyper["net"] == "lenet":
-        impl = problem.hyper["impl"]
+        impl, strides = problem.hyper["impl"], problem.hyper["geometry"]["strides"]
 
         def cost(point: dict[str, np.ndarray]) -> float:
-            return float(cross_entropy_from_logits(sc.lenet_forward(X, point, impl=impl)[0], labels))
+            return float(cross_entropy_from_logits(sc.lenet_forward(X, point, impl=impl, strides=strides)[0], labels))
 
-        return gradient_check_n(cost, params, sc.lenet_loss_and_grads(params, X, labels, impl=impl)[1])
+        return gradient_check_n(cost, params,
+                                sc.lenet_loss_and_grads(params, X, labels, impl=impl, strides=strides)[1])
 
     def resnet_cost(point: dict[str, np.ndarray]) -> float:
         logits, _ = sc.resnet_forward(X, point, sc.make_resnet_states(RESNET_WIDTH))
@@ -434,12 +440,12 @@ LENET_STAGES = (
 
 def _register(variant: str, summary: str, *, net: str = "lenet", m: int = 256, optimizer: str = "SGD",
               hyper: dict | None = None, impl: str = "fast", steps: int = 120, exact_ties: bool = False,
-              images: str = "digits") -> None:
+              images: str = "digits", strides: tuple[int, int] = (1, 1)) -> None:
     chosen = {"lr": 0.1} if hyper is None else hyper
 
     def make_problem(seed: int, dtype: np.dtype) -> Problem:
         return conv_problem(seed, dtype, net=net, m=m, optimizer=optimizer, hyper=chosen, impl=impl,
-                            exact_ties=exact_ties, images=images)
+                            exact_ties=exact_ties, images=images, strides=strides)
 
     lenet = net == "lenet"
     case = Case(concept="conv", variant=variant, summary=summary, make_problem=make_problem,
@@ -472,6 +478,8 @@ _register("resnet_block", "conv 4 -> ReLU -> basic block (conv-BN-ReLU-conv-BN +
           hyper={"lr": 0.05, "momentum": 0.9})
 _register("lenet_pool_ties", "LeNet on 256 digits, first kernel in {-1/4, 0, 1/4}, zero biases: exact max-pool ties "
           "between different windows at step 0 (torch routes to the first maximum), SGD lr 0.1", exact_ties=True)
+_register("lenet_strided", "LeNet on 256 digits whose second convolution has stride 2 (4x4 -> 2x2; its input "
+          "gradient scatters back through the stride), SGD lr 0.1", strides=(1, 2))
 # Run only where the files are present (python -m compare.data.datasets NAME --data-dir data --download).
 _register("lenet_mnist", "LeNet (1x28x28 input) on 256 MNIST training images, SGD lr 0.05 momentum 0.9; needs the "
           "MNIST files under data/ or $DLPARITY_DATA", hyper={"lr": 0.05, "momentum": 0.9}, steps=100, images="mnist")
