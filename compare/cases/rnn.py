@@ -12,6 +12,9 @@ final state into the next chunk as values (scratch) or ``h.detach()`` (torch), a
 states after the last chunk of the sequence.
 
 Sequences are 20 (adding), 25 (characters) and 50 (truncated, 5 chunks of 10) steps long.
+
+The ReLU cells are kink-watched (:mod:`compare.core.kinks`): ``nn.RNN`` has no ``nn.ReLU`` module to hook, so
+both trainers hand over their pre-activations themselves (:func:`scratch_rnn_kinks`, :func:`torch_rnn_kinks`).
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ import scratch.clipping as sc
 import scratch.optim as so
 import scratch.rnn as sr
 import torch_ref.rnn as tr
-from compare.core.devices import to_torch, torch_dtype
+from compare.core.devices import to_numpy, to_torch, torch_dtype
+from compare.core.kinks import Preactivation
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, Excerpt, Stage, register
-from compare.core.trainers import ParamMap, load_parameters, observation, observe_parameters, torch_keyed_state
+from compare.core.trainers import ParamMap, ScratchTrainer, load_parameters, observe_parameters
 from compare.data import datasets
 from compare.perf.microbench import MICROBENCH, ConceptBench, TimingPlan, bench_row, register_concept_bench, time_on
 
@@ -79,40 +83,116 @@ def chunks(T: int, chunk_length: int | None) -> list[slice]:
     return [slice(start, min(start + chunk_length, T)) for start in range(0, T, chunk_length)]
 
 
-class ScratchRnn:
-    """``RecurrentNet.loss_and_grads`` on the next chunk, ``clip_grad_norm_``, then the optimizer's step."""
+class ScratchRnn(ScratchTrainer):
+    """``RecurrentNet`` forward, loss and BPTT on the next chunk (:meth:`loss_and_grads`), then ``clip_grad_norm_``
+    and the optimizer's step (:meth:`update`). A ReLU RNN captures its pre-activations for the kink watch."""
 
     def __init__(self, problem: Problem):
+        super().__init__(problem)
         self.net, self.spec = problem.hyper["net"], problem.hyper["spec"]
-        self.params = problem.fresh_params()
+        self.has_kinks = self.net.cell == "rnn_relu"
         self.inputs, self.targets = problem.data["inputs"], problem.data["targets"]
         self.chunks = chunks(self.inputs.shape[-1], self.spec.chunk_length)
         self.optimizer = getattr(so, self.spec.optimizer)(self.params, **self.spec.hyper)
         self.index, self.states, self.total_norm = 0, None, np.nan
-        self.cost, self.grads = np.nan, {}
 
-    def step(self) -> None:
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
         chunk = self.chunks[self.index % len(self.chunks)]
         if chunk.start == 0:
             self.states = None  # each pass over the sequence starts from zero states
+        inputs = self.inputs[..., chunk]
         targets = self.targets if self.net.head == "many_to_one" else self.targets[..., chunk]
-        self.cost, self.grads, self.states = self.net.loss_and_grads(self.params, self.inputs[..., chunk], targets,
-                                                                     self.states)
+        # loss_and_grads keeps its caches to itself: the watch reads a forward pass run again on the same
+        # parameters, inputs and states, which is the same code on the same floats.
+        self.capture_preactivations(lambda: scratch_rnn_kinks(self.net.forward(self.params, inputs, self.states)[2][3]))
+        cost, grads, self.states = self.net.loss_and_grads(self.params, inputs, targets, self.states)
+        return float(cost), grads
+
+    def update(self) -> None:
         self.total_norm = sc.clip_grad_norm_(self.grads, max_norm=self.spec.max_norm)
         self.optimizer.step(self.params, self.grads)
         self.index += 1
 
-    def observe(self) -> Observation:
-        state = {"": clip_state(float(self.total_norm), self.spec.max_norm),
-                 **torch_keyed_state(self.optimizer, self.params)}
-        grads = {name: self.grads["d" + name] for name in self.params}
-        return observation(float(self.cost), self.params, grads, state)
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        return {"": clip_state(float(self.total_norm), self.spec.max_norm), **super().optimizer_state()}
 
 
 def clip_state(total_norm: float, max_norm: float) -> dict[str, np.ndarray]:
     """The total gradient norm before clipping and whether this step clipped (1.0) or not (0.0), observed as
     ``state.total_norm`` and ``state.clipped``."""
     return {"total_norm": np.array(total_norm), "clipped": np.array(float(total_norm > max_norm))}
+
+
+# --- the kink watch of a ReLU RNN (compare.core.kinks) ------------------------------------------------------
+# nn.RNN(nonlinearity="relu") applies its ReLU inside one fused call: there is no nn.ReLU module to hook. Both
+# sides therefore hand the watch the pre-activations a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh themselves,
+# one Preactivation per layer of shape (n_h, m T), column i T + t (the layout of the many-to-many logits).
+
+
+def recurrent_preactivation(A: np.ndarray, X: np.ndarray, H_prev: np.ndarray, w: sr.Weights) -> Preactivation:
+    """One layer's ``A (n_h, m, T)`` with its condition scale ``|W_ih| |x_t| + |b_ih| + |W_hh| |h_{t-1}| + |b_hh|``
+    (:func:`compare.core.kinks.preactivation`'s bound for the two products summed), from the layer's inputs
+    ``X (n_in, m, T)`` and previous states ``H_prev (n_h, m, T)``; flattened to ``(n_h, m T)``."""
+    def columns(array: np.ndarray) -> np.ndarray:
+        return array.reshape(array.shape[0], -1)
+
+    scale = (np.abs(w.W_ih) @ np.abs(columns(X)) + np.abs(w.b_ih).reshape(-1, 1)
+             + np.abs(w.W_hh) @ np.abs(columns(H_prev)) + np.abs(w.b_hh).reshape(-1, 1))
+    return Preactivation(columns(A), scale)
+
+
+def scratch_rnn_kinks(layer_caches: list[list[sr.StepCache]]) -> list[Preactivation]:
+    """The pre-activations of every layer of a ReLU RNN, from the per-layer step caches of
+    ``RecurrentNet.forward`` (``values[0]`` of an RNN step is ``a``)."""
+    layers = []
+    for steps in layer_caches:
+        A, X, H_prev = (np.stack([pick(cache) for cache in steps], axis=-1)
+                        for pick in (lambda c: c.values[0], lambda c: c.x, lambda c: c.h_prev))
+        layers.append(recurrent_preactivation(A, X, H_prev, steps[0].weights))
+    return layers
+
+
+def _scratch_layout(sequence: torch.Tensor) -> np.ndarray:
+    """Time-first ``(T, m, n)`` -> scratch's ``(n, m, T)``."""
+    return to_numpy(sequence.permute(2, 1, 0))
+
+
+@torch.no_grad()
+def torch_rnn_kinks(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None, out: torch.Tensor,
+                    h_n: torch.Tensor) -> list[Preactivation]:
+    """The pre-activations ``nn.RNN(nonlinearity="relu")`` computed in the forward that took ``x`` and ``h0`` and
+    returned ``out`` and ``h_n``, recomputed with torch's own operations in ATen's order.
+
+    On the CPU, ATen's recurrent layer projects the whole input sequence once (``F.linear(x, W_ih, b_ih)``),
+    then at each step evaluates ``F.linear(h, W_hh, b_hh).add_(projected[t])`` and the ReLU; layer ``l + 1``
+    reads layer ``l``'s outputs. Repeating exactly that gives the same floats, and the recompute is checked:
+    its ReLU must reproduce ``out`` and every layer's final state ``h_n`` bit for bit on the CPU, else the
+    watch would judge signs that torch did not compute, and this raises. (cuDNN on CUDA computes the layer in
+    its own order; there the recompute agrees to rounding and is not checked bit for bit.)
+    """
+    sequence = x.transpose(0, 1) if rnn.batch_first else x
+    if h0 is None:
+        h0 = sequence.new_zeros(rnn.num_layers, sequence.shape[1], rnn.hidden_size)
+    layers, exact = [], True
+    for layer in range(rnn.num_layers):
+        W_ih, W_hh, b_ih, b_hh = (getattr(rnn, f"{name}_l{layer}")
+                                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        projected = nn.functional.linear(sequence, W_ih, b_ih)
+        h, A, H_prev = h0[layer], [], []
+        for t in range(sequence.shape[0]):
+            H_prev.append(h)
+            A.append(nn.functional.linear(h, W_hh, b_hh).add_(projected[t]))
+            h = torch.relu(A[-1])
+        exact &= torch.equal(h, h_n[layer])
+        weights = sr.Weights(to_numpy(W_ih), to_numpy(W_hh), to_numpy(b_ih), to_numpy(b_hh))
+        layers.append(recurrent_preactivation(_scratch_layout(torch.stack(A)), _scratch_layout(sequence),
+                                              _scratch_layout(torch.stack(H_prev)), weights))
+        sequence = torch.relu(torch.stack(A))
+    exact &= torch.equal(sequence, out.transpose(0, 1) if rnn.batch_first else out)
+    if not exact and x.device.type == "cpu":
+        raise RuntimeError("kink watch: the recomputed pre-activations of nn.RNN do not reproduce its outputs bit "
+                           "for bit, so their signs are not the ones torch computed")
+    return layers
 
 
 def param_map(model: tr.RecurrentModel, names: list[str]) -> list[ParamMap]:
@@ -164,8 +244,11 @@ class TorchRnn:
         self.index, self.state = 0, None
         self.loss: torch.Tensor | None = None
         self.total_norm: torch.Tensor | None = None
+        self.kinks: list[Preactivation] = []
+        self._kink_hook: torch.utils.hooks.RemovableHandle | None = None
 
     def step(self) -> None:
+        self.kinks = []
         chunk = self.chunks[self.index % len(self.chunks)]
         if chunk.start == 0:
             self.state = None
@@ -186,6 +269,25 @@ class TorchRnn:
             raise RuntimeError("observe() called before step()")
         return observe_parameters(float(self.loss), self.mapping, self.optimizer, with_step_count=True,
                                   state={"": clip_state(float(self.total_norm), self.spec.max_norm)})
+
+    # -- kink watch (compare.core.kinks) --
+    def start_kink_watch(self) -> bool:
+        """A forward hook on the ReLU ``nn.RNN`` (no other cell has a kink)."""
+        rnn = self.model.rnn
+        if not (isinstance(rnn, nn.RNN) and rnn.nonlinearity == "relu"):
+            return False
+        if self._kink_hook is None:
+            self._kink_hook = rnn.register_forward_hook(self._capture_kinks)
+        return True
+
+    def _capture_kinks(self, rnn: nn.RNN, inputs: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...]
+                       ) -> None:
+        if torch.is_grad_enabled():  # a training forward, before the optimizer changes the weights
+            x, h0 = inputs[0], inputs[1] if len(inputs) > 1 else None
+            self.kinks = torch_rnn_kinks(rnn, x, h0, *outputs)
+
+    def preactivations(self) -> list[Preactivation]:
+        return self.kinks
 
 
 #: Entries of each parameter checked by finite differences (all of them would be ~3000 forward passes).
@@ -295,7 +397,7 @@ def rnn_stages(family: str) -> tuple[Stage, ...]:
         Stage("cost", (sr.head_loss,), (tr.loss_fn, Excerpt(TorchRnn.step, ("loss = tr.loss_fn(",)))),
         Stage("backward", (cell_backward, sr.layer_backward, sr.RecurrentNet.backward),
               (Excerpt(TorchRnn.step, ("loss.backward()",)),)),
-        Stage("update", (sc.clip_grad_norm_, Excerpt(ScratchRnn.step, ("clip_grad_norm_(", "optimizer.step("))),
+        Stage("update", (sc.clip_grad_norm_, Excerpt(ScratchRnn.update, ("clip_grad_norm_(", "optimizer.step("))),
               (Excerpt(TorchRnn.step, ("optimizer.zero_grad()", "clip_grad_norm_(", "optimizer.step()")),)),
     )
 
