@@ -19,6 +19,7 @@ both trainers hand over their pre-activations themselves (:func:`scratch_rnn_kin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,15 @@ from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, Excerpt, Stage, register
 from compare.core.trainers import ParamMap, ScratchTrainer, load_parameters, observe_parameters
 from compare.data import datasets
-from compare.perf.microbench import MICROBENCH, ConceptBench, TimingPlan, bench_row, register_concept_bench, time_on
+from compare.perf.microbench import (
+    MICROBENCH,
+    ConceptBench,
+    TimingPlan,
+    bench_row,
+    register_concept_bench,
+    time_on,
+    verdict,
+)
 
 N_H, EMBEDDING = 16, 8
 M_ADDING, T_ADDING = 32, 20
@@ -434,25 +443,68 @@ for _variant, (_summary, _spec) in VARIANTS.items():
 # --- speed (make bench) ----------------------------------------------------------------------------------
 
 #: The issue's LSTM point: batch 64, hidden 256, sequence 50 (input size 256), float32; ``--quick``: batch 8,
-#: hidden 32, sequence 10.
+#: hidden 32, sequence 10. Goal: scratch within 2x of torch CPU's time (``nn.LSTM`` calls fused cell kernels).
 LSTM_POINT, QUICK_LSTM_POINT = (64, 256, 50), (8, 32, 10)
+LSTM_RATIO_GOAL = 2.0
+SCRATCH_NOTE, TORCH_NOTE, MATMUL_NOTE = "BPTT by hand", "nn.LSTM + autograd", "BPTT by hand: its matmuls only"
+
+
+def lstm_name(n_h: int, T: int) -> str:
+    return f"LSTM hidden {n_h}, sequence {T}"
+
+
+def lstm_matmul_flops(m: int, n_h: int, n_x: int, T: int, n_y: int) -> int:
+    """Per forward + backward: at each step ``W_ih x`` and ``W_hh h`` forward, ``da x^T``, ``da h^T``,
+    ``W_ih^T da``, ``W_hh^T da`` backward (``4 n_h`` rows each), and the head's three products."""
+    gates = 4 * n_h
+    return T * (3 * 2 * gates * n_x * m + 3 * 2 * gates * n_h * m) + 3 * 2 * n_y * n_h * m
+
+
+def lstm_matmuls(net: sr.RecurrentNet, params: sr.Params, X: np.ndarray) -> Callable[[], None]:
+    """The matrix products of one scratch forward + backward, on the operands of a real forward pass (the
+    same strided ``x_t`` views, the same transposes): what the step spends in BLAS. One gate gradient
+    ``da (4 n_h, m)`` stands in for every step's (its values do not change a product's time)."""
+    _, _, (_, _, top, layer_caches) = net.forward(params, X)
+    rng = np.random.default_rng(1)
+    da = rng.standard_normal((4 * net.n_h, X.shape[1])).astype(X.dtype)
+    dZ = rng.standard_normal((net.n_y, X.shape[1])).astype(X.dtype)
+    steps, Wy = layer_caches[0], params["Wy"]
+
+    def matmuls() -> None:
+        for cache in steps:
+            np.matmul(cache.weights.W_ih, cache.x)
+            np.matmul(cache.weights.W_hh, cache.h_prev)
+        np.matmul(Wy, top)
+        np.matmul(dZ, top.T)
+        np.matmul(Wy.T, dZ)
+        for cache in reversed(steps):
+            np.matmul(da, cache.x.T)
+            np.matmul(da, cache.h_prev.T)
+            np.matmul(cache.weights.W_ih.T, da)
+            np.matmul(cache.weights.W_hh.T, da)
+
+    return matmuls
 
 
 def lstm_bench_rows(plan: TimingPlan) -> list[dict[str, object]]:
     """One forward + backward of a one-layer LSTM over the sequence (many-to-one head, cross-entropy): scratch
-    (``scratch.rnn``, BPTT by hand) against ``nn.LSTM`` (fused cell kernels) on each torch device, float32."""
+    (``scratch.rnn``, BPTT by hand), its matrix products alone (:func:`lstm_matmuls`), and ``nn.LSTM`` (fused
+    cell kernels) on each torch device, float32."""
     m, n_h, T = QUICK_LSTM_POINT if plan.quick else LSTM_POINT
-    name = f"LSTM hidden {n_h}, sequence {T}"
-    net = sr.RecurrentNet(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one")
+    name, n_y = lstm_name(n_h, T), 10
+    net = sr.RecurrentNet(cell="lstm", n_x=n_h, n_h=n_h, n_y=n_y, head="many_to_one")
     rng = np.random.default_rng(0)
     params = net.init_params(rng, "float32")
     X = rng.standard_normal((n_h, m, T)).astype(np.float32)
-    labels = rng.integers(0, 10, m)
+    labels = rng.integers(0, n_y, m)
+    shape = dict(m=m, width=n_h, depth=T)
+    flops = lstm_matmul_flops(m, n_h, n_h, T, n_y)
     rows = [bench_row(MICROBENCH, name, "scratch", "cpu", "float32",
-                      time_on(plan, lambda: net.loss_and_grads(params, X, labels)), m=m, width=n_h, depth=T,
-                      note="BPTT by hand")]
+                      time_on(plan, lambda: net.loss_and_grads(params, X, labels)), **shape, note=SCRATCH_NOTE),
+            bench_row(MICROBENCH, name, "scratch", "cpu", "float32", time_on(plan, lstm_matmuls(net, params, X)),
+                      **shape, flops=flops, note=MATMUL_NOTE)]
     for device in plan.devices:
-        model = tr.RecurrentModel(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one", dtype=torch.float32,
+        model = tr.RecurrentModel(cell="lstm", n_x=n_h, n_h=n_h, n_y=n_y, head="many_to_one", dtype=torch.float32,
                                   device=device)
         x = torch.from_numpy(X.transpose(1, 2, 0).copy()).to(device)
         y = torch.from_numpy(labels).to(device)
@@ -462,8 +514,26 @@ def lstm_bench_rows(plan: TimingPlan) -> list[dict[str, object]]:
             tr.loss_fn(model(x)[0], y, "cross_entropy").backward()
 
         rows.append(bench_row(MICROBENCH, name, "torch", device, "float32", time_on(plan, torch_step, device),
-                              m=m, width=n_h, depth=T, note="nn.LSTM + autograd"))
+                              **shape, note=TORCH_NOTE))
     return rows
 
 
-register_concept_bench(ConceptBench("rnn", "LSTM forward + backward", lstm_bench_rows))
+def lstm_verdicts(frame) -> list[dict[str, object]]:
+    """The issue's goal, scratch LSTM within 2x of torch CPU, with the share of scratch's time in its matmuls
+    (``--quick`` judges its small stand-in, which proves nothing about the goal)."""
+    quick = lstm_name(*QUICK_LSTM_POINT[1:])
+    name = quick if (frame["name"] == quick).any() else lstm_name(*LSTM_POINT[1:])
+    rows = frame[(frame["section"] == MICROBENCH) & (frame["name"] == name) & (frame["device"] == "cpu")]
+    scratch_time, matmul_time, torch_time = (rows[rows["note"] == note]["seconds"]
+                                             for note in (SCRATCH_NOTE, MATMUL_NOTE, TORCH_NOTE))
+    target, goal = f"scratch LSTM vs torch CPU ({name})", f"<= {LSTM_RATIO_GOAL}x"
+    if scratch_time.empty or torch_time.empty:
+        return [verdict(target, None, goal, None, "not measured")]
+    ratio = float(scratch_time.iloc[0] / torch_time.iloc[0])
+    text = f"{ratio:.2f}x torch's time"
+    if not matmul_time.empty:
+        text += f"; {float(matmul_time.iloc[0] / scratch_time.iloc[0]):.0%} of scratch's time in its matmuls"
+    return [verdict(target, ratio, goal, ratio <= LSTM_RATIO_GOAL, text)]
+
+
+register_concept_bench(ConceptBench("rnn", "LSTM forward + backward", lstm_bench_rows, lstm_verdicts))
