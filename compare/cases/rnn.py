@@ -177,7 +177,8 @@ def torch_rnn_kinks(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None, out: 
     reads layer ``l``'s outputs. Repeating exactly that gives the same floats, and the recompute is checked:
     its ReLU must reproduce ``out`` and every layer's final state ``h_n`` bit for bit on the CPU, else the
     watch would judge signs that torch did not compute, and this raises. (cuDNN on CUDA computes the layer in
-    its own order; there the recompute agrees to rounding and is not checked bit for bit.)
+    its own order; there the recompute is not checked bit for bit and can be expected to agree to rounding
+    only: unmeasured.)
     """
     sequence = x.transpose(0, 1) if rnn.batch_first else x
     if h0 is None:
