@@ -7,11 +7,13 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 from threadpoolctl import threadpool_info
 
+from compare.cases import rnn as rnn_cases
 from compare.cases.conv import BENCH_LAYERS, GEMM_NOTE, conv_layer_name, conv_verdicts
 from compare.cli import main
 from compare.core.registry import select
@@ -311,12 +313,15 @@ def test_quick_bench_runs_each_concepts_own_section(quick_bench) -> None:
     conv = micro[micro["name"].str.startswith("conv ")]
     assert set(conv["note"]) == {"loops", "im2col", "fast", GEMM_NOTE, "F.conv2d + autograd"}
     assert (conv["seconds"] > 0).all() and (conv["gflops"] > 0).all()
-    assert set(micro[micro["name"].str.startswith("LSTM")]["backend"]) == {"scratch", "torch"}
+    lstm = micro[micro["name"].str.startswith("LSTM")]
+    assert set(lstm["note"]) == {rnn_cases.SCRATCH_NOTE, rnn_cases.MATMUL_NOTE, rnn_cases.TORCH_NOTE}
+    assert (lstm["seconds"] > 0).all()
     text = (out / "speed.md").read_text()
     for name in set(micro["name"]):
         assert f"### {name}: forward + backward" in text
     targets = {line["target"] for line in json.loads((out / "speed.json").read_text())["targets"]}
     assert any(target.startswith("fast conv vs torch CPU") for target in targets)
+    assert any(target.startswith("scratch LSTM vs torch CPU") for target in targets)
 
 
 def test_every_concept_bench_belongs_to_a_registered_concept() -> None:
@@ -349,3 +354,36 @@ def test_conv_verdicts_judge_the_gemm_heavy_layer(fast, torch_cpu, gemm, expecte
 
 def test_conv_verdicts_say_when_nothing_was_measured() -> None:
     assert [line["verdict"] for line in conv_verdicts(_frame([]))] == ["n/a", "n/a"]
+
+
+def _lstm_frame(scratch: float, matmuls: float, torch_cpu: float) -> pd.DataFrame:
+    name = rnn_cases.lstm_name(*rnn_cases.LSTM_POINT[1:])
+    return _frame([dict(section=MICROBENCH, name=name, backend=backend, device="cpu", dtype="float32", seconds=s,
+                        note=note)
+                   for backend, note, s in (("scratch", rnn_cases.SCRATCH_NOTE, scratch),
+                                            ("scratch", rnn_cases.MATMUL_NOTE, matmuls),
+                                            ("torch", rnn_cases.TORCH_NOTE, torch_cpu))])
+
+
+@pytest.mark.parametrize(("scratch", "torch_cpu", "expected"), [(1.5, 1.0, "PASS"), (2.5, 1.0, "MISS")])
+def test_lstm_verdict_judges_the_ratio_and_shows_the_matmul_share(scratch: float, torch_cpu: float,
+                                                                  expected: str) -> None:
+    (line,) = rnn_cases.lstm_verdicts(_lstm_frame(scratch, scratch / 4, torch_cpu))
+    assert line["verdict"] == expected and line["measured"] == pytest.approx(scratch / torch_cpu)
+    assert "25% of scratch's time in its matmuls" in line["shown"]
+    assert [line["verdict"] for line in rnn_cases.lstm_verdicts(_frame([]))] == ["n/a"]
+
+
+def test_lstm_matmuls_are_the_products_of_the_counted_flops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timed matmuls make exactly the products :func:`lstm_matmul_flops` counts (quick point)."""
+    m, n_h, T = rnn_cases.QUICK_LSTM_POINT
+    net = rnn_cases.sr.RecurrentNet(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one")
+    rng = np.random.default_rng(0)
+    params = net.init_params(rng, "float32")
+    matmuls = rnn_cases.lstm_matmuls(net, params, rng.standard_normal((n_h, m, T)).astype(np.float32))
+    counted: list[int] = []
+    real = np.matmul
+    monkeypatch.setattr(np, "matmul", lambda a, b: counted.append(2 * a.shape[0] * a.shape[1] * b.shape[1]) or
+                        real(a, b))
+    matmuls()
+    assert len(counted) == 6 * T + 3 and sum(counted) == rnn_cases.lstm_matmul_flops(m, n_h, n_h, T, 10)

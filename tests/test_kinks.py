@@ -14,6 +14,7 @@ import compare.core.runner as runner
 import scratch.deep_net as dn
 import scratch.optim as so
 from compare.cases.networks import ScratchDeepNet, TorchDeepNet, column
+from compare.cases.rnn import torch_rnn_kinks
 from compare.core.devices import to_torch, torch_dtype
 from compare.core.kinks import (
     MAX_CROSSINGS_PER_100_STEPS,
@@ -28,6 +29,7 @@ from compare.core.record import Trajectory
 from compare.core.registry import Case, select
 from compare.core.runner import run_case
 from compare.core.trainers import ParamMap, ScratchTrainer, TorchTrainer, load_parameters
+from compare.perf.timing import pinned_threads
 
 #: The float32 run in which the crossing was found (see compare/core/kinks.py).
 CROSSING_CASE, CROSSING_SEED = "deep_net/leaky_relu_depth4", 2
@@ -132,12 +134,14 @@ def test_every_case_with_relu_family_units_is_watched() -> None:
         scratch_side, torch_side = case.scratch(problem), case.torch(problem, torch.device("cpu"))
         modules = torch_side.model.modules() if isinstance(getattr(torch_side, "model", None), nn.Module) else ()
         if problem.hyper.get("hidden_activation") in ("relu", "leaky_relu") or any(
-                isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d)) for module in modules):
+                isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d))
+                or (isinstance(module, nn.RNN) and module.nonlinearity == "relu") for module in modules):
             relu_cases.append(case.name)
         if start_kink_watch(scratch_side, torch_side):
             watched.append(case.name)
     assert relu_cases and set(relu_cases) <= set(watched)  # watched also: models that call F.relu (resnet_block)
-    assert {"regularization/dropout", "regularization/early_stopping", "conv/resnet_block"} <= set(watched)
+    assert {"regularization/dropout", "regularization/early_stopping", "conv/resnet_block", "rnn/rnn_relu_adding",
+            "rnn/rnn_relu_stacked"} <= set(watched)
 
 
 # -- a ReLU model that is not DeepNet: an nn.Sequential and a scratch trainer written for it ----------------
@@ -292,3 +296,71 @@ def test_after_a_crossing_the_optimizer_state_is_adopted_too(seed: int, monkeypa
     # Adopting the parameters alone leaves the crossing step in the momentum buffer: the run fails.
     monkeypatch.setattr(ScratchTrainer, "adopt", _adopt_parameters_only)
     assert not run_case(case, seed=seed, dtype="float32").parity.passed
+
+
+# -- a ReLU nn.RNN: its ReLU sits inside one fused call, so the trainers hand over their own pre-activations ------
+
+#: The float32 run whose crossing needed them (seed 0, with the two threads the CLI pins on the 2-core machine).
+RNN_CROSSING_CASE, RNN_CROSSING_SEED, RNN_CROSSING_THREADS = "rnn/rnn_relu_stacked", 0, 2
+
+
+def _relu_rnn(batch_first: bool, dtype: torch.dtype) -> tuple[nn.RNN, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    rnn = nn.RNN(5, 7, num_layers=2, nonlinearity="relu", batch_first=batch_first, dtype=dtype)
+    x = torch.randn(4, 6, 5, dtype=dtype, generator=generator)  # m = 4, T = 6 batch-first; T = 4, m = 6 time-first
+    h0 = torch.randn(2, 4 if batch_first else 6, 7, dtype=dtype, generator=generator)
+    return rnn, x, h0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_relu_rnn_preactivations_are_nn_rnns_bits(batch_first: bool, dtype: torch.dtype, threads: int) -> None:
+    rnn, x, h0 = _relu_rnn(batch_first, dtype)
+    with pinned_threads(threads):
+        for state in (h0, None):
+            out, h_n = rnn(x, state)
+            layers = torch_rnn_kinks(rnn, x, state, out, h_n)  # raises unless relu(z) is out and h_n bit for bit
+            top = out.transpose(0, 1) if batch_first else out  # (T, m, n_h)
+            np.testing.assert_array_equal(np.maximum(layers[-1].z, 0), top.detach().numpy().transpose(2, 1, 0)
+                                          .reshape(7, -1))
+            assert all((layer.z < 0).any() and (layer.z > 0).any() for layer in layers)
+            assert all(np.all(np.abs(layer.z) <= layer.scale * (1 + 1e-5)) for layer in layers)  # to rounding
+    out, h_n = rnn(x, h0)
+    with pytest.raises(RuntimeError, match="bit for bit"):
+        torch_rnn_kinks(rnn, x, h0, out, torch.nextafter(h_n, torch.full_like(h_n, np.inf)))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_relu_rnn_trainers_capture_the_same_preactivations(dtype: str) -> None:
+    (case,) = select([RNN_CROSSING_CASE])
+    problem = case.make_problem(0, np.dtype(dtype))
+    scratch_side, torch_side = case.scratch(problem), case.torch(problem, torch.device("cpu"))
+    assert start_kink_watch(scratch_side, torch_side)
+    torch_side.step()
+    scratch_side.step()
+    scratch_layers, torch_layers = scratch_side.preactivations(), torch_side.preactivations()
+    n_h, m, T = problem.hyper["net"].n_h, *problem.data["inputs"].shape
+    assert [layer.z.shape for layer in torch_layers] == [(n_h, m * T)] * 2
+    u = float(np.finfo(np.dtype(dtype)).eps)
+    for scratch_out, torch_out in zip(scratch_layers, torch_layers, strict=True):
+        np.testing.assert_allclose(scratch_out.scale, torch_out.scale, rtol=16 * u)
+        assert np.all(np.abs(scratch_out.z - torch_out.z) <= 16 * u * torch_out.scale)
+    assert find_kink_crossing(0, scratch_layers, torch_layers, tolerance(dtype, "cpu")) is None
+
+
+@pytest.mark.slow
+def test_float32_relu_rnn_run_passes_with_its_crossings_watched(monkeypatch: pytest.MonkeyPatch) -> None:
+    (case,) = select([RNN_CROSSING_CASE])
+    with pinned_threads(RNN_CROSSING_THREADS):
+        run = run_case(case, seed=RNN_CROSSING_SEED, dtype="float32")
+        assert run.parity.passed, run.parity.summary()
+        assert run.scratch.kink_crossings
+        for crossing in run.scratch.kink_crossings:
+            assert max(abs(crossing.scratch_z), abs(crossing.torch_z)) <= crossing.bound
+            assert (crossing.scratch_z > 0) != (crossing.torch_z > 0)
+        # Without the watch the two correct implementations part beyond the float32 tolerance.
+        monkeypatch.setattr(runner, "watch_kinks", lambda *args: None)
+        scratch_out, torch_out = runner.run_trajectories(case, RNN_CROSSING_SEED, "float32", torch.device("cpu"),
+                                                         case.steps)
+    assert not compare_trajectories(scratch_out, torch_out, tolerance("float32", "cpu")).passed

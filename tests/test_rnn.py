@@ -356,3 +356,11 @@ def test_clipping_study_counts_the_same_steps_on_both_sides() -> None:
     spec = rnn_cases.VARIANTS["lstm_tbptt"][1]
     assert scratch_count == torch_count and 0 <= scratch_count <= 10
     assert (scratch_count == 10) == (low > spec.max_norm) and high >= low > 0
+
+
+def test_clipping_study_plots_the_norms_it_is_given(tmp_path) -> None:
+    from compare.studies.rnn_clipping import norms_figure
+
+    steps = np.arange(1.0, 6.0)
+    norms_figure({"a": (steps, steps, 2.0), "b": (steps, steps, 3.0)}, tmp_path / "clipping.png")
+    assert (tmp_path / "clipping.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

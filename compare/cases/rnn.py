@@ -12,10 +12,14 @@ final state into the next chunk as values (scratch) or ``h.detach()`` (torch), a
 states after the last chunk of the sequence.
 
 Sequences are 20 (adding), 25 (characters) and 50 (truncated, 5 chunks of 10) steps long.
+
+The ReLU cells are kink-watched (:mod:`compare.core.kinks`): ``nn.RNN`` has no ``nn.ReLU`` module to hook, so
+both trainers hand over their pre-activations themselves (:func:`scratch_rnn_kinks`, :func:`torch_rnn_kinks`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +31,21 @@ import scratch.clipping as sc
 import scratch.optim as so
 import scratch.rnn as sr
 import torch_ref.rnn as tr
-from compare.core.devices import to_torch, torch_dtype
+from compare.core.devices import to_numpy, to_torch, torch_dtype
+from compare.core.kinks import Preactivation
 from compare.core.problem import Observation, Problem
 from compare.core.registry import Case, Excerpt, Stage, register
-from compare.core.trainers import ParamMap, load_parameters, observation, observe_parameters, torch_keyed_state
+from compare.core.trainers import ParamMap, ScratchTrainer, load_parameters, observe_parameters
 from compare.data import datasets
-from compare.perf.microbench import MICROBENCH, ConceptBench, TimingPlan, bench_row, register_concept_bench, time_on
+from compare.perf.microbench import (
+    MICROBENCH,
+    ConceptBench,
+    TimingPlan,
+    bench_row,
+    register_concept_bench,
+    time_on,
+    verdict,
+)
 
 N_H, EMBEDDING = 16, 8
 M_ADDING, T_ADDING = 32, 20
@@ -79,40 +92,117 @@ def chunks(T: int, chunk_length: int | None) -> list[slice]:
     return [slice(start, min(start + chunk_length, T)) for start in range(0, T, chunk_length)]
 
 
-class ScratchRnn:
-    """``RecurrentNet.loss_and_grads`` on the next chunk, ``clip_grad_norm_``, then the optimizer's step."""
+class ScratchRnn(ScratchTrainer):
+    """``RecurrentNet`` forward, loss and BPTT on the next chunk (:meth:`loss_and_grads`), then ``clip_grad_norm_``
+    and the optimizer's step (:meth:`update`). A ReLU RNN captures its pre-activations for the kink watch."""
 
     def __init__(self, problem: Problem):
+        super().__init__(problem)
         self.net, self.spec = problem.hyper["net"], problem.hyper["spec"]
-        self.params = problem.fresh_params()
+        self.has_kinks = self.net.cell == "rnn_relu"
         self.inputs, self.targets = problem.data["inputs"], problem.data["targets"]
         self.chunks = chunks(self.inputs.shape[-1], self.spec.chunk_length)
         self.optimizer = getattr(so, self.spec.optimizer)(self.params, **self.spec.hyper)
         self.index, self.states, self.total_norm = 0, None, np.nan
-        self.cost, self.grads = np.nan, {}
 
-    def step(self) -> None:
+    def loss_and_grads(self) -> tuple[float, dict[str, np.ndarray]]:
         chunk = self.chunks[self.index % len(self.chunks)]
         if chunk.start == 0:
             self.states = None  # each pass over the sequence starts from zero states
+        inputs = self.inputs[..., chunk]
         targets = self.targets if self.net.head == "many_to_one" else self.targets[..., chunk]
-        self.cost, self.grads, self.states = self.net.loss_and_grads(self.params, self.inputs[..., chunk], targets,
-                                                                     self.states)
+        # loss_and_grads keeps its caches to itself: the watch reads a forward pass run again on the same
+        # parameters, inputs and states, which is the same code on the same floats.
+        self.capture_preactivations(lambda: scratch_rnn_kinks(self.net.forward(self.params, inputs, self.states)[2][3]))
+        cost, grads, self.states = self.net.loss_and_grads(self.params, inputs, targets, self.states)
+        return float(cost), grads
+
+    def update(self) -> None:
         self.total_norm = sc.clip_grad_norm_(self.grads, max_norm=self.spec.max_norm)
         self.optimizer.step(self.params, self.grads)
         self.index += 1
 
-    def observe(self) -> Observation:
-        state = {"": clip_state(float(self.total_norm), self.spec.max_norm),
-                 **torch_keyed_state(self.optimizer, self.params)}
-        grads = {name: self.grads["d" + name] for name in self.params}
-        return observation(float(self.cost), self.params, grads, state)
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        return {"": clip_state(float(self.total_norm), self.spec.max_norm), **super().optimizer_state()}
 
 
 def clip_state(total_norm: float, max_norm: float) -> dict[str, np.ndarray]:
     """The total gradient norm before clipping and whether this step clipped (1.0) or not (0.0), observed as
     ``state.total_norm`` and ``state.clipped``."""
     return {"total_norm": np.array(total_norm), "clipped": np.array(float(total_norm > max_norm))}
+
+
+# --- the kink watch of a ReLU RNN (compare.core.kinks) ------------------------------------------------------
+# nn.RNN(nonlinearity="relu") applies its ReLU inside one fused call: there is no nn.ReLU module to hook. Both
+# sides therefore hand the watch the pre-activations a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh themselves,
+# one Preactivation per layer of shape (n_h, m T), column i T + t (the layout of the many-to-many logits).
+
+
+def recurrent_preactivation(A: np.ndarray, X: np.ndarray, H_prev: np.ndarray, w: sr.Weights) -> Preactivation:
+    """One layer's ``A (n_h, m, T)`` with its condition scale ``|W_ih| |x_t| + |b_ih| + |W_hh| |h_{t-1}| + |b_hh|``
+    (:func:`compare.core.kinks.preactivation`'s bound for the two products summed), from the layer's inputs
+    ``X (n_in, m, T)`` and previous states ``H_prev (n_h, m, T)``; flattened to ``(n_h, m T)``."""
+    def columns(array: np.ndarray) -> np.ndarray:
+        return array.reshape(array.shape[0], -1)
+
+    scale = (np.abs(w.W_ih) @ np.abs(columns(X)) + np.abs(w.b_ih).reshape(-1, 1)
+             + np.abs(w.W_hh) @ np.abs(columns(H_prev)) + np.abs(w.b_hh).reshape(-1, 1))
+    return Preactivation(columns(A), scale)
+
+
+def scratch_rnn_kinks(layer_caches: list[list[sr.StepCache]]) -> list[Preactivation]:
+    """The pre-activations of every layer of a ReLU RNN, from the per-layer step caches of
+    ``RecurrentNet.forward`` (``values[0]`` of an RNN step is ``a``)."""
+    layers = []
+    for steps in layer_caches:
+        A, X, H_prev = (np.stack([pick(cache) for cache in steps], axis=-1)
+                        for pick in (lambda c: c.values[0], lambda c: c.x, lambda c: c.h_prev))
+        layers.append(recurrent_preactivation(A, X, H_prev, steps[0].weights))
+    return layers
+
+
+def _scratch_layout(sequence: torch.Tensor) -> np.ndarray:
+    """Time-first ``(T, m, n)`` -> scratch's ``(n, m, T)``."""
+    return to_numpy(sequence.permute(2, 1, 0))
+
+
+@torch.no_grad()
+def torch_rnn_kinks(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None, out: torch.Tensor,
+                    h_n: torch.Tensor) -> list[Preactivation]:
+    """The pre-activations ``nn.RNN(nonlinearity="relu")`` computed in the forward that took ``x`` and ``h0`` and
+    returned ``out`` and ``h_n``, recomputed with torch's own operations in ATen's order.
+
+    On the CPU, ATen's recurrent layer projects the whole input sequence once (``F.linear(x, W_ih, b_ih)``),
+    then at each step evaluates ``F.linear(h, W_hh, b_hh).add_(projected[t])`` and the ReLU; layer ``l + 1``
+    reads layer ``l``'s outputs. Repeating exactly that gives the same floats, and the recompute is checked:
+    its ReLU must reproduce ``out`` and every layer's final state ``h_n`` bit for bit on the CPU, else the
+    watch would judge signs that torch did not compute, and this raises. (cuDNN on CUDA computes the layer in
+    its own order; there the recompute is not checked bit for bit and can be expected to agree to rounding
+    only: unmeasured.)
+    """
+    sequence = x.transpose(0, 1) if rnn.batch_first else x
+    if h0 is None:
+        h0 = sequence.new_zeros(rnn.num_layers, sequence.shape[1], rnn.hidden_size)
+    layers, exact = [], True
+    for layer in range(rnn.num_layers):
+        W_ih, W_hh, b_ih, b_hh = (getattr(rnn, f"{name}_l{layer}")
+                                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        projected = nn.functional.linear(sequence, W_ih, b_ih)
+        h, A, H_prev = h0[layer], [], []
+        for t in range(sequence.shape[0]):
+            H_prev.append(h)
+            A.append(nn.functional.linear(h, W_hh, b_hh).add_(projected[t]))
+            h = torch.relu(A[-1])
+        exact &= torch.equal(h, h_n[layer])
+        weights = sr.Weights(to_numpy(W_ih), to_numpy(W_hh), to_numpy(b_ih), to_numpy(b_hh))
+        layers.append(recurrent_preactivation(_scratch_layout(torch.stack(A)), _scratch_layout(sequence),
+                                              _scratch_layout(torch.stack(H_prev)), weights))
+        sequence = torch.relu(torch.stack(A))
+    exact &= torch.equal(sequence, out.transpose(0, 1) if rnn.batch_first else out)
+    if not exact and x.device.type == "cpu":
+        raise RuntimeError("kink watch: the recomputed pre-activations of nn.RNN do not reproduce its outputs bit "
+                           "for bit, so their signs are not the ones torch computed")
+    return layers
 
 
 def param_map(model: tr.RecurrentModel, names: list[str]) -> list[ParamMap]:
@@ -164,8 +254,11 @@ class TorchRnn:
         self.index, self.state = 0, None
         self.loss: torch.Tensor | None = None
         self.total_norm: torch.Tensor | None = None
+        self.kinks: list[Preactivation] = []
+        self._kink_hook: torch.utils.hooks.RemovableHandle | None = None
 
     def step(self) -> None:
+        self.kinks = []
         chunk = self.chunks[self.index % len(self.chunks)]
         if chunk.start == 0:
             self.state = None
@@ -186,6 +279,25 @@ class TorchRnn:
             raise RuntimeError("observe() called before step()")
         return observe_parameters(float(self.loss), self.mapping, self.optimizer, with_step_count=True,
                                   state={"": clip_state(float(self.total_norm), self.spec.max_norm)})
+
+    # -- kink watch (compare.core.kinks) --
+    def start_kink_watch(self) -> bool:
+        """A forward hook on the ReLU ``nn.RNN`` (no other cell has a kink)."""
+        rnn = self.model.rnn
+        if not (isinstance(rnn, nn.RNN) and rnn.nonlinearity == "relu"):
+            return False
+        if self._kink_hook is None:
+            self._kink_hook = rnn.register_forward_hook(self._capture_kinks)
+        return True
+
+    def _capture_kinks(self, rnn: nn.RNN, inputs: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...]
+                       ) -> None:
+        if torch.is_grad_enabled():  # a training forward, before the optimizer changes the weights
+            x, h0 = inputs[0], inputs[1] if len(inputs) > 1 else None
+            self.kinks = torch_rnn_kinks(rnn, x, h0, *outputs)
+
+    def preactivations(self) -> list[Preactivation]:
+        return self.kinks
 
 
 #: Entries of each parameter checked by finite differences (all of them would be ~3000 forward passes).
@@ -295,7 +407,7 @@ def rnn_stages(family: str) -> tuple[Stage, ...]:
         Stage("cost", (sr.head_loss,), (tr.loss_fn, Excerpt(TorchRnn.step, ("loss = tr.loss_fn(",)))),
         Stage("backward", (cell_backward, sr.layer_backward, sr.RecurrentNet.backward),
               (Excerpt(TorchRnn.step, ("loss.backward()",)),)),
-        Stage("update", (sc.clip_grad_norm_, Excerpt(ScratchRnn.step, ("clip_grad_norm_(", "optimizer.step("))),
+        Stage("update", (sc.clip_grad_norm_, Excerpt(ScratchRnn.update, ("clip_grad_norm_(", "optimizer.step("))),
               (Excerpt(TorchRnn.step, ("optimizer.zero_grad()", "clip_grad_norm_(", "optimizer.step()")),)),
     )
 
@@ -332,25 +444,68 @@ for _variant, (_summary, _spec) in VARIANTS.items():
 # --- speed (make bench) ----------------------------------------------------------------------------------
 
 #: The issue's LSTM point: batch 64, hidden 256, sequence 50 (input size 256), float32; ``--quick``: batch 8,
-#: hidden 32, sequence 10.
+#: hidden 32, sequence 10. Goal: scratch within 2x of torch CPU's time (``nn.LSTM`` calls fused cell kernels).
 LSTM_POINT, QUICK_LSTM_POINT = (64, 256, 50), (8, 32, 10)
+LSTM_RATIO_GOAL = 2.0
+SCRATCH_NOTE, TORCH_NOTE, MATMUL_NOTE = "BPTT by hand", "nn.LSTM + autograd", "BPTT by hand: its matmuls only"
+
+
+def lstm_name(n_h: int, T: int) -> str:
+    return f"LSTM hidden {n_h}, sequence {T}"
+
+
+def lstm_matmul_flops(m: int, n_h: int, n_x: int, T: int, n_y: int) -> int:
+    """Per forward + backward: at each step ``W_ih x`` and ``W_hh h`` forward, ``da x^T``, ``da h^T``,
+    ``W_ih^T da``, ``W_hh^T da`` backward (``4 n_h`` rows each), and the head's three products."""
+    gates = 4 * n_h
+    return T * (3 * 2 * gates * n_x * m + 3 * 2 * gates * n_h * m) + 3 * 2 * n_y * n_h * m
+
+
+def lstm_matmuls(net: sr.RecurrentNet, params: sr.Params, X: np.ndarray) -> Callable[[], None]:
+    """The matrix products of one scratch forward + backward, on the operands of a real forward pass (the
+    same strided ``x_t`` views, the same transposes): what the step spends in BLAS. One gate gradient
+    ``da (4 n_h, m)`` stands in for every step's (its values do not change a product's time)."""
+    _, _, (_, _, top, layer_caches) = net.forward(params, X)
+    rng = np.random.default_rng(1)
+    da = rng.standard_normal((4 * net.n_h, X.shape[1])).astype(X.dtype)
+    dZ = rng.standard_normal((net.n_y, X.shape[1])).astype(X.dtype)
+    steps, Wy = layer_caches[0], params["Wy"]
+
+    def matmuls() -> None:
+        for cache in steps:
+            np.matmul(cache.weights.W_ih, cache.x)
+            np.matmul(cache.weights.W_hh, cache.h_prev)
+        np.matmul(Wy, top)
+        np.matmul(dZ, top.T)
+        np.matmul(Wy.T, dZ)
+        for cache in reversed(steps):
+            np.matmul(da, cache.x.T)
+            np.matmul(da, cache.h_prev.T)
+            np.matmul(cache.weights.W_ih.T, da)
+            np.matmul(cache.weights.W_hh.T, da)
+
+    return matmuls
 
 
 def lstm_bench_rows(plan: TimingPlan) -> list[dict[str, object]]:
     """One forward + backward of a one-layer LSTM over the sequence (many-to-one head, cross-entropy): scratch
-    (``scratch.rnn``, BPTT by hand) against ``nn.LSTM`` (fused cell kernels) on each torch device, float32."""
+    (``scratch.rnn``, BPTT by hand), its matrix products alone (:func:`lstm_matmuls`), and ``nn.LSTM`` (fused
+    cell kernels) on each torch device, float32."""
     m, n_h, T = QUICK_LSTM_POINT if plan.quick else LSTM_POINT
-    name = f"LSTM hidden {n_h}, sequence {T}"
-    net = sr.RecurrentNet(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one")
+    name, n_y = lstm_name(n_h, T), 10
+    net = sr.RecurrentNet(cell="lstm", n_x=n_h, n_h=n_h, n_y=n_y, head="many_to_one")
     rng = np.random.default_rng(0)
     params = net.init_params(rng, "float32")
     X = rng.standard_normal((n_h, m, T)).astype(np.float32)
-    labels = rng.integers(0, 10, m)
+    labels = rng.integers(0, n_y, m)
+    shape = dict(m=m, width=n_h, depth=T)
+    flops = lstm_matmul_flops(m, n_h, n_h, T, n_y)
     rows = [bench_row(MICROBENCH, name, "scratch", "cpu", "float32",
-                      time_on(plan, lambda: net.loss_and_grads(params, X, labels)), m=m, width=n_h, depth=T,
-                      note="BPTT by hand")]
+                      time_on(plan, lambda: net.loss_and_grads(params, X, labels)), **shape, note=SCRATCH_NOTE),
+            bench_row(MICROBENCH, name, "scratch", "cpu", "float32", time_on(plan, lstm_matmuls(net, params, X)),
+                      **shape, flops=flops, note=MATMUL_NOTE)]
     for device in plan.devices:
-        model = tr.RecurrentModel(cell="lstm", n_x=n_h, n_h=n_h, n_y=10, head="many_to_one", dtype=torch.float32,
+        model = tr.RecurrentModel(cell="lstm", n_x=n_h, n_h=n_h, n_y=n_y, head="many_to_one", dtype=torch.float32,
                                   device=device)
         x = torch.from_numpy(X.transpose(1, 2, 0).copy()).to(device)
         y = torch.from_numpy(labels).to(device)
@@ -360,8 +515,26 @@ def lstm_bench_rows(plan: TimingPlan) -> list[dict[str, object]]:
             tr.loss_fn(model(x)[0], y, "cross_entropy").backward()
 
         rows.append(bench_row(MICROBENCH, name, "torch", device, "float32", time_on(plan, torch_step, device),
-                              m=m, width=n_h, depth=T, note="nn.LSTM + autograd"))
+                              **shape, note=TORCH_NOTE))
     return rows
 
 
-register_concept_bench(ConceptBench("rnn", "LSTM forward + backward", lstm_bench_rows))
+def lstm_verdicts(frame) -> list[dict[str, object]]:
+    """The issue's goal, scratch LSTM within 2x of torch CPU, with the share of scratch's time in its matmuls
+    (``--quick`` judges its small stand-in, which proves nothing about the goal)."""
+    quick = lstm_name(*QUICK_LSTM_POINT[1:])
+    name = quick if (frame["name"] == quick).any() else lstm_name(*LSTM_POINT[1:])
+    rows = frame[(frame["section"] == MICROBENCH) & (frame["name"] == name) & (frame["device"] == "cpu")]
+    scratch_time, matmul_time, torch_time = (rows[rows["note"] == note]["seconds"]
+                                             for note in (SCRATCH_NOTE, MATMUL_NOTE, TORCH_NOTE))
+    target, goal = f"scratch LSTM vs torch CPU ({name})", f"<= {LSTM_RATIO_GOAL}x"
+    if scratch_time.empty or torch_time.empty:
+        return [verdict(target, None, goal, None, "not measured")]
+    ratio = float(scratch_time.iloc[0] / torch_time.iloc[0])
+    text = f"{ratio:.2f}x torch's time"
+    if not matmul_time.empty:
+        text += f"; {float(matmul_time.iloc[0] / scratch_time.iloc[0]):.0%} of scratch's time in its matmuls"
+    return [verdict(target, ratio, goal, ratio <= LSTM_RATIO_GOAL, text)]
+
+
+register_concept_bench(ConceptBench("rnn", "LSTM forward + backward", lstm_bench_rows, lstm_verdicts))

@@ -3,11 +3,15 @@
 Every ``rnn`` variant clips with ``clip_grad_norm_``; the parity run compares the total norm and the clip
 decision at each step (``state.total_norm``, ``state.clipped``). This study runs each variant's 200 steps
 (float64, seed 0) on both sides and tabulates the number of steps whose total norm exceeded ``max_norm``,
-on each side, with the range of the norms, so a reader sees that clipping was active and identical.
+on each side, with the range of the norms, so a reader sees that clipping was active and identical; and it
+plots each variant's total norm per step on both sides against its ``max_norm`` (``plots/rnn_clipping.png``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import matplotlib
 import numpy as np
 import torch
 
@@ -16,16 +20,49 @@ from compare.core.registry import select
 from compare.core.runner import run_trajectories
 from compare.report.studies import Study, StudyContext, StudyOutput, register_study
 
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
 STEPS = 200
+PLOT = "rnn_clipping.png"
+
+
+def total_norms(variant: str, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each side's total gradient norm before clipping at every step, then each side's clip decisions (0 or 1)."""
+    (case,) = select([f"rnn/{variant}"])
+    runs = run_trajectories(case, 0, "float64", torch.device("cpu"), steps)
+    norms = [np.array([float(run.snapshots[k]["state.total_norm"]) for k in range(steps)]) for run in runs]
+    clipped = [np.array([float(run.snapshots[k]["state.clipped"]) for k in range(steps)]) for run in runs]
+    return norms[0], norms[1], clipped[0], clipped[1]
 
 
 def clip_counts(variant: str, steps: int) -> tuple[int, int, float, float]:
     """(steps clipped by scratch, by torch, smallest and largest total norm) over ``steps`` steps."""
-    (case,) = select([f"rnn/{variant}"])
-    scratch, torch_run = run_trajectories(case, 0, "float64", torch.device("cpu"), steps)
-    norms = np.array([float(scratch.snapshots[k]["state.total_norm"]) for k in range(steps)])
-    clipped = [sum(float(run.snapshots[k]["state.clipped"]) for k in range(steps)) for run in (scratch, torch_run)]
-    return int(clipped[0]), int(clipped[1]), float(norms.min()), float(norms.max())
+    norms, _, scratch_clipped, torch_clipped = total_norms(variant, steps)
+    return int(scratch_clipped.sum()), int(torch_clipped.sum()), float(norms.min()), float(norms.max())
+
+
+def norms_figure(norms: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path) -> None:
+    """One panel per variant: torch's total norm (thick, pale), scratch's (thin, dashed) and ``max_norm`` (red):
+    the steps above the red line are the clipped ones."""
+    columns = 4
+    rows = -(-len(norms) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.6 * rows), squeeze=False, sharex=True)
+    for axis, (variant, (scratch, torch_norms, max_norm)) in zip(axes.flat, norms.items(), strict=False):
+        axis.plot(torch_norms, color="tab:blue", lw=3, alpha=0.4, label="torch")
+        axis.plot(scratch, color="k", lw=1, ls="--", label="scratch")
+        axis.axhline(max_norm, color="tab:red", lw=1, label="max_norm")
+        axis.set_yscale("log")
+        axis.set_title(variant, fontsize=9)
+    for axis in axes.flat[len(norms):]:
+        axis.set_visible(False)
+    for axis in axes[-1]:
+        axis.set_xlabel("training step")
+    axes[0][0].set_ylabel("total gradient norm")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def run(context: StudyContext) -> StudyOutput:
@@ -33,10 +70,15 @@ def run(context: StudyContext) -> StudyOutput:
     lines = [f"Steps (of {steps}, float64, seed 0) on which `clip_grad_norm_` scaled the gradients:", "",
              "| variant | max_norm | clipped (scratch) | clipped (torch) | total norm min | max |",
              "|---|---|---|---|---|---|"]
+    norms = {}
     for variant, (_, spec) in context.track(sorted(rnn_cases.VARIANTS.items()), "clipping per variant"):
-        scratch, torch_count, low, high = clip_counts(variant, steps)
-        lines.append(f"| {variant} | {spec.max_norm} | {scratch} | {torch_count} | {low:.3g} | {high:.3g} |")
-    return StudyOutput("\n".join(lines) + "\n")
+        scratch, torch_norms, scratch_clipped, torch_clipped = total_norms(variant, steps)
+        norms[variant] = (scratch, torch_norms, spec.max_norm)
+        lines.append(f"| {variant} | {spec.max_norm} | {int(scratch_clipped.sum())} | {int(torch_clipped.sum())} "
+                     f"| {scratch.min():.3g} | {scratch.max():.3g} |")
+    norms_figure(norms, context.plot(PLOT))
+    lines += ["", f"![total gradient norm per step, both sides, against max_norm](plots/{PLOT})"]
+    return StudyOutput("\n".join(lines) + "\n", (f"plots/{PLOT}",))
 
 
 register_study(Study("rnn_clipping", "rnn", "Gradient clipping in the recurrent cases", run))
