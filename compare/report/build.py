@@ -15,7 +15,7 @@ import json
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +24,7 @@ import torch
 from compare.core.progress import note, tracked
 from compare.core.registry import Case, select
 from compare.core.runner import GRADIENT_CHECK_BOUND, CaseRun, run_case
+from compare.core.sweep import Ranks, gather_sweep, run_share
 from compare.perf.timing import pinned_threads, time_case
 from compare.report.environment import environment
 from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
@@ -47,37 +48,60 @@ TABLE_COLUMNS = ["concept", "variant", "device", "dtype", "seed", "passed", "max
                  "scratch_seconds_per_step", "torch_seconds_per_step"]
 
 
+#: The ranks of a sweep run in one process.
+SINGLE_PROCESS = Ranks()
+
+
 def progress(message: str) -> None:
     note(message)
 
 
 def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[str], seeds: Sequence[int],
-            steps: int | None = None, timed: bool = True, quick: bool = False) -> list[CaseRun]:
+            steps: int | None = None, timed: bool = True, quick: bool = False,
+            ranks: Ranks = SINGLE_PROCESS) -> list[CaseRun] | None:
     """Every (case, device, dtype, seed) combination, with a bar on a terminal and a line per run on stderr
     (its verdict, its seconds and an estimate of the time left).
 
     ``quick`` (the smoke test of ``report --quick``): at most :data:`QUICK_STEPS` steps per case, no gradient
-    check, and a short timing of the first variant of each concept only."""
+    check, and a short timing of the first variant of each concept only. With ``ranks`` of a spread sweep
+    (:mod:`compare.core.sweep`), this process runs its share of the grid and rank 0 returns every run in grid
+    order (the other ranks return None); a run that raises on any rank raises :class:`SweepFailed` on rank 0."""
     jobs = [(case, device, dtype, seed) for case in cases for device in devices if device in case.devices
             for dtype in dtypes for seed in seeds]
     first_of_concept: dict[str, Case] = {}
     for case in cases:
         first_of_concept.setdefault(case.concept, case)
-    runs, all_started = [], time.perf_counter()
-    for index, (case, device, dtype, seed) in enumerate(tracked(jobs, desc="runs", unit="run"), 1):
+    mine, finished, all_started = len(ranks.share(len(jobs))), 0, time.perf_counter()
+
+    def run_one(index: int, job: tuple[Case, str, str, int]) -> CaseRun:
+        nonlocal finished
+        case, device, dtype, seed = job
         started = time.perf_counter()
         case_steps = min(case.steps, QUICK_STEPS) if quick and steps is None else steps
         run = run_case(case, seed=seed, dtype=dtype, device=device, steps=case_steps,
                        gradient_check=dtype == "float64" and not quick, replay=True)
         if timed and seed == seeds[0] and (not quick or case is first_of_concept[case.concept]):
             time_case(run, **(QUICK_TIMING if quick else {}))
-        verdict = "ok" if run.passed else "FAIL"
+        if ranks.spread:  # compared already; only the losses (plots) travel to rank 0, not the array snapshots
+            run.scratch.snapshots.clear()
+            run.torch.snapshots.clear()
+        finished += 1
         now = time.perf_counter()
-        left = (now - all_started) / index * (len(jobs) - index)
-        progress(f"[{index}/{len(jobs)}] {case.name} {device} {dtype} seed={seed}: {verdict} "
+        left = (now - all_started) / finished * (mine - finished)
+        progress(f"{ranks.label()}[{finished}/{mine}] {_describe(job)}: {'ok' if run.passed else 'FAIL'} "
                  f"{run.summary()} ({now - started:.1f}s" + (f", about {left:.0f}s left)" if left else ")"))
-        runs.append(run)
-    return runs
+        return run
+
+    def track(indices: range) -> Iterable[int]:
+        return tracked(indices, desc=f"{ranks.label()}runs", unit="run", line=ranks.local_rank if ranks.spread
+                       else None)
+
+    return gather_sweep(run_share(jobs, run_one, ranks, _describe, track), ranks)
+
+
+def _describe(job: tuple[Case, str, str, int]) -> str:
+    case, device, dtype, seed = job
+    return f"{case.name} {device} {dtype} seed={seed}"
 
 
 def records_frame(runs: Sequence[CaseRun]) -> pd.DataFrame:
@@ -254,13 +278,27 @@ def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, st
 
 
 def make_report(out_dir: Path = RESULTS_DIR, *, names: Sequence[str] = (), seeds: Sequence[int] = (0, 1, 2),
-                quick: bool = False) -> pd.DataFrame:
+                quick: bool = False, ranks: Ranks = SINGLE_PROCESS, threads: int | None = None
+                ) -> pd.DataFrame | None:
     """Run all comparisons on CPU (and CUDA when present) and write the report into ``out_dir``.
 
-    NumPy's BLAS and torch use the same thread count while it runs (restored afterwards): all cores, or one for
-    ``quick``, whose timings are a smoke test (one thread spends no CPU spinning on a busy machine)."""
-    with pinned_threads(1 if quick else None):
-        return _make_report(Path(out_dir), names=names, seeds=seeds, quick=quick)
+    NumPy's BLAS and torch use the same thread count while it runs (restored afterwards): ``threads``, by default
+    this process's share of the cores (all of them in a single process), or one for ``quick``, whose timings are
+    a smoke test (one thread spends no CPU spinning on a busy machine). In a spread sweep (``ranks``), every rank
+    runs its share of the comparisons and rank 0 alone runs the studies and writes the report; the other ranks
+    return None."""
+    with pinned_threads(1 if quick else threads or ranks.threads()):
+        if not ranks.leader:
+            cases = select(names)
+            run_all(cases, **_grid(quick, seeds), quick=quick, ranks=ranks)
+            return None
+        return _make_report(Path(out_dir), names=names, seeds=seeds, quick=quick, ranks=ranks)
+
+
+def _grid(quick: bool, seeds: Sequence[int]) -> dict[str, Sequence]:
+    """The report's dtypes, devices and seeds (every rank of a spread sweep derives the same grid)."""
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not quick else [])
+    return {"dtypes": ("float64",) if quick else ("float64", "float32"), "devices": devices, "seeds": seeds}
 
 
 def report_kind(out_dir: Path) -> str | None:
@@ -280,16 +318,16 @@ def _refuse_half_report(out_dir: Path, kind: str, names: Sequence[str]) -> None:
                          f"write it elsewhere with --out FOLDER")
 
 
-def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], quick: bool) -> pd.DataFrame:
+def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], quick: bool,
+                 ranks: Ranks) -> pd.DataFrame:
     cases = select(names)
     kind = "quick" if quick else ("partial" if len(cases) < len(select()) else "full")
     _refuse_half_report(out_dir, kind, names)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     speed = load_speed_for_report(out_dir)
     started = time.perf_counter()
     with StagedResults(out_dir) as stage:
-        runs = run_all(cases, dtypes=("float64",) if quick else ("float64", "float32"),
-                       devices=["cpu"] if quick else devices, seeds=seeds, quick=quick)
+        runs = run_all(cases, **_grid(quick, seeds), quick=quick, ranks=ranks)
+        assert runs is not None  # rank 0 holds every run
         frame = records_frame(runs)
         frame.to_csv(stage / "parity.csv", index=False, float_format="%.3e")
         atomic_write_json(stage / "runs.json", [run.record() for run in runs])
