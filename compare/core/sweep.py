@@ -182,18 +182,21 @@ def _unfinished(world: int) -> str:
 
 
 def run_share(jobs: Sequence[J], run_one: Callable[[int, J], R], ranks: Ranks, describe: Callable[[J], str],
-              track: Callable[[range], Iterable[int]] = iter) -> list[tuple[int, R]] | str:
+              track: Callable[[Sequence[int]], Iterable[int]] = iter, costs: Sequence[float] | None = None
+              ) -> list[tuple[int, R]] | str:
     """Run this rank's share of ``jobs`` (``run_one(index, job)``), stopping early on a posted failure.
 
-    ``track`` wraps the share's indices (a progress bar). Returns ``[(index, result), ...]``, or the failure
-    message when one of its own jobs raised (posted under :data:`STOP_KEY` for the others). A single process
-    runs every job and lets an error propagate.
+    The share is :meth:`Ranks.share` (round-robin), or with ``costs`` (one rough figure per job) the deal of
+    :func:`deal_by_cost`. ``track`` wraps the share's indices (a progress bar). Returns ``[(index, result),
+    ...]``, or the failure message when one of its own jobs raised (posted under :data:`STOP_KEY` for the
+    others). A single process runs every job in order and lets an error propagate.
     """
     if not ranks.spread:
         return [(index, run_one(index, jobs[index])) for index in track(range(len(jobs)))]
     _agree_on_jobs(jobs, describe, ranks)
+    share = ranks.share(len(jobs)) if costs is None else deal_by_cost(costs, ranks.world)[ranks.rank]
     store, done = _store(), []
-    for index in track(ranks.share(len(jobs))):
+    for index in track(share):
         if store.check([STOP_KEY]):
             break
         store.set(_current_key(ranks.rank), describe(jobs[index]))
@@ -205,6 +208,19 @@ def run_share(jobs: Sequence[J], run_one: Callable[[int, J], R], ranks: Ranks, d
             _post_stop(message)
             return message
     return done
+
+
+def deal_by_cost(costs: Sequence[float], world: int) -> list[list[int]]:
+    """Job indices per rank: longest first, each to the rank with the least cost so far (ties: the lower rank
+    and the earlier job), each rank's jobs in their original order. Deterministic, so every rank computes the
+    same deal; for a few jobs of very unequal cost (the report's studies), where round-robin can give one rank
+    the two longest."""
+    loads, deal = [0.0] * world, [[] for _ in range(world)]
+    for index in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        rank = min(range(world), key=lambda r: (loads[r], r))
+        loads[rank] += costs[index]
+        deal[rank].append(index)
+    return [sorted(indices) for indices in deal]
 
 
 def _agree_on_jobs(jobs: Sequence[J], describe: Callable[[J], str], ranks: Ranks) -> None:

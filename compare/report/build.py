@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -27,12 +28,12 @@ from compare.core.runner import GRADIENT_CHECK_BOUND, CaseRun, run_case
 from compare.core.sweep import Ranks, gather_sweep, run_share
 from compare.perf.timing import pinned_threads, time_case
 from compare.report.environment import environment
-from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
+from compare.report.io import StagedResults, atomic_write_bytes, atomic_write_json, atomic_write_text
 from compare.report.notebooks import write_notebooks
 from compare.report.plots import loss_curves
 from compare.report.site import guides_from_docs, write_site
 from compare.report.speed import SpeedReport, load_speed, speed_markdown
-from compare.report.studies import QUICK_FRACTION, StudyContext, StudyOutput, all_studies
+from compare.report.studies import QUICK_FRACTION, Study, StudyContext, StudyOutput, all_studies
 from compare.report.tables import markdown_table, ratio, text_table
 
 RESULTS_DIR = Path("results")
@@ -291,6 +292,7 @@ def make_report(out_dir: Path = RESULTS_DIR, *, names: Sequence[str] = (), seeds
         if not ranks.leader:
             cases = select(names)
             run_all(cases, **_grid(quick, seeds), quick=quick, ranks=ranks)
+            run_studies(cases, None, quick=quick, ranks=ranks)
             return None
         return _make_report(Path(out_dir), names=names, seeds=seeds, quick=quick, ranks=ranks)
 
@@ -334,13 +336,8 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
         atomic_write_json(stage / "report.json", {"kind": kind, "concepts": sorted({c.concept for c in cases}),
                                                   "seeds": len(seeds)})
         concept_plots = _loss_plots(stage, runs)
-        concepts = {case.concept for case in cases}
-        studies = []
-        chosen = [study for study in all_studies() if study.concept in concepts]
-        for index, study in enumerate(tracked(chosen, desc="studies", unit="study"), 1):
-            study_started = time.perf_counter()
-            studies.append((study.concept, study.title, study.run(StudyContext(stage, quick=quick))))
-            progress(f"[study {index}/{len(chosen)}] {study.title} ({time.perf_counter() - study_started:.1f}s)")
+        studies = run_studies(cases, stage, quick=quick, ranks=ranks)
+        assert studies is not None  # rank 0 holds every study's output
         env = environment()
         atomic_write_json(stage / "environment.json", env)
         write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed, quick=quick)
@@ -350,6 +347,50 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
                    notebooks={concept: path.relative_to(stage).as_posix() for concept, path in notebooks.items()},
                    guides=guides_from_docs())
     return frame
+
+
+def run_studies(cases: Sequence[Case], stage: Path | None, *, quick: bool, ranks: Ranks = SINGLE_PROCESS
+                ) -> list[tuple[str, str, StudyOutput]] | None:
+    """``(concept, title, output)`` of every study of the concepts of ``cases``, its files written into ``stage``.
+
+    In a spread sweep the studies are dealt out by their :attr:`Study.seconds` (longest first); each rank runs
+    its studies into a folder of its own and sends their files to rank 0 with their outputs, and rank 0 writes
+    the files into ``stage`` and returns every output in study order (the other ranks, ``stage`` None, return
+    None)."""
+    concepts = {case.concept for case in cases}
+    chosen = [study for study in all_studies() if study.concept in concepts]
+    mine, finished = len(chosen), 0
+
+    def run_one(index: int, study: Study) -> tuple[StudyOutput, dict[str, bytes]]:
+        nonlocal finished
+        started = time.perf_counter()
+        if not ranks.spread:
+            assert stage is not None
+            output, files = study.run(StudyContext(stage, quick=quick)), {}
+        else:
+            with tempfile.TemporaryDirectory(prefix="dlparity-study-") as folder:
+                output = study.run(StudyContext(Path(folder), quick=quick))
+                files = {path.relative_to(folder).as_posix(): path.read_bytes()
+                         for path in sorted(Path(folder).rglob("*")) if path.is_file()}
+        finished += 1
+        progress(f"{ranks.label()}[study {finished}/{mine}] {study.title} ({time.perf_counter() - started:.1f}s)")
+        return output, files
+
+    def track(indices: Sequence[int]) -> Iterable[int]:
+        nonlocal mine
+        mine = len(indices)
+        return tracked(indices, desc=f"{ranks.label()}studies", unit="study",
+                       line=ranks.local_rank if ranks.spread else None)
+
+    outputs = gather_sweep(run_share(chosen, run_one, ranks, lambda study: f"study {study.name!r}", track,
+                                     costs=[study.seconds for study in chosen]), ranks)
+    if outputs is None:
+        return None
+    assert stage is not None
+    for _, files in outputs:
+        for relative, data in files.items():
+            atomic_write_bytes(stage / relative, data)
+    return [(study.concept, study.title, output) for study, (output, _) in zip(chosen, outputs, strict=True)]
 
 
 def load_speed_for_report(out_dir: Path) -> SpeedReport | None:
