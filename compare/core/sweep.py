@@ -193,9 +193,11 @@ def run_share(jobs: Sequence[J], run_one: Callable[[int, J], R], ranks: Ranks, d
     """
     if not ranks.spread:
         return [(index, run_one(index, jobs[index])) for index in track(range(len(jobs)))]
+    store = _store()
+    store.delete_key(_done_key(ranks.rank))  # done with an earlier sweep of this run, not with this one
     _agree_on_jobs(jobs, describe, ranks)
     share = ranks.share(len(jobs)) if costs is None else deal_by_cost(costs, ranks.world)[ranks.rank]
-    store, done = _store(), []
+    done = []
     for index in track(share):
         if store.check([STOP_KEY]):
             break
@@ -243,8 +245,9 @@ def local_launch(jobs: int, module: str, args: Sequence[str]) -> list[str]:
 def gather_sweep(share: list[tuple[int, R]] | str, ranks: Ranks) -> list[R] | None:
     """Every rank's :func:`run_share` result to rank 0, which returns all results in job order (None elsewhere).
 
-    Rank 0 raises :class:`SweepFailed` when a job raised on any rank (the first failure posted), or when a
-    rank died before the gather (its sockets closed), naming the job each lost rank had last started.
+    Every rank raises :class:`SweepFailed` when a job raised on any rank (the first failure posted, which rank
+    0 broadcasts), and the ranks still there when a rank died before the gather (its sockets closed), naming the
+    job each lost rank had last started.
     """
     if not ranks.spread:
         assert not isinstance(share, str)
@@ -256,10 +259,17 @@ def gather_sweep(share: list[tuple[int, R]] | str, ranks: Ranks) -> list[R] | No
     except (RuntimeError, dist.DistError) as error:
         raise SweepFailed(f"rank {ranks.rank}: the gather failed ({str(error).splitlines()[0][:160]})"
                           f"{_unfinished(ranks.world)}") from error
+    verdict = [None if gathered is None else _failure(gathered)]
+    dist.broadcast_object_list(verdict, src=0)  # every rank stops here on a failure, not in the next collective
+    if verdict[0] is not None:
+        raise SweepFailed(verdict[0])
     if gathered is None:
         return None
-    stop = _stop_message()
-    if stop is not None or any(isinstance(part, str) for part in gathered):
-        raise SweepFailed(stop or next(part for part in gathered if isinstance(part, str)))
     pairs = sorted((pair for part in gathered for pair in part), key=lambda pair: pair[0])
     return [result for _, result in pairs]
+
+
+def _failure(gathered: Sequence[list[tuple[int, R]] | str]) -> str | None:
+    """The first failure posted (the cause: later ones may be its consequences), else None."""
+    stop = _stop_message()
+    return stop if stop is not None else next((part for part in gathered if isinstance(part, str)), None)
