@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import socket
 from pathlib import Path
 
@@ -150,6 +151,11 @@ def _dies(problem_seed: int, dtype: np.dtype) -> Problem:
     os._exit(3)  # as a rank killed by the machine: no exception, no goodbye
 
 
+def _terminated(problem_seed: int, dtype: np.dtype) -> Problem:
+    os.kill(os.getpid(), signal.SIGTERM)  # as torchrun stops the survivors when another rank has failed
+    raise AssertionError("SIGTERM must stop the rank before this line")
+
+
 def _failing_rank(rank: int, port: int, out: Path, make_problem: object) -> None:
     """One rank of a report whose second job (rank 1's first) fails; rank 0 pickles the error it raised."""
     from compare.core.sweep import sweep_group
@@ -166,7 +172,7 @@ def _failing_rank(rank: int, port: int, out: Path, make_problem: object) -> None
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("make_problem", "how"), [(_fails, "raises"), (_dies, "dies")])
+@pytest.mark.parametrize(("make_problem", "how"), [(_fails, "raises"), (_dies, "dies"), (_terminated, "stopped")])
 def test_a_failing_rank_leaves_the_previous_report_untouched(tmp_path: Path, make_problem: object,
                                                              how: str) -> None:
     out = tmp_path / "results"
@@ -184,9 +190,13 @@ def test_a_failing_rank_leaves_the_previous_report_untouched(tmp_path: Path, mak
         for rank in (0, 1):  # rank 0 broadcasts the failure, so rank 1 stops too instead of going on alone
             assert ("sweep_test/broken cpu float64 seed=0 failed on rank 1: RuntimeError: a case that fails on "
                     "purpose") in (tmp_path / f"error-{rank}.txt").read_text()
-    else:
+    elif how == "dies":
         assert exitcodes == [0, 3]
         assert "rank 1 had not finished (last started: sweep_test/broken cpu float64 seed=0)" in error
+    else:
+        assert exitcodes == [0, 0]
+        assert "rank 1 had not finished (last started: sweep_test/broken cpu float64 seed=0)" in error
+        assert "rank 1 was stopped by SIGTERM" in (tmp_path / "error-1.txt").read_text()
 
 
 @settings(deadline=None)

@@ -204,6 +204,8 @@ def run_share(jobs: Sequence[J], run_one: Callable[[int, J], R], ranks: Ranks, d
         store.set(_current_key(ranks.rank), describe(jobs[index]))
         try:
             done.append((index, run_one(index, jobs[index])))
+        except SweepFailed:  # stopped from outside (SIGTERM), not by this job
+            raise
         except Exception as error:  # noqa: BLE001 (any error is the finding: named, posted, sent to rank 0)
             message = (f"{describe(jobs[index])} failed on rank {ranks.rank}: {type(error).__name__}: {error}\n"
                        + "".join(traceback.format_exception(error)[-3:]).rstrip())
@@ -257,8 +259,9 @@ def gather_sweep(share: list[tuple[int, R]] | str, ranks: Ranks) -> list[R] | No
     try:
         dist.gather_object(share, gathered, dst=0)
     except (RuntimeError, dist.DistError) as error:
-        raise SweepFailed(f"rank {ranks.rank}: the gather failed ({str(error).splitlines()[0][:160]})"
-                          f"{_unfinished(ranks.world)}") from error
+        lost = _unfinished(ranks.world) or "; every rank had finished its share, so one left during the gather"
+        raise SweepFailed(f"rank {ranks.rank}: the gather failed ({str(error).splitlines()[0][:160]}){lost}"
+                          ) from error
     verdict = [None if gathered is None else _failure(gathered)]
     dist.broadcast_object_list(verdict, src=0)  # every rank stops here on a failure, not in the next collective
     if verdict[0] is not None:
