@@ -66,7 +66,7 @@ def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[s
     ``quick`` (the smoke test of ``report --quick``): at most :data:`QUICK_STEPS` steps per case, no gradient
     check, and a short timing of the first variant of each concept only. With ``ranks`` of a spread sweep
     (:mod:`compare.core.sweep`), this process runs its share of the grid and rank 0 returns every run in grid
-    order (the other ranks return None); a run that raises on any rank raises :class:`SweepFailed` on rank 0."""
+    order (the other ranks return None); a run that raises on any rank raises :class:`SweepFailed` on every rank."""
     jobs = [(case, device, dtype, seed) for case in cases for device in devices if device in case.devices
             for dtype in dtypes for seed in seeds]
     first_of_concept: dict[str, Case] = {}
@@ -93,7 +93,7 @@ def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[s
                  f"{run.summary()} ({now - started:.1f}s" + (f", about {left:.0f}s left)" if left else ")"))
         return run
 
-    def track(indices: range) -> Iterable[int]:
+    def track(indices: Sequence[int]) -> Iterable[int]:
         return tracked(indices, desc=f"{ranks.label()}runs", unit="run", line=ranks.local_rank if ranks.spread
                        else None)
 
