@@ -1,8 +1,10 @@
 """``python -m compare`` (also ``dlparity``): list, run, report and benchmark the comparisons.
 
 User errors (unknown names, bad options, an output path that cannot be written, no GPU) print one line
-``error: ...`` and exit with status 2; a parity failure exits with status 1. Names and output paths are checked
-before torch, scikit-learn or any case module is imported, so ``--help`` and a misspelt name answer at once.
+``error: ...`` and exit with status 2; a parity failure exits with status 1, and so does a spread sweep
+(``--jobs``, torchrun) in which a case raised or a process was lost, after one ``error:`` line naming the case
+and the rank. Names and output paths are checked before torch, scikit-learn or any case module is imported, so
+``--help`` and a misspelt name answer at once.
 """
 
 from __future__ import annotations
