@@ -21,8 +21,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ''
 
+# `make report JOBS=2`: the comparisons and studies in 2 processes (torchrun, docs/sweeps.md).
+JOBS ?= 1
 report: $(STAMP)
-	$(PY) -m compare report
+	$(PY) -m compare report --jobs $(JOBS)
 
 bench: $(STAMP)
 	$(PY) -m compare bench

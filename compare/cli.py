@@ -1,8 +1,10 @@
 """``python -m compare`` (also ``dlparity``): list, run, report and benchmark the comparisons.
 
 User errors (unknown names, bad options, an output path that cannot be written, no GPU) print one line
-``error: ...`` and exit with status 2; a parity failure exits with status 1. Names and output paths are checked
-before torch, scikit-learn or any case module is imported, so ``--help`` and a misspelt name answer at once.
+``error: ...`` and exit with status 2; a parity failure exits with status 1, and so does a spread sweep
+(``--jobs``, torchrun) in which a case raised or a process was lost, after one ``error:`` line naming the case
+and the rank. Names and output paths are checked before torch, scikit-learn or any case module is imported, so
+``--help`` and a misspelt name answer at once.
 """
 
 from __future__ import annotations
@@ -10,13 +12,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compare.core.choices import DEVICE_CHOICES, DTYPE_CHOICES
 from compare.names import check_names
+
+if TYPE_CHECKING:
+    from compare.core.sweep import Ranks
 
 
 def _positive_int(text: str) -> int:
@@ -75,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_nonnegative_int, default=0)
     run.add_argument("--json", type=Path, metavar="PATH", help="also write the records as JSON")
     run.add_argument("--no-timing", action="store_true", help="skip the seconds-per-step measurement")
+    _add_sweep_options(run)
 
     report = commands.add_parser("report", help="run everything and write results/")
     report.add_argument("concepts", nargs="*", metavar="CONCEPT")
@@ -82,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--seeds", type=_positive_int, default=3, help="seeds per case (default: 3)")
     report.add_argument("--quick", action="store_true",
                         help="a smoke test (one seed, float64, 5 steps per case, studies at 1/50), labelled quick")
+    _add_sweep_options(report)
 
     bench = commands.add_parser("bench", help="time scratch vs torch (CPU, CUDA) and write speed.* into results/")
     bench.add_argument("concepts", nargs="*", metavar="CONCEPT", help="concepts to time (default: all)")
@@ -104,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check_parser(commands)
     commands.add_parser("index", help="rewrite compare/case_index.py from the registry (after adding a case)")
     return parser
+
+
+def _add_sweep_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--jobs", type=_positive_int, metavar="N",
+                         help="run the comparisons in N local processes (torchrun; see docs/sweeps.md)")
+    command.add_argument("--threads", type=_positive_int,
+                         help="threads for NumPy's BLAS and torch in each process (default: the cores / N)")
 
 
 def _add_check_parser(commands: argparse._SubParsersAction) -> None:
@@ -167,19 +183,22 @@ def not_run_lines(names: Sequence[str]) -> list[str]:
     return [f"not run {name}: {reason}" for name, reason in unavailable(concepts).items()]
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, ranks: Ranks) -> int:
     from compare.core.devices import resolve_device
     from compare.core.registry import select
     from compare.perf.timing import pinned_threads
     from compare.report.build import records_frame, run_all, run_table, run_table_notes
 
     cases = select(args.concepts)
-    for line in not_run_lines(args.concepts):
-        print(line)
+    if ranks.rank == 0:
+        for line in not_run_lines(args.concepts):
+            print(line)
     device = resolve_device(args.device).type
-    with pinned_threads():
+    with pinned_threads(args.threads or ranks.threads()):
         runs = run_all(cases, dtypes=[args.dtype], devices=[device], seeds=[args.seed], steps=args.steps,
-                       timed=not args.no_timing)
+                       timed=not args.no_timing, ranks=ranks)
+    if runs is None:  # another rank of a spread sweep: rank 0 prints and writes
+        return 0
     frame = records_frame(runs)
     print(f"{device} {args.dtype}, seed {args.seed}")
     print(run_table(frame))
@@ -198,13 +217,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def cmd_report(args: argparse.Namespace, ranks: Ranks) -> int:
     from compare.report.build import make_report
 
     seeds = range(1) if args.quick else range(args.seeds)
-    for line in not_run_lines(args.concepts):
-        print(line)
-    frame = make_report(args.out, names=args.concepts, seeds=seeds, quick=args.quick)
+    if ranks.rank == 0:
+        for line in not_run_lines(args.concepts):
+            print(line)
+    frame = make_report(args.out, names=args.concepts, seeds=seeds, quick=args.quick, ranks=ranks,
+                        threads=args.threads)
+    if frame is None:  # another rank of a spread sweep: rank 0 writes
+        return 0
     failed = int((~frame["passed"]).sum())
     label = " (quick: a smoke test, not the full report)" if args.quick else ""
     print(f"wrote {args.out}/report.md{label}: {len(frame) - failed} passed, {failed} failed")
@@ -248,7 +271,33 @@ def cmd_index() -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """``run`` or ``report``: in this process, or spread over ``--jobs`` local processes, or as one rank of a
+    sweep that torchrun started (its environment names the rank)."""
+    from compare.core.sweep import Ranks, SweepFailed, local_launch, sweep_group
+
+    ranks = Ranks.from_environment()
+    if not ranks.spread and args.jobs is not None and args.jobs > 1:
+        env = {**os.environ}
+        env.setdefault("OMP_NUM_THREADS", str(args.threads or Ranks(local_world=args.jobs, world=args.jobs).threads()))
+        with subprocess.Popen(local_launch(args.jobs, "compare", argv), env=env) as launcher:
+            try:
+                return launcher.wait()
+            except KeyboardInterrupt:  # the workers got the same Ctrl-C: let torchrun stop them and report
+                return launcher.wait()
+    if ranks.spread and args.jobs not in (None, ranks.local_world):
+        raise ValueError(f"--jobs {args.jobs}: this process is one of {ranks.local_world} that torchrun started "
+                         f"on this machine; leave --jobs out under torchrun")
+    try:
+        with sweep_group(ranks):
+            return cmd_run(args, ranks) if args.command == "run" else cmd_report(args, ranks)
+    except SweepFailed as error:
+        print(f"error: {ranks.label()}the sweep failed, nothing was written: {error}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
         check_names(getattr(args, "concepts", None) or ())
@@ -257,8 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_index()
         if args.command == "list":
             return cmd_list()
-        if args.command == "run":
-            return cmd_run(args)
+        if args.command in ("run", "report"):
+            return _sweep(args, argv)
         if args.command == "bench":
             return cmd_bench(args)
         if args.command == "notebooks":
@@ -266,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             from compare.check.cli import cmd_check
             return cmd_check(args)
-        return cmd_report(args)
+        raise AssertionError(f"unhandled command {args.command!r}")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -28,16 +28,17 @@ def on_terminal() -> bool:
 
 
 def tracked(items: Iterable[T], *, desc: str, total: int | None = None, unit: str = "it",
-            nested: bool = False) -> Iterator[T]:
+            nested: bool = False, line: int | None = None) -> Iterator[T]:
     """``items`` one by one, with a bar on a terminal (``nested``: delayed by :data:`INNER_DELAY`, then erased).
 
+    ``line`` fixes the bar's terminal line: the processes of a spread sweep share one terminal, one line each.
     Off a terminal the items pass through untouched; callers report finished items with :func:`note`.
     """
     if not on_terminal():
         yield from items
         return
     bar = tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, dynamic_ncols=True,
-               leave=not nested, delay=INNER_DELAY if nested else 0.0)
+               leave=not nested, delay=INNER_DELAY if nested else 0.0, position=line)
     try:
         yield from bar
     finally:

@@ -95,6 +95,11 @@ class Case:
     def name(self) -> str:
         return f"{self.concept}/{self.variant}"
 
+    def __reduce__(self) -> tuple[Callable[[str], Case], tuple[str]]:
+        """Pickled by name, as a function is: the process that unpickles it (rank 0 of a spread sweep, gathering
+        the runs) takes the case from its own registry, which holds the same cases."""
+        return load_case, (self.name,)
+
 
 #: The plug-in package whose modules register the cases.
 CASES_PACKAGE = "compare.cases"

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -24,15 +25,16 @@ import torch
 from compare.core.progress import note, tracked
 from compare.core.registry import Case, select, unavailable
 from compare.core.runner import GRADIENT_CHECK_BOUND, CaseRun, run_case
+from compare.core.sweep import Ranks, gather_sweep, run_share
 from compare.names import in_course_order
 from compare.perf.timing import pinned_threads, time_case
 from compare.report.environment import environment
-from compare.report.io import StagedResults, atomic_write_json, atomic_write_text
+from compare.report.io import StagedResults, atomic_write_bytes, atomic_write_json, atomic_write_text
 from compare.report.notebooks import write_notebooks
 from compare.report.plots import loss_curves
 from compare.report.site import guides_from_docs, write_site
 from compare.report.speed import SpeedReport, load_speed, speed_markdown
-from compare.report.studies import QUICK_FRACTION, StudyContext, StudyOutput, all_studies
+from compare.report.studies import QUICK_FRACTION, Study, StudyContext, StudyOutput, all_studies
 from compare.report.tables import markdown_table, ratio, text_table
 
 RESULTS_DIR = Path("results")
@@ -48,37 +50,60 @@ TABLE_COLUMNS = ["concept", "variant", "device", "dtype", "seed", "passed", "max
                  "scratch_seconds_per_step", "torch_seconds_per_step"]
 
 
+#: The ranks of a sweep run in one process.
+SINGLE_PROCESS = Ranks()
+
+
 def progress(message: str) -> None:
     note(message)
 
 
 def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[str], seeds: Sequence[int],
-            steps: int | None = None, timed: bool = True, quick: bool = False) -> list[CaseRun]:
+            steps: int | None = None, timed: bool = True, quick: bool = False,
+            ranks: Ranks = SINGLE_PROCESS) -> list[CaseRun] | None:
     """Every (case, device, dtype, seed) combination, with a bar on a terminal and a line per run on stderr
     (its verdict, its seconds and an estimate of the time left).
 
     ``quick`` (the smoke test of ``report --quick``): at most :data:`QUICK_STEPS` steps per case, no gradient
-    check, and a short timing of the first variant of each concept only."""
+    check, and a short timing of the first variant of each concept only. With ``ranks`` of a spread sweep
+    (:mod:`compare.core.sweep`), this process runs its share of the grid and rank 0 returns every run in grid
+    order (the other ranks return None); a run that raises on any rank raises :class:`SweepFailed` on every rank."""
     jobs = [(case, device, dtype, seed) for case in cases for device in devices if device in case.devices
             for dtype in dtypes for seed in seeds]
     first_of_concept: dict[str, Case] = {}
     for case in cases:
         first_of_concept.setdefault(case.concept, case)
-    runs, all_started = [], time.perf_counter()
-    for index, (case, device, dtype, seed) in enumerate(tracked(jobs, desc="runs", unit="run"), 1):
+    mine, finished, all_started = len(ranks.share(len(jobs))), 0, time.perf_counter()
+
+    def run_one(index: int, job: tuple[Case, str, str, int]) -> CaseRun:
+        nonlocal finished
+        case, device, dtype, seed = job
         started = time.perf_counter()
         case_steps = min(case.steps, QUICK_STEPS) if quick and steps is None else steps
         run = run_case(case, seed=seed, dtype=dtype, device=device, steps=case_steps,
                        gradient_check=dtype == "float64" and not quick, replay=True)
         if timed and seed == seeds[0] and (not quick or case is first_of_concept[case.concept]):
             time_case(run, **(QUICK_TIMING if quick else {}))
-        verdict = "ok" if run.passed else "FAIL"
+        if ranks.spread:  # compared already; only the losses (plots) travel to rank 0, not the array snapshots
+            run.scratch.snapshots.clear()
+            run.torch.snapshots.clear()
+        finished += 1
         now = time.perf_counter()
-        left = (now - all_started) / index * (len(jobs) - index)
-        progress(f"[{index}/{len(jobs)}] {case.name} {device} {dtype} seed={seed}: {verdict} "
+        left = (now - all_started) / finished * (mine - finished)
+        progress(f"{ranks.label()}[{finished}/{mine}] {_describe(job)}: {'ok' if run.passed else 'FAIL'} "
                  f"{run.summary()} ({now - started:.1f}s" + (f", about {left:.0f}s left)" if left else ")"))
-        runs.append(run)
-    return runs
+        return run
+
+    def track(indices: Sequence[int]) -> Iterable[int]:
+        return tracked(indices, desc=f"{ranks.label()}runs", unit="run", line=ranks.local_rank if ranks.spread
+                       else None)
+
+    return gather_sweep(run_share(jobs, run_one, ranks, _describe, track), ranks)
+
+
+def _describe(job: tuple[Case, str, str, int]) -> str:
+    case, device, dtype, seed = job
+    return f"{case.name} {device} {dtype} seed={seed}"
 
 
 def records_frame(runs: Sequence[CaseRun]) -> pd.DataFrame:
@@ -265,13 +290,28 @@ def write_markdown(stage: Path, frame: pd.DataFrame, studies: list[tuple[str, st
 
 
 def make_report(out_dir: Path = RESULTS_DIR, *, names: Sequence[str] = (), seeds: Sequence[int] = (0, 1, 2),
-                quick: bool = False) -> pd.DataFrame:
+                quick: bool = False, ranks: Ranks = SINGLE_PROCESS, threads: int | None = None
+                ) -> pd.DataFrame | None:
     """Run all comparisons on CPU (and CUDA when present) and write the report into ``out_dir``.
 
-    NumPy's BLAS and torch use the same thread count while it runs (restored afterwards): all cores, or one for
-    ``quick``, whose timings are a smoke test (one thread spends no CPU spinning on a busy machine)."""
-    with pinned_threads(1 if quick else None):
-        return _make_report(Path(out_dir), names=names, seeds=seeds, quick=quick)
+    NumPy's BLAS and torch use the same thread count while it runs (restored afterwards): ``threads``, by default
+    this process's share of the cores (all of them in a single process), or one for ``quick``, whose timings are
+    a smoke test (one thread spends no CPU spinning on a busy machine). In a spread sweep (``ranks``), every rank
+    runs its share of the comparisons and rank 0 alone runs the studies and writes the report; the other ranks
+    return None."""
+    with pinned_threads(1 if quick else threads or ranks.threads()):
+        if not ranks.leader:
+            cases = select(names)
+            run_all(cases, **_grid(quick, seeds), quick=quick, ranks=ranks)
+            run_studies(cases, None, quick=quick, ranks=ranks)
+            return None
+        return _make_report(Path(out_dir), names=names, seeds=seeds, quick=quick, ranks=ranks)
+
+
+def _grid(quick: bool, seeds: Sequence[int]) -> dict[str, Sequence]:
+    """The report's dtypes, devices and seeds (every rank of a spread sweep derives the same grid)."""
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not quick else [])
+    return {"dtypes": ("float64",) if quick else ("float64", "float32"), "devices": devices, "seeds": seeds}
 
 
 def report_kind(out_dir: Path) -> str | None:
@@ -291,31 +331,26 @@ def _refuse_half_report(out_dir: Path, kind: str, names: Sequence[str]) -> None:
                          f"write it elsewhere with --out FOLDER")
 
 
-def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], quick: bool) -> pd.DataFrame:
+def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], quick: bool,
+                 ranks: Ranks) -> pd.DataFrame:
     cases = select(names)
     concept_names = [name for name in names if "/" not in name]
     not_run = unavailable(concept_names) if concept_names or not names else {}
     kind = "quick" if quick else ("partial" if len(cases) < len(select()) else "full")
     _refuse_half_report(out_dir, kind, names)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     speed = load_speed_for_report(out_dir)
     started = time.perf_counter()
     with StagedResults(out_dir) as stage:
-        runs = run_all(cases, dtypes=("float64",) if quick else ("float64", "float32"),
-                       devices=["cpu"] if quick else devices, seeds=seeds, quick=quick)
+        runs = run_all(cases, **_grid(quick, seeds), quick=quick, ranks=ranks)
+        assert runs is not None  # rank 0 holds every run
         frame = records_frame(runs)
         frame.to_csv(stage / "parity.csv", index=False, float_format="%.3e")
         atomic_write_json(stage / "runs.json", [run.record() for run in runs])
         atomic_write_json(stage / "report.json", {"kind": kind, "concepts": sorted({c.concept for c in cases}),
                                                   "seeds": len(seeds), "not_run": not_run})
         concept_plots = _loss_plots(stage, runs)
-        concepts = {case.concept for case in cases}
-        studies = []
-        chosen = [study for study in all_studies() if study.concept in concepts]
-        for index, study in enumerate(tracked(chosen, desc="studies", unit="study"), 1):
-            study_started = time.perf_counter()
-            studies.append((study.concept, study.title, study.run(StudyContext(stage, quick=quick))))
-            progress(f"[study {index}/{len(chosen)}] {study.title} ({time.perf_counter() - study_started:.1f}s)")
+        studies = run_studies(cases, stage, quick=quick, ranks=ranks)
+        assert studies is not None  # rank 0 holds every study's output
         env = environment()
         atomic_write_json(stage / "environment.json", env)
         write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed, quick=quick,
@@ -326,6 +361,50 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
                    notebooks={concept: path.relative_to(stage).as_posix() for concept, path in notebooks.items()},
                    guides=guides_from_docs())
     return frame
+
+
+def run_studies(cases: Sequence[Case], stage: Path | None, *, quick: bool, ranks: Ranks = SINGLE_PROCESS
+                ) -> list[tuple[str, str, StudyOutput]] | None:
+    """``(concept, title, output)`` of every study of the concepts of ``cases``, its files written into ``stage``.
+
+    In a spread sweep the studies are dealt out by their :attr:`Study.seconds` (longest first); each rank runs
+    its studies into a folder of its own and sends their files to rank 0 with their outputs, and rank 0 writes
+    the files into ``stage`` and returns every output in study order (the other ranks, ``stage`` None, return
+    None)."""
+    concepts = {case.concept for case in cases}
+    chosen = [study for study in all_studies() if study.concept in concepts]
+    mine, finished = len(chosen), 0
+
+    def run_one(index: int, study: Study) -> tuple[StudyOutput, dict[str, bytes]]:
+        nonlocal finished
+        started = time.perf_counter()
+        if not ranks.spread:
+            assert stage is not None
+            output, files = study.run(StudyContext(stage, quick=quick)), {}
+        else:
+            with tempfile.TemporaryDirectory(prefix="dlparity-study-") as folder:
+                output = study.run(StudyContext(Path(folder), quick=quick))
+                files = {path.relative_to(folder).as_posix(): path.read_bytes()
+                         for path in sorted(Path(folder).rglob("*")) if path.is_file()}
+        finished += 1
+        progress(f"{ranks.label()}[study {finished}/{mine}] {study.title} ({time.perf_counter() - started:.1f}s)")
+        return output, files
+
+    def track(indices: Sequence[int]) -> Iterable[int]:
+        nonlocal mine
+        mine = len(indices)
+        return tracked(indices, desc=f"{ranks.label()}studies", unit="study",
+                       line=ranks.local_rank if ranks.spread else None)
+
+    outputs = gather_sweep(run_share(chosen, run_one, ranks, lambda study: f"study {study.name!r}", track,
+                                     costs=[study.seconds for study in chosen]), ranks)
+    if outputs is None:
+        return None
+    assert stage is not None
+    for _, files in outputs:
+        for relative, data in files.items():
+            atomic_write_bytes(stage / relative, data)
+    return [(study.concept, study.title, output) for study, (output, _) in zip(chosen, outputs, strict=True)]
 
 
 def load_speed_for_report(out_dir: Path) -> SpeedReport | None:

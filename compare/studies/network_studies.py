@@ -258,4 +258,4 @@ def accuracy_study(ctx: StudyContext) -> StudyOutput:
 
 
 register_study(Study("deep_net_accuracy", "deep_net", "Shallow, deep and softmax networks trained to convergence",
-                     accuracy_study))
+                     accuracy_study, seconds=45))

@@ -159,4 +159,4 @@ def bias_variance_study(ctx) -> StudyOutput:
 
 
 register_study(Study("bias_variance", "regularization", "Train/dev/test split and the bias/variance diagnosis",
-                     bias_variance_study))
+                     bias_variance_study, seconds=220))

@@ -81,4 +81,4 @@ def run(context: StudyContext) -> StudyOutput:
     return StudyOutput("\n".join(lines) + "\n", (f"plots/{PLOT}",))
 
 
-register_study(Study("rnn_clipping", "rnn", "Gradient clipping in the recurrent cases", run))
+register_study(Study("rnn_clipping", "rnn", "Gradient clipping in the recurrent cases", run, seconds=190))

@@ -1,0 +1,216 @@
+"""Sweeps spread over processes (compare.core.sweep): the shares, the records, and what a failing rank leaves.
+
+The two-rank tests start real processes on gloo (``torch.multiprocessing`` spawn, the environment torchrun would
+set), so they pay two interpreter starts and are marked slow. Each rank is pinned to one thread, and the
+single-process reference too: OpenBLAS and torch may split a product or a sum differently with another thread
+count, so only runs with the same threads per process are expected to agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch.multiprocessing as mp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compare.cli import main
+from compare.core.problem import Problem
+from compare.core.registry import Case, load_case, register, select
+from compare.core.sweep import Ranks, SweepFailed, deal_by_cost
+from compare.perf.timing import pinned_threads
+from compare.report.build import make_report, run_all, run_studies
+
+#: A small grid of cheap cases: two concepts, both dtypes, two seeds.
+GRID = {"dtypes": ("float64", "float32"), "devices": ["cpu"], "seeds": [0, 1], "steps": 20, "timed": False}
+NAMES = ["logistic_regression", "normalization"]
+#: Two concepts whose studies are quick in a quick report.
+STUDY_CONCEPTS = ["augmentation", "normalization"]
+#: The fields that carry no time: they must be bit-identical between a spread and a single-process run.
+TIMED_FIELDS = {"scratch_seconds_per_step", "torch_seconds_per_step", "scratch_seconds_spread",
+                "torch_seconds_spread", "load_per_core"}
+
+
+@settings(deadline=None)  # no test depends on the machine's speed
+@given(count=st.integers(0, 50), world=st.integers(1, 6))
+def test_the_shares_deal_every_job_to_exactly_one_rank(count: int, world: int) -> None:
+    shares = [list(Ranks(rank, world, rank, world).share(count)) for rank in range(world)]
+    assert sorted(index for share in shares for index in share) == list(range(count))
+    assert max(map(len, shares)) - min(map(len, shares)) <= 1
+
+
+def test_ranks_come_from_torchruns_environment() -> None:
+    assert Ranks.from_environment({}) == Ranks() and not Ranks().spread
+    ranks = Ranks.from_environment({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"})
+    assert ranks == Ranks(3, 4, 1, 2) and ranks.spread and not ranks.leader
+    assert ranks.threads(cores=2) == 1 and ranks.threads(cores=7) == 3 and Ranks().threads(cores=2) == 2
+    assert ranks.label() == "rank 3/4: " and Ranks().label() == ""
+    with pytest.raises(ValueError, match="rank 4 of 4"):
+        Ranks.from_environment({"RANK": "4", "WORLD_SIZE": "4"})
+    with pytest.raises(ValueError, match="must be integers"):
+        Ranks.from_environment({"RANK": "one", "WORLD_SIZE": "4"})
+
+
+def test_a_case_travels_between_processes_by_name() -> None:
+    case = load_case("logistic_regression/loop")
+    assert pickle.loads(pickle.dumps(case)) is case
+
+
+def test_jobs_under_torchrun_must_match_its_processes(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    for key, value in {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(key, value)
+    assert main(["run", "logistic_regression/loop", "--jobs", "3"]) == 2
+    assert "--jobs 3: this process is one of 2 that torchrun started" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _as_rank(rank: int, world: int, port: int) -> Ranks:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
+    return Ranks.from_environment()
+
+
+def _records_rank(rank: int, port: int, out: Path) -> None:
+    """One rank of the two-rank grid; rank 0 pickles the gathered records into ``out``."""
+    from compare.core.sweep import sweep_group
+
+    ranks = _as_rank(rank, 2, port)
+    with sweep_group(ranks), pinned_threads(1):
+        runs = run_all(select(NAMES), **GRID, ranks=ranks)
+    assert (runs is None) == (rank != 0)
+    if runs is not None:
+        out.write_bytes(pickle.dumps([run.record() for run in runs]))
+
+
+def _spawn(target: object, *args: object) -> list[int | None]:
+    context = mp.get_context("spawn")
+    port = _free_port()
+    processes = [context.Process(target=target, args=(rank, port, *args)) for rank in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=900)  # a safety net against a hung test, far beyond the few seconds it takes
+    return [process.exitcode for process in processes]
+
+
+@pytest.mark.slow
+def test_two_ranks_write_the_same_records_as_one_process(tmp_path: Path) -> None:
+    assert _spawn(_records_rank, tmp_path / "records.pkl") == [0, 0]
+    spread = pickle.loads((tmp_path / "records.pkl").read_bytes())
+    with pinned_threads(1):
+        single = [run.record() for run in run_all(select(NAMES), **GRID)]
+    assert len(spread) == len(single) == 4 * 2 * 2  # 2 variants each of 2 concepts, 2 dtypes, 2 seeds
+    for index, (a, b) in enumerate(zip(spread, single, strict=True)):
+        assert a.keys() == b.keys()
+        for field in sorted(a.keys() - TIMED_FIELDS):
+            assert a[field] == b[field] or (a[field] != a[field] and b[field] != b[field]), (index, field)
+
+
+def _studies_rank(rank: int, port: int, out: Path) -> None:
+    """One rank of two running the quick studies of two concepts; rank 0 writes them into ``out``."""
+    from compare.core.sweep import sweep_group
+
+    ranks = _as_rank(rank, 2, port)
+    out.mkdir(exist_ok=True)
+    with sweep_group(ranks), pinned_threads(1):
+        outputs = run_studies(select(STUDY_CONCEPTS), out if ranks.leader else None, quick=True, ranks=ranks)
+    if outputs is not None:
+        (out / "outputs.pkl").write_bytes(pickle.dumps(outputs))
+
+
+@pytest.mark.slow
+def test_two_ranks_share_the_studies_and_rank_0_writes_their_files(tmp_path: Path) -> None:
+    assert _spawn(_studies_rank, tmp_path / "spread") == [0, 0]
+    spread = pickle.loads((tmp_path / "spread" / "outputs.pkl").read_bytes())
+    with pinned_threads(1):
+        single = run_studies(select(STUDY_CONCEPTS), tmp_path / "single", quick=True)
+    assert len(single) >= 2 and spread == single
+    files = {path.relative_to(tmp_path / "single").as_posix() for path in (tmp_path / "single").rglob("*.png")}
+    assert files and files == {path.relative_to(tmp_path / "spread").as_posix()
+                               for path in (tmp_path / "spread").rglob("*.png")}
+    assert files == {image for _, _, output in single for image in output.images}
+
+
+def _fails(problem_seed: int, dtype: np.dtype) -> Problem:
+    raise RuntimeError("a case that fails on purpose")
+
+
+def _dies(problem_seed: int, dtype: np.dtype) -> Problem:
+    os._exit(3)  # as a rank killed by the machine: no exception, no goodbye
+
+
+def _terminated(problem_seed: int, dtype: np.dtype) -> Problem:
+    os.kill(os.getpid(), signal.SIGTERM)  # as torchrun stops the survivors when another rank has failed
+    raise AssertionError("SIGTERM must stop the rank before this line")
+
+
+def _failing_rank(rank: int, port: int, out: Path, make_problem: object) -> None:
+    """One rank of a report whose second job (rank 1's first) fails; rank 0 pickles the error it raised."""
+    from compare.core.sweep import sweep_group
+
+    failing = Case("sweep_test", "broken", "a test-only case", make_problem, scratch=None, torch=None)  # type: ignore[arg-type]
+    register(failing)
+    ranks = _as_rank(rank, 2, port)
+    try:
+        with sweep_group(ranks):
+            make_report(out, names=["logistic_regression/loop", "sweep_test/broken"], seeds=range(1), quick=True,
+                        ranks=ranks)
+    except SweepFailed as error:
+        (out.parent / f"error-{rank}.txt").write_text(str(error))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("make_problem", "how"), [(_fails, "raises"), (_dies, "dies"), (_terminated, "stopped")])
+def test_a_failing_rank_leaves_the_previous_report_untouched(tmp_path: Path, make_problem: object,
+                                                             how: str) -> None:
+    out = tmp_path / "results"
+    out.mkdir()
+    previous = {"report.md": b"# the previous report\n", "report.json": b'{"kind": "partial"}\n',
+                "runs.json": b"[]\n"}
+    for name, data in previous.items():
+        (out / name).write_bytes(data)
+    exitcodes = _spawn(_failing_rank, out, make_problem)
+    assert sorted(path.name for path in out.iterdir()) == sorted(previous)  # no staging folder left either
+    assert {name: (out / name).read_bytes() for name in previous} == previous
+    error = (tmp_path / "error-0.txt").read_text()
+    if how == "raises":
+        assert exitcodes == [0, 0]
+        for rank in (0, 1):  # rank 0 broadcasts the failure, so rank 1 stops too instead of going on alone
+            assert ("sweep_test/broken cpu float64 seed=0 failed on rank 1: RuntimeError: a case that fails on "
+                    "purpose") in (tmp_path / f"error-{rank}.txt").read_text()
+    elif how == "dies":
+        assert exitcodes == [0, 3]
+        assert "rank 1 had not finished (last started: sweep_test/broken cpu float64 seed=0)" in error
+    else:
+        assert exitcodes == [0, 0]
+        assert "rank 1 had not finished (last started: sweep_test/broken cpu float64 seed=0)" in error
+        assert "rank 1 was stopped by SIGTERM" in (tmp_path / "error-1.txt").read_text()
+
+
+@settings(deadline=None)
+@given(costs=st.lists(st.floats(0.0, 1000.0), max_size=20), world=st.integers(1, 4))
+def test_dealing_by_cost_gives_every_job_to_one_rank(costs: list[float], world: int) -> None:
+    deal = deal_by_cost(costs, world)
+    assert sorted(index for share in deal for index in share) == list(range(len(costs)))
+    assert all(share == sorted(share) for share in deal) and deal == deal_by_cost(costs, world)
+
+
+def test_dealing_by_cost_separates_the_two_longest_studies() -> None:
+    # The full report's study seconds in study order (measured 2026-12-02): round-robin gives rank 1 both giants.
+    seconds = [3.6, 0.5, 11.3, 19.6, 10.9, 46.2, 15.7, 10.4, 25.8, 218.1, 5.6, 187.7]
+    assert {9, 11} <= set(Ranks(1, 2, 1, 2).share(len(seconds)))
+    deal = deal_by_cost(seconds, 2)
+    loads = [sum(seconds[i] for i in share) for share in deal]
+    assert (9 in deal[0]) != (11 in deal[0]) and max(loads) < 0.55 * sum(seconds)
