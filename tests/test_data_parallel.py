@@ -8,8 +8,6 @@ waited for through their pipes and process sentinels, never slept for.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -159,27 +157,26 @@ def test_ddp_on_two_gloo_processes_follows_the_scratch_ring() -> None:
 
 
 def test_a_rank_that_dies_does_not_hang_its_peer(gloo_pair) -> None:
-    """Rank 0 waits in an all-reduce for rank 1, which is killed: the next request fails at once naming rank 1,
-    and rank 0, stuck in its collective, is killed with it. (Last of the tests on the pooled pair.)"""
-    started = time.monotonic()
+    """Rank 0 waits in an all-reduce for rank 1, which is killed: the next request fails naming rank 1 (from the
+    dead process's sentinel, not from a deadline: waiting out the group's timeout would raise "did not answer
+    within", which the match rejects), and rank 0, stuck in its collective, is killed with it. No wall-clock
+    bound: on a loaded machine any fixed one can fail. (Last of the tests on the pooled pair.)"""
     gloo_pair.conns[0].send(("all_reduce", np.ones(5)))  # rank 0 now blocks in the collective
     gloo_pair.processes[1].kill()
     gloo_pair.processes[1].join(gloo_pair.timeout)
     with pytest.raises(tdp.RankFailed, match=r"rank 1 (died|cannot be reached)"):
         gloo_pair.request("observe")
     assert not gloo_pair.alive and all(not p.is_alive() for p in gloo_pair.processes)
-    assert time.monotonic() - started < gloo_pair.timeout / 2
 
 
 @pytest.mark.slow
 def test_a_rank_that_raises_is_reported_and_the_group_shut_down(gloo_pair) -> None:
-    started = time.monotonic()
+    """The error reply names the rank and its traceback (a hang would raise "did not answer within" instead)."""
     with pytest.raises(tdp.RankFailed, match=r"rank [01] raised:(.|\n)*unknown command 'no_such_command'"):
         gloo_pair.request("no_such_command")
     assert not gloo_pair.alive and all(not p.is_alive() for p in gloo_pair.processes)
     with pytest.raises(tdp.RankFailed, match="closed"):
         gloo_pair.request("step")
-    assert time.monotonic() - started < gloo_pair.timeout
 
 
 # ------------------------------------------------------------------ slow: 4 ranks, full runs, mp.spawn

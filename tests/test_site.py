@@ -53,6 +53,9 @@ from compare.report.studies import Study, StudyContext, StudyOutput
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CONCEPT = "logistic_regression"
+#: How long a DevTools reply may take before the browser counts as hung. Replies are waited for as they come
+#: (readiness, not a fixed wait); the bound only ends a hang, so it is generous for a loaded machine.
+HANG_GUARD = 600.0
 
 
 # ----------------------------------------------------------------------------------------------- unit tests
@@ -246,7 +249,7 @@ class Chromium:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
-        target = self.call("Target.createTarget", url="about:blank", timeout=60)["targetId"]  # cold start
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
         self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable", session=True)
@@ -265,7 +268,7 @@ class Chromium:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def call(self, method: str, *, session: bool = False, timeout: float = 30, **params: object) -> dict:
+    def call(self, method: str, *, session: bool = False, timeout: float = HANG_GUARD, **params: object) -> dict:
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params}
         if session:
@@ -280,7 +283,7 @@ class Chromium:
                 return reply["result"]
             self.events.append(reply)
 
-    def wait_for(self, method: str, timeout: float = 30) -> dict:
+    def wait_for(self, method: str, timeout: float = HANG_GUARD) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             for index, event in enumerate(self.events):
