@@ -177,10 +177,7 @@ def not_run_lines(names: Sequence[str]) -> list[str]:
     """``not run NAME: why`` for each case that ``names`` select (by concept, or all) but that cannot run here."""
     from compare.core.registry import unavailable
 
-    concepts = [name for name in names if "/" not in name]
-    if names and not concepts:
-        return []
-    return [f"not run {name}: {reason}" for name, reason in unavailable(concepts).items()]
+    return [f"not run {name}: {reason}" for name, reason in unavailable(names).items()]
 
 
 def cmd_run(args: argparse.Namespace, ranks: Ranks) -> int:

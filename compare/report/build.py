@@ -334,8 +334,7 @@ def _refuse_half_report(out_dir: Path, kind: str, names: Sequence[str]) -> None:
 def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], quick: bool,
                  ranks: Ranks) -> pd.DataFrame:
     cases = select(names)
-    concept_names = [name for name in names if "/" not in name]
-    not_run = unavailable(concept_names) if concept_names or not names else {}
+    not_run = unavailable(names)  # a case named in full is selected above or its absence is an error there
     kind = "quick" if quick else ("partial" if len(cases) < len(select()) else "full")
     _refuse_half_report(out_dir, kind, names)
     speed = load_speed_for_report(out_dir)
