@@ -21,10 +21,12 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ''
 
-# `make report JOBS=2`: the comparisons and studies in 2 processes (torchrun, docs/sweeps.md).
-JOBS ?= 1
+# The comparisons and studies in one process per core (torchrun, docs/sweeps.md); `make report JOBS=1` in one
+# process, `make report SEEDS=3` the multi-seed sweep (worst over the seeds; about three times as long).
+JOBS ?= $(shell $(PYTHON) -c 'import os; print(os.cpu_count() or 1)')
+SEEDS ?= 1
 report: $(STAMP)
-	$(PY) -m compare report --jobs $(JOBS)
+	$(PY) -m compare report --jobs $(JOBS) --seeds $(SEEDS)
 
 bench: $(STAMP)
 	$(PY) -m compare bench

@@ -314,7 +314,8 @@ def parity_sentence(records: Sequence[dict]) -> str:
 
 def gradient_check_section(cases: Sequence[Case], records: Sequence[dict]) -> list[str]:
     """The course's gradient check of every variant that declares one: the scratch backward against two-sided
-    differences of its own cost (float64), worst over seeds, with the course's thresholds."""
+    differences of its own cost (float64), worst over the seeds checked (a report checks its first seed), with
+    the course's thresholds."""
     checked = [case for case in cases if case.gradient_check is not None]
     if not checked:
         return []
@@ -330,6 +331,8 @@ def gradient_check_section(cases: Sequence[Case], records: Sequence[dict]) -> li
         rows.append([html.escape(case.variant), str(len(found)) if found else "&mdash;", _fmt(worst), verdict])
     intro = ("<p>The scratch gradients against centred differences of the scratch cost, "
              "<code>||grad - gradapprox|| / (||grad|| + ||gradapprox||)</code> in float64, worst over the seeds "
+             "checked: a report checks its first seed, while every seed's parity run compares each gradient "
+             "with autograd's at every step "
              f"(the course: below {GRADIENT_CHECK_SUSPICIOUS:.0e} is right, above {GRADIENT_CHECK_BOUND:.0e} is a bug)."
              + ("" if values else " It did not run in the last report (a quick report skips it).") + "</p>")
     return ['<h2 id="gradient-check">Gradient check</h2>', intro,
