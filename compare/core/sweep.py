@@ -2,9 +2,9 @@
 
 The launcher is PyTorch's own: ``torchrun`` (``python -m compare report --jobs N`` starts it for N local
 processes). Each process finds its place in the environment torchrun sets (``RANK``, ``WORLD_SIZE``,
-``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``), joins a ``gloo`` process group and runs the jobs ``rank, rank + world,
-rank + 2 world, ...`` of the sweep: a fixed round-robin share, the same on every launch, that deals the runs of
-one case (dtypes x seeds, adjacent in the grid) out to different ranks, so the costly cases are spread too.
+``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``), joins a ``gloo`` process group and runs its share of the sweep: a fixed
+round-robin deal (:meth:`Ranks.share`), the same on every launch, that deals the runs of one case (dtypes x
+seeds, adjacent in the grid) out to different ranks, so the costly cases are spread too.
 :func:`gather_sweep` sends every share to rank 0 (``dist.gather_object``), which puts the results back in grid
 order: rank 0 then holds exactly what one process would have produced, and alone writes the results.
 
@@ -91,9 +91,17 @@ class Ranks:
     def spread(self) -> bool:
         return self.world > 1
 
-    def share(self, count: int) -> range:
-        """The indices of this rank's jobs among ``count``: round-robin, the same on every launch."""
-        return range(self.rank, count, self.world)
+    def share(self, count: int) -> list[int]:
+        """The indices of this rank's jobs among ``count``, the same on every launch: round-robin whose first
+        rank moves on by one each round (round ``k`` deals to ranks ``k, k+1, ...`` mod W), so that a grid whose
+        jobs come in rounds alike (with one seed and two ranks, each case's float64 run, which carries the
+        gradient check, then its float32 run) does not give one rank every job of one kind, as plain
+        round-robin would."""
+        return [index for index in range(count) if self._dealt_to(index) == self.rank]
+
+    def _dealt_to(self, index: int) -> int:
+        turn, seat = divmod(index, self.world)
+        return (seat + turn) % self.world
 
     def threads(self, cores: int | None = None) -> int:
         """This process's share of the machine's cores (at least one): the threads its BLAS and torch get."""
@@ -186,8 +194,8 @@ def run_share(jobs: Sequence[J], run_one: Callable[[int, J], R], ranks: Ranks, d
               ) -> list[tuple[int, R]] | str:
     """Run this rank's share of ``jobs`` (``run_one(index, job)``), stopping early on a posted failure.
 
-    The share is :meth:`Ranks.share` (round-robin), or with ``costs`` (one rough figure per job) the deal of
-    :func:`deal_by_cost`. ``track`` wraps the share's indices (a progress bar). Returns ``[(index, result),
+    The share is :meth:`Ranks.share` (rotating round-robin), or with ``costs`` (one rough figure per job) the
+    deal of :func:`deal_by_cost`. ``track`` wraps the share's indices (a progress bar). Returns ``[(index, result),
     ...]``, or the failure message when one of its own jobs raised (posted under :data:`STOP_KEY` for the
     others). A single process runs every job in order and lets an error propagate.
     """

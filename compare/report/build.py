@@ -16,7 +16,8 @@ import math
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -56,6 +57,14 @@ SINGLE_PROCESS = Ranks()
 
 def progress(message: str) -> None:
     note(message)
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """A line with ``name``'s seconds once it is done: where a report's time goes besides runs and studies."""
+    started = time.perf_counter()
+    yield
+    progress(f"{name} ({time.perf_counter() - started:.1f}s)")
 
 
 def run_all(cases: Sequence[Case], *, dtypes: Sequence[str], devices: Sequence[str], seeds: Sequence[int],
@@ -352,18 +361,21 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
         atomic_write_json(stage / "runs.json", [run.record() for run in runs])
         atomic_write_json(stage / "report.json", {"kind": kind, "concepts": sorted({c.concept for c in cases}),
                                                   "seeds": len(seeds), "not_run": not_run})
-        concept_plots = _loss_plots(stage, runs)
+        with phase("loss plots"):
+            concept_plots = _loss_plots(stage, runs)
         studies = run_studies(cases, stage, quick=quick, ranks=ranks)
         assert studies is not None  # rank 0 holds every study's output
         env = environment()
         atomic_write_json(stage / "environment.json", env)
         write_markdown(stage, frame, studies, concept_plots, env, time.perf_counter() - started, speed, quick=quick,
                        not_run=not_run)
-        notebooks = write_notebooks(stage, cases)
-        write_site(stage, [run.record() for run in runs], studies, cases, published=out_dir,
-                   speed=speed_markdown(speed) if speed else "", banner=QUICK_NOTE if quick else "",
-                   notebooks={concept: path.relative_to(stage).as_posix() for concept, path in notebooks.items()},
-                   guides=guides_from_docs())
+        with phase("notebooks"):
+            notebooks = write_notebooks(stage, cases)
+        with phase("study site"):
+            write_site(stage, [run.record() for run in runs], studies, cases, published=out_dir,
+                       speed=speed_markdown(speed) if speed else "", banner=QUICK_NOTE if quick else "",
+                       notebooks={concept: path.relative_to(stage).as_posix() for concept, path in notebooks.items()},
+                       guides=guides_from_docs())
     return frame
 
 
