@@ -239,9 +239,13 @@ def test_a_quick_report_is_a_smoke_test(quick: Path) -> None:
     assert frame["scratch_seconds_per_step"].notna().tolist() == [True, False]
 
 
-def test_a_full_report_checks_gradients(written: Path) -> None:
+def test_a_full_report_checks_gradients_and_replays_on_its_first_seed(written: Path) -> None:
     frame = pd.read_csv(written / "parity.csv")
-    assert frame.loc[frame["dtype"] == "float64", "gradient_check"].lt(1e-5).all()
+    first, other = frame[frame["seed"] == 0], frame[frame["seed"] == 1]
+    assert first.loc[first["dtype"] == "float64", "gradient_check"].lt(1e-5).all()
+    assert frame.loc[frame["dtype"] == "float32", "gradient_check"].isna().all()
+    assert other["gradient_check"].isna().all() and len(other) == len(first) == 4  # yet every seed is compared
+    assert first["replayed"].all() and not other["replayed"].any()
     assert json.loads((written / "report.json").read_text())["kind"] == "partial"
 
 

@@ -358,6 +358,23 @@ def test_clipping_study_counts_the_same_steps_on_both_sides() -> None:
     assert (scratch_count == 10) == (low > spec.max_norm) and high >= low > 0
 
 
+def test_clipping_study_reads_the_reports_run_as_if_it_trained_it(tmp_path) -> None:
+    from compare.report.studies import StudyContext
+    from compare.studies.rnn_clipping import total_norms
+
+    (case,) = select(["rnn/lstm_tbptt"])
+    run = run_case(case, seed=0, dtype="float64", steps=6)
+    run.scratch.snapshots.clear()  # as a spread sweep sends it to rank 0: losses and scalars only
+    run.torch.snapshots.clear()
+    from_the_run = total_norms("lstm_tbptt", 6, StudyContext(tmp_path, runs=[run]))
+    trained_again = total_norms("lstm_tbptt", 6)
+    for read, trained in zip(from_the_run, trained_again, strict=True):
+        assert read.shape == (6,)
+        np.testing.assert_array_equal(read, trained)
+    other_seed = StudyContext(tmp_path, runs=[run_case(case, seed=1, dtype="float64", steps=2)])
+    assert other_seed.run_of("rnn/lstm_tbptt") is None  # the study reads seed 0 only, else trains it
+
+
 def test_clipping_study_plots_the_norms_it_is_given(tmp_path) -> None:
     from compare.studies.rnn_clipping import norms_figure
 

@@ -30,10 +30,13 @@ class Trajectory:
     """What one side did: ``losses[k]`` for every step, ``snapshots[k][key]`` at snapshot steps.
 
     ``diverged_at`` is the first step whose loss or arrays were NaN/Inf (then the run stopped there);
-    ``kink_crossings`` the steps left out of the comparison (:mod:`compare.core.kinks`).
+    ``kink_crossings`` the steps left out of the comparison (:mod:`compare.core.kinks`). ``scalars[k]`` holds
+    step ``k``'s one-number state entries (``state.total_norm``, ``state.lr``, ...) at every step: small
+    enough to travel with the losses where the snapshots do not (a spread sweep), for studies that read them.
     """
 
     losses: list[float] = field(default_factory=list)
+    scalars: list[dict[str, float]] = field(default_factory=list)
     snapshots: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     diverged_at: int | None = None
     kink_crossings: list[KinkCrossing] = field(default_factory=list)
@@ -41,6 +44,8 @@ class Trajectory:
     def record(self, step: int, observe: Callable[[], Observation], keep_arrays: bool) -> None:
         observation = observe()
         self.losses.append(float(observation.loss))
+        self.scalars.append({key: float(np.asarray(value).reshape(())) for key, value in observation.arrays.items()
+                             if key.startswith("state.") and np.size(value) == 1})
         finite = np.isfinite(observation.loss)
         if keep_arrays:
             arrays = {key: np.array(value, copy=True) for key, value in observation.arrays.items()}

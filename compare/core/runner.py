@@ -42,6 +42,8 @@ class CaseRun:
     #: The scratch side re-run alone: None if it reproduced its lock-step losses (or was not replayed), else
     #: what went wrong ("step k: ..."): a side that leans on the torch side cannot train alone.
     replay_problem: str | None = None
+    #: Whether that replay ran (not for a case with ``couple``, nor for a run that did not ask for it).
+    replayed: bool = False
     scratch_timing: Timing | None = None
     torch_timing: Timing | None = None
 
@@ -87,6 +89,7 @@ class CaseRun:
             "worst": self.parity.worst[self.parity.worst_category].record() if self.parity.worst else None,
             "gradient_check": self.gradient_check,
             "replay_problem": self.replay_problem,
+            "replayed": self.replayed,
             "final_loss_scratch": self.scratch.losses[-1] if self.scratch.losses else None,
             "final_loss_torch": self.torch.losses[-1] if self.torch.losses else None,
             "scratch_seconds_per_step": self.scratch_timing.median if self.scratch_timing else None,
@@ -186,6 +189,7 @@ def run_case(case: Case, *, seed: int = 0, dtype: str = "float64", device: str =
     if replay:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             run.replay_problem = replay_scratch(case, seed, dtype, scratch_run)
+        run.replayed = case.couple is None
     if gradient_check and case.gradient_check is not None:
         run.gradient_check = float(case.gradient_check(case.make_problem(seed, np.dtype(np.float64))))
     return run

@@ -363,7 +363,7 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
                                                   "seeds": len(seeds), "not_run": not_run})
         with phase("loss plots"):
             concept_plots = _loss_plots(stage, runs)
-        studies = run_studies(cases, stage, quick=quick, ranks=ranks)
+        studies = run_studies(cases, stage, quick=quick, ranks=ranks, runs=runs)
         assert studies is not None  # rank 0 holds every study's output
         env = environment()
         atomic_write_json(stage / "environment.json", env)
@@ -379,24 +379,26 @@ def _make_report(out_dir: Path, *, names: Sequence[str], seeds: Sequence[int], q
     return frame
 
 
-def run_studies(cases: Sequence[Case], stage: Path | None, *, quick: bool, ranks: Ranks = SINGLE_PROCESS
-                ) -> list[tuple[str, str, StudyOutput]] | None:
+def run_studies(cases: Sequence[Case], stage: Path | None, *, quick: bool, ranks: Ranks = SINGLE_PROCESS,
+                runs: Sequence[CaseRun] = ()) -> list[tuple[str, str, StudyOutput]] | None:
     """``(concept, title, output)`` of every study of the concepts of ``cases``, its files written into ``stage``.
 
     In a spread sweep the studies are dealt out by their :attr:`Study.seconds` (longest first); each rank runs
     its studies into a folder of its own and sends their files to rank 0 with their outputs, and rank 0 writes
     the files into ``stage`` and returns every output in study order (the other ranks, ``stage`` None, return
-    None)."""
+    None). A study that reads the report's ``runs`` (:attr:`Study.reads_runs`) runs where they are, in rank 0,
+    after the others."""
     concepts = {case.concept for case in cases}
     chosen = [study for study in all_studies() if study.concept in concepts]
+    dealt = [study for study in chosen if not study.reads_runs]
     mine, finished = len(chosen), 0
 
     def run_one(index: int, study: Study) -> tuple[StudyOutput, dict[str, bytes]]:
         nonlocal finished
         started = time.perf_counter()
-        if not ranks.spread:
+        if not ranks.spread or study.reads_runs:
             assert stage is not None
-            output, files = study.run(StudyContext(stage, quick=quick)), {}
+            output, files = study.run(StudyContext(stage, quick=quick, runs=runs if study.reads_runs else ())), {}
         else:
             with tempfile.TemporaryDirectory(prefix="dlparity-study-") as folder:
                 output = study.run(StudyContext(Path(folder), quick=quick))
@@ -408,19 +410,22 @@ def run_studies(cases: Sequence[Case], stage: Path | None, *, quick: bool, ranks
 
     def track(indices: Sequence[int]) -> Iterable[int]:
         nonlocal mine
-        mine = len(indices)
+        mine = len(indices) + (len(chosen) - len(dealt) if ranks.spread and ranks.leader else 0)
         return tracked(indices, desc=f"{ranks.label()}studies", unit="study",
                        line=ranks.local_rank if ranks.spread else None)
 
-    outputs = gather_sweep(run_share(chosen, run_one, ranks, lambda study: f"study {study.name!r}", track,
-                                     costs=[study.seconds for study in chosen]), ranks)
+    studies = dealt if ranks.spread else chosen
+    outputs = gather_sweep(run_share(studies, run_one, ranks, lambda study: f"study {study.name!r}", track,
+                                     costs=[study.seconds for study in studies]), ranks)
     if outputs is None:
         return None
     assert stage is not None
     for _, files in outputs:
         for relative, data in files.items():
             atomic_write_bytes(stage / relative, data)
-    return [(study.concept, study.title, output) for study, (output, _) in zip(chosen, outputs, strict=True)]
+    done = dict(zip((study.name for study in studies), outputs, strict=True))
+    return [(study.concept, study.title, done[study.name][0] if study.name in done else run_one(0, study)[0])
+            for study in chosen]
 
 
 def load_speed_for_report(out_dir: Path) -> SpeedReport | None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from compare.core.progress import tracked
+from compare.core.runner import CaseRun
 
 T = TypeVar("T")
 
@@ -31,6 +32,13 @@ class StudyContext:
     out_dir: Path
     quick: bool = False
     written: list[str] = field(default_factory=list)
+    #: The report's own runs, for a study that declares ``reads_runs`` (empty for the others).
+    runs: Sequence[CaseRun] = ()
+
+    def run_of(self, name: str, *, dtype: str = "float64", seed: int = 0, device: str = "cpu") -> CaseRun | None:
+        """The report's run of case ``name`` (``"rnn/lstm_chars"``) in that mode, or None if it made none."""
+        return next((run for run in self.runs if (run.case.name, run.dtype, run.seed, run.device)
+                     == (name, dtype, seed, device)), None)
 
     def steps(self, full: int) -> int:
         """``full`` steps (or items), or in a quick report ``full // QUICK_FRACTION`` (at least 2)."""
@@ -59,13 +67,15 @@ class StudyOutput:
 class Study:
     """A report section. ``seconds``: roughly what its full run takes on a 2-core machine, used only to deal
     the studies out to the processes of a spread report (longest first); a wrong figure costs balance, never
-    a result."""
+    a result. ``reads_runs``: the study reads the report's own runs (:attr:`StudyContext.runs`) instead of
+    training again, so it runs in the process that holds them, after them."""
 
     name: str
     concept: str
     title: str
     run: Callable[[StudyContext], StudyOutput]
     seconds: float = 10.0
+    reads_runs: bool = False
 
 
 #: The plug-in package whose modules register the studies.
