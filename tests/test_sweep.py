@@ -14,6 +14,8 @@ import os
 import pickle
 import signal
 import socket
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -43,6 +45,7 @@ TIMED_FIELDS = {"scratch_seconds_per_step", "torch_seconds_per_step", "scratch_s
 BENCH = ["bench", "--quick", "--device", "cpu", "--dtype", "float64", "logistic_regression", "deep_net"]
 #: What identifies a bench row (the rest is measured).
 ROW_KEY = ["section", "name", "backend", "device", "dtype", "m", "width", "depth"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @settings(deadline=None)  # no test depends on the machine's speed
@@ -311,3 +314,46 @@ def test_a_failing_bench_rank_leaves_the_previous_speed_files_untouched(tmp_path
         assert exitcodes == [0, 3]
         assert "rank 1 had not finished (last started: a failing section)" in error
 
+
+#: The quick report that two emulated machines share.
+LOOPBACK = ["normalization"]
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Kill a launcher and its workers (its own session) if a failed test left it running."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.mark.slow
+def test_two_machines_on_loopback_write_the_same_records_as_one_process(tmp_path: Path) -> None:
+    """Two torchrun agents, each a "machine" with one process, meet through a c10d rendezvous on 127.0.0.1 (node 0
+    hosts its store), as on a cluster: whichever gets rank 0 writes its ``--out``; the other writes nothing."""
+    port = _free_port()
+    nodes = []
+    with contextlib.ExitStack() as logs_open:
+        for node in (0, 1):
+            command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                       "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", f"loop{port}",
+                       "--rdzv-conf", f"is_host={int(node == 0)}", "--local-addr", "127.0.0.1", "--max-restarts",
+                       "0", "-m", "compare", "report", *LOOPBACK, "--quick", "--out", str(tmp_path / f"node{node}")]
+            log = logs_open.enter_context((tmp_path / f"node{node}.log").open("w"))
+            nodes.append(subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+            logs_open.callback(_stop_group, nodes[-1])
+        exitcodes = [node.wait(timeout=900) for node in nodes]  # a guard against a hang, not a deadline
+    logs = [(tmp_path / f"node{node}.log").read_text() for node in (0, 1)]
+    assert exitcodes == [0, 0], logs
+    written = [node for node in (0, 1) if (tmp_path / f"node{node}" / "runs.json").is_file()]
+    assert len(written) == 1 and not (tmp_path / f"node{1 - written[0]}").exists()
+    assert "rank 0/2" in logs[written[0]] and "rank 1/2" in logs[1 - written[0]]
+    spread = json.loads((tmp_path / f"node{written[0]}" / "runs.json").read_text())
+    with pinned_threads(1):  # a quick report runs on one thread
+        runs = run_all(select(LOOPBACK), dtypes=["float64"], devices=["cpu"], seeds=[0], quick=True)
+    single = json.loads(json.dumps([run.record() for run in runs], default=str))  # as runs.json holds them
+    assert len(spread) == len(single) == 2
+    for index, (a, b) in enumerate(zip(spread, single, strict=True)):
+        assert a.keys() == b.keys()
+        for field in sorted(a.keys() - TIMED_FIELDS):
+            assert a[field] == b[field] or (a[field] != a[field] and b[field] != b[field]), (index, field)
