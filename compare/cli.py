@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="repeatable (default: float32 and float64)")
     bench.add_argument("--quick", action="store_true", help="tiny sweeps, under a minute, for a smoke test")
     bench.add_argument("--threads", type=_positive_int,
-                       help="threads for NumPy's BLAS and torch alike (default: all cores)")
+                       help="threads for NumPy's BLAS and torch alike (default: all cores; with --jobs, one per "
+                            "core of each process's own)")
     bench.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                        help="wall time, or this process's CPU time (robust to a busy machine; use with --threads 1)")
     bench.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
