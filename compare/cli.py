@@ -101,10 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="repeatable (default: float32 and float64)")
     bench.add_argument("--quick", action="store_true", help="tiny sweeps, under a minute, for a smoke test")
     bench.add_argument("--threads", type=_positive_int,
-                       help="threads for NumPy's BLAS and torch alike (default: all cores)")
+                       help="threads for NumPy's BLAS and torch alike (default: all cores; with --jobs, one per "
+                            "core of each process's own)")
     bench.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                        help="wall time, or this process's CPU time (robust to a busy machine; use with --threads 1)")
     bench.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+    bench.add_argument("--jobs", type=_positive_int, metavar="N",
+                       help="measure the sections in N local processes, each on its own cores (torchrun; see "
+                            "docs/sweeps.md)")
 
     notebooks = commands.add_parser("notebooks", help="write one Jupyter notebook per concept (no run needed)")
     notebooks.add_argument("concepts", nargs="*", metavar="CONCEPT", help="concepts (default: all)")
@@ -232,14 +236,16 @@ def cmd_report(args: argparse.Namespace, ranks: Ranks) -> int:
     return 1 if failed else 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench(args: argparse.Namespace, ranks: Ranks) -> int:
     from compare.perf.bench import run_bench
     from compare.report.build import progress
     from compare.report.environment import environment
     from compare.report.speed import write_speed
 
     bench = run_bench(concepts=args.concepts, device=args.device, dtypes=args.dtype or ("float32", "float64"),
-                      quick=args.quick, threads=args.threads, clock=args.clock, progress=progress)
+                      quick=args.quick, threads=args.threads, clock=args.clock, progress=progress, ranks=ranks)
+    if bench is None:  # another rank of a spread bench: rank 0 writes
+        return 0
     report = write_speed(args.out, bench, environment(bench.threads))
     frame = bench.frame
     print(f"wrote {args.out}/speed.csv ({len(frame)} rows), speed.json, speed.md and {len(report.images)} plots")
@@ -270,8 +276,8 @@ def cmd_index() -> int:
 
 
 def _sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    """``run`` or ``report``: in this process, or spread over ``--jobs`` local processes, or as one rank of a
-    sweep that torchrun started (its environment names the rank)."""
+    """``run``, ``report`` or ``bench``: in this process, or spread over ``--jobs`` local processes, or as one
+    rank of a sweep that torchrun started (its environment names the rank)."""
     from compare.core.sweep import Ranks, SweepFailed, local_launch, sweep_group
 
     ranks = Ranks.from_environment()
@@ -288,7 +294,7 @@ def _sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
                          f"on this machine; leave --jobs out under torchrun")
     try:
         with sweep_group(ranks):
-            return cmd_run(args, ranks) if args.command == "run" else cmd_report(args, ranks)
+            return {"run": cmd_run, "report": cmd_report, "bench": cmd_bench}[args.command](args, ranks)
     except SweepFailed as error:
         print(f"error: {ranks.label()}the sweep failed, nothing was written: {error}", file=sys.stderr)
         return 1
@@ -304,10 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_index()
         if args.command == "list":
             return cmd_list()
-        if args.command in ("run", "report"):
+        if args.command in ("run", "report", "bench"):
             return _sweep(args, argv)
-        if args.command == "bench":
-            return cmd_bench(args)
         if args.command == "notebooks":
             return cmd_notebooks(args)
         if args.command == "check":

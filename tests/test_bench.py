@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,9 @@ from compare.perf.bench import (
     MIN_FRACTION_OF_PEAK,
     BenchResult,
     DensePoint,
+    Section,
     add_fractions,
+    bench_deal,
     bench_frame,
     dense_flops,
     interleaved_timings,
@@ -32,8 +36,8 @@ from compare.perf.bench import (
     target_verdicts,
 )
 from compare.perf.microbench import CONCEPT_BENCHES, MICROBENCH, concept_benches
-from compare.perf.timing import numpy_blas, pinned_threads, portable_library_path, thread_settings
-from compare.report.speed import base_point, crossover, load_speed, seconds_text, speed_markdown, sweep
+from compare.perf.timing import numpy_blas, pinned_cores, pinned_threads, portable_library_path, thread_settings
+from compare.report.speed import SpeedReport, base_point, crossover, load_speed, seconds_text, speed_markdown, sweep
 
 
 @pytest.fixture(scope="module")
@@ -387,3 +391,64 @@ def test_lstm_matmuls_are_the_products_of_the_counted_flops(monkeypatch: pytest.
                         real(a, b))
     matmuls()
     assert len(counted) == 6 * T + 3 and sum(counted) == rnn_cases.lstm_matmul_flops(m, n_h, n_h, T, 10)
+
+
+# --- a bench spread over ranks (``bench --jobs N``) ---------------------------------------------------------------
+
+def test_each_rank_s_rows_are_divided_by_that_rank_s_own_peak() -> None:
+    rows = []
+    for rank, peak in ((0, 100.0), (1, 50.0)):
+        common = dict(backend="scratch", device="cpu", dtype="float32", rank=rank)
+        rows += [dict(common, section="matmul_peak", name="matmul 256x256", gflops=peak),
+                 dict(common, section="dense", name="sweep", gflops=25.0)]
+    frame = _frame(rows)
+    dense = frame[frame["section"] == "dense"]
+    assert list(dense["peak_gflops"]) == [100.0, 50.0] and list(dense["fraction_of_peak"]) == [0.25, 0.5]
+
+
+def test_the_deal_gives_each_rank_its_own_peak_and_every_other_section_once() -> None:
+    sections = [Section(title, list, seconds) for title, seconds in
+                (("matmul peak", 1.0), ("a", 47.0), ("b", 12.0), ("c", 4.0), ("d", 3.0), ("e", 1.0))]
+    deal = bench_deal(sections, 2)
+    assert [share[0] for share in deal] == [0, 1]  # jobs 0 and 1 are the peaks of ranks 0 and 1
+    assert sorted(index for share in deal for index in share) == list(range(2 + len(sections) - 1))
+    loads = [sum(sections[index - 1].seconds for index in share[1:]) for share in deal]
+    assert sorted(loads) == [20.0, 47.0]  # the longest alone on one rank, the rest on the other
+
+
+def test_a_spread_bench_result_says_how_each_rank_ran() -> None:
+    frame = bench_frame([dict(section="matmul_peak", name="matmul 256x256", backend="scratch", device="cpu",
+                              dtype="float32", seconds=1e-3, gflops=33.0, rank=rank) for rank in (0, 1)])
+    settings = {"torch_threads": 1, "blas": [{"library": "openblas", "version": "0", "threads": 1, "numpy": True}]}
+    ranks = tuple({"rank": rank, "node": 0, "local_rank": rank, "local_world": 2, "threads": 1, "cores": [rank],
+                   "available_cores": 2, "sections": {"matmul peak": 0.5}, "seconds": 0.5,
+                   "thread_settings": settings} for rank in (0, 1))
+    result = BenchResult(frame, [], settings, 1, 2.0, True, "wall", (0.5, 0.25, 0.125), ranks)
+    again = BenchResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again.ranks == ranks and list(again.frame["rank"]) == [0, 1]
+    assert "ranks" not in BenchResult(frame, [], settings, 1, 2.0, True, "wall", (0, 0, 0)).to_json()
+    text = speed_markdown(SpeedReport(result, {"cpu": "a CPU", "cpu_count": 2}))
+    assert "spread over 2 processes" in text and "### Spread over 2 processes" in text
+    assert "| 1 | 0 | 1 | 1 | matmul peak (0.5 s) |" in text  # rank 1 on machine 0, 1 thread, core 1
+    assert "| rank | backend | device | dtype |" in text  # one matmul peak per rank
+
+
+def test_pinned_cores_pins_the_threads_already_running_and_restores_them() -> None:
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this OS")
+    before = os.sched_getaffinity(0)
+    core = min(before)
+    started, release = threading.Event(), threading.Event()
+    worker = threading.Thread(target=lambda: (started.set(), release.wait()))
+    worker.start()
+    started.wait()
+    try:
+        with pinned_cores([core]) as cores:
+            assert cores == [core] and os.sched_getaffinity(worker.native_id) == {core}
+            assert os.sched_getaffinity(0) == {core}
+        assert os.sched_getaffinity(worker.native_id) == before and os.sched_getaffinity(0) == before
+        with pinned_cores(None) as cores:
+            assert cores is None and os.sched_getaffinity(0) == before
+    finally:
+        release.set()
+        worker.join()

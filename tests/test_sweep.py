@@ -8,10 +8,15 @@ count, so only runs with the same threads per process are expected to agree bit 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import pickle
 import signal
 import socket
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +29,7 @@ from compare.cli import main
 from compare.core.problem import Problem
 from compare.core.registry import Case, load_case, register, select
 from compare.core.sweep import Ranks, SweepFailed, deal_by_cost
+from compare.perf.microbench import ConceptBench, register_concept_bench
 from compare.perf.timing import pinned_threads
 from compare.report.build import make_report, run_all, run_studies
 
@@ -35,6 +41,11 @@ STUDY_CONCEPTS = ["augmentation", "normalization"]
 #: The fields that carry no time: they must be bit-identical between a spread and a single-process run.
 TIMED_FIELDS = {"scratch_seconds_per_step", "torch_seconds_per_step", "scratch_seconds_spread",
                 "torch_seconds_spread", "load_per_core"}
+#: A quick bench of these concepts has every kind of section: peak, dispatch, concepts, vectorization, dense.
+BENCH = ["bench", "--quick", "--device", "cpu", "--dtype", "float64", "logistic_regression", "deep_net"]
+#: What identifies a bench row (the rest is measured).
+ROW_KEY = ["section", "name", "backend", "device", "dtype", "m", "width", "depth"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @settings(deadline=None)  # no test depends on the machine's speed
@@ -53,6 +64,18 @@ def test_the_rotating_deal_spreads_a_grid_of_alike_rounds(cases: int, world: int
     costs = [heavy if index % world == 0 else 1.0 for index in range(cases * world)]
     loads = [sum(costs[i] for i in Ranks(rank, world, rank, world).share(len(costs))) for rank in range(world)]
     assert max(loads) - min(loads) <= heavy
+
+
+@settings(deadline=None)
+@given(available=st.sets(st.integers(0, 63), max_size=20), local_world=st.integers(1, 6))
+def test_local_ranks_take_disjoint_equal_shares_of_the_cores(available: set[int], local_world: int) -> None:
+    shares = [Ranks(rank, local_world, rank, local_world).cores(available) for rank in range(local_world)]
+    if len(available) < local_world:  # not a core each: nobody is pinned, they share all of them
+        assert shares == [None] * local_world
+        return
+    assert len({len(share) for share in shares}) == 1 and len(shares[0]) == len(available) // local_world
+    pinned = [core for share in shares for core in share]
+    assert len(pinned) == len(set(pinned)) and set(pinned) <= available
 
 
 def test_ranks_come_from_torchruns_environment() -> None:
@@ -224,3 +247,123 @@ def test_dealing_by_cost_separates_the_two_longest_studies() -> None:
     deal = deal_by_cost(seconds, 2)
     loads = [sum(seconds[i] for i in share) for share in deal]
     assert (9 in deal[0]) != (11 in deal[0]) and max(loads) < 0.55 * sum(seconds)
+
+
+def _rows(out: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    data = json.loads((out / "speed.json").read_text())
+    return data["rows"], data.get("ranks", [])
+
+
+@pytest.mark.slow
+def test_two_ranks_bench_the_same_rows_as_one_process(tmp_path: Path) -> None:
+    assert main([*BENCH, "--jobs", "2", "--out", str(tmp_path / "spread")]) == 0  # torchrun, two processes
+    assert main([*BENCH, "--jobs", "1", "--out", str(tmp_path / "single")]) == 0  # this process, as today
+    spread, ranks = _rows(tmp_path / "spread")
+    single, no_ranks = _rows(tmp_path / "single")
+    assert no_ranks == [] and {row["rank"] for row in single} == {None}
+    keys = Counter(tuple(row[k] for k in ROW_KEY) for row in spread)
+    peak_rows = Counter(tuple(row[k] for k in ROW_KEY) for row in single if row["section"] == "matmul_peak")
+    assert keys == Counter(tuple(row[k] for k in ROW_KEY) for row in single) + peak_rows  # each rank's own peak
+    assert [rank["rank"] for rank in ranks] == [0, 1] and {row["rank"] for row in spread} == {0, 1}
+    titles = [title for rank in ranks for title in rank["sections"]]
+    assert titles.count("matmul peak") == 2 and len(set(titles)) == len(titles) - 1
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if available >= 2:  # a core of its own each, one thread per core
+        assert not set(ranks[0]["cores"]) & set(ranks[1]["cores"])
+        assert all(rank["threads"] == len(rank["cores"]) for rank in ranks)
+    else:
+        assert [rank["cores"] for rank in ranks] == [None, None] and all(rank["threads"] == 1 for rank in ranks)
+    for row in spread:  # every fraction of peak is against the peak of the rank that measured the row
+        if row["peak_gflops"] is not None:
+            own = [other["gflops"] for other in spread if other["rank"] == row["rank"]
+                   and (other["section"] == "matmul_peak" or (other["section"] == "targets"
+                                                               and other["name"].startswith("matmul")))
+                   and (other["backend"], other["dtype"]) == (row["backend"], row["dtype"])]
+            assert row["peak_gflops"] == max(own), row["name"]
+    assert "### Spread over 2 processes" in (tmp_path / "spread" / "speed.md").read_text()
+
+
+def _bench_section_fails(plan: object) -> list[dict[str, object]]:
+    raise RuntimeError("a section that fails on purpose")
+
+
+def _bench_section_dies(plan: object) -> list[dict[str, object]]:
+    os._exit(3)
+
+
+def _failing_bench_rank(rank: int, port: int, out: Path, measure: object) -> None:
+    """One rank of a quick bench with a section that fails; the deal (by declared seconds) gives it to rank 1."""
+    register_concept_bench(ConceptBench("logistic_regression", "a failing section", measure, quick_seconds=0.1))
+    _as_rank(rank, 2, port)
+    with (out.parent / f"stderr-{rank}.txt").open("w") as stderr, contextlib.redirect_stderr(stderr):
+        status = main(["bench", "--quick", "--device", "cpu", "--dtype", "float64", "logistic_regression",
+                       "--out", str(out)])
+    (out.parent / f"status-{rank}.txt").write_text(str(status))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("measure", "how"), [(_bench_section_fails, "raises"), (_bench_section_dies, "dies")])
+def test_a_failing_bench_rank_leaves_the_previous_speed_files_untouched(tmp_path: Path, measure: object,
+                                                                       how: str) -> None:
+    out = tmp_path / "results"
+    (out / "plots").mkdir(parents=True)
+    previous = {"speed.csv": b"section,name\n", "speed.json": b'{"rows": []}\n', "speed.md": b"## Speed\n",
+                "plots/speed_gflops.png": b"not a png"}
+    for name, data in previous.items():
+        (out / name).write_bytes(data)
+    exitcodes = _spawn(_failing_bench_rank, out, measure)
+    assert sorted(path.relative_to(out).as_posix() for path in out.rglob("*") if path.is_file()) == sorted(previous)
+    assert {name: (out / name).read_bytes() for name in previous} == previous
+    assert (tmp_path / "status-0.txt").read_text() == "1"  # rank 0 says the bench failed
+    error = (tmp_path / "stderr-0.txt").read_text()
+    assert "the sweep failed, nothing was written" in error
+    if how == "raises":
+        assert exitcodes == [0, 0]
+        assert "a failing section failed on rank 1: RuntimeError: a section that fails on purpose" in error
+    else:
+        assert exitcodes == [0, 3]
+        assert "rank 1 had not finished (last started: a failing section)" in error
+
+
+#: The quick report that two emulated machines share.
+LOOPBACK = ["normalization"]
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Kill a launcher and its workers (its own session) if a failed test left it running."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.mark.slow
+def test_two_machines_on_loopback_write_the_same_records_as_one_process(tmp_path: Path) -> None:
+    """Two torchrun agents, each a "machine" with one process, meet through a c10d rendezvous on 127.0.0.1 (node 0
+    hosts its store), as on a cluster: whichever gets rank 0 writes its ``--out``; the other writes nothing."""
+    port = _free_port()
+    nodes = []
+    with contextlib.ExitStack() as logs_open:
+        for node in (0, 1):
+            command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                       "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", f"loop{port}",
+                       "--rdzv-conf", f"is_host={int(node == 0)}", "--local-addr", "127.0.0.1", "--max-restarts",
+                       "0", "-m", "compare", "report", *LOOPBACK, "--quick", "--out", str(tmp_path / f"node{node}")]
+            log = logs_open.enter_context((tmp_path / f"node{node}.log").open("w"))
+            nodes.append(subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+            logs_open.callback(_stop_group, nodes[-1])
+        exitcodes = [node.wait(timeout=900) for node in nodes]  # a guard against a hang, not a deadline
+    logs = [(tmp_path / f"node{node}.log").read_text() for node in (0, 1)]
+    assert exitcodes == [0, 0], logs
+    written = [node for node in (0, 1) if (tmp_path / f"node{node}" / "runs.json").is_file()]
+    assert len(written) == 1 and not (tmp_path / f"node{1 - written[0]}").exists()
+    assert "rank 0/2" in logs[written[0]] and "rank 1/2" in logs[1 - written[0]]
+    spread = json.loads((tmp_path / f"node{written[0]}" / "runs.json").read_text())
+    with pinned_threads(1):  # a quick report runs on one thread
+        runs = run_all(select(LOOPBACK), dtypes=["float64"], devices=["cpu"], seeds=[0], quick=True)
+    single = json.loads(json.dumps([run.record() for run in runs], default=str))  # as runs.json holds them
+    assert len(spread) == len(single) == 2
+    for index, (a, b) in enumerate(zip(spread, single, strict=True)):
+        assert a.keys() == b.keys()
+        for field in sorted(a.keys() - TIMED_FIELDS):
+            assert a[field] == b[field] or (a[field] != a[field] and b[field] != b[field]), (index, field)

@@ -604,4 +604,5 @@ def conv_verdicts(frame) -> list[dict[str, object]]:
     return lines
 
 
-register_concept_bench(ConceptBench("conv", "Conv layer forward + backward", conv_bench_rows, conv_verdicts))
+register_concept_bench(ConceptBench("conv", "Conv layer forward + backward", conv_bench_rows, conv_verdicts,
+                                    seconds=35.0, quick_seconds=1.2))

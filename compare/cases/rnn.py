@@ -537,4 +537,5 @@ def lstm_verdicts(frame) -> list[dict[str, object]]:
     return [verdict(target, ratio, goal, ratio <= LSTM_RATIO_GOAL, text)]
 
 
-register_concept_bench(ConceptBench("rnn", "LSTM forward + backward", lstm_bench_rows, lstm_verdicts))
+register_concept_bench(ConceptBench("rnn", "LSTM forward + backward", lstm_bench_rows, lstm_verdicts,
+                                    seconds=5.0, quick_seconds=0.9))

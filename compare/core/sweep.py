@@ -107,6 +107,22 @@ class Ranks:
         """This process's share of the machine's cores (at least one): the threads its BLAS and torch get."""
         return max(1, (cores or os.cpu_count() or 1) // self.local_world)
 
+    def cores(self, available: Iterable[int]) -> list[int] | None:
+        """This process's own cores among ``available`` (the ones this machine lets it run on): local rank ``r``
+        of ``L`` takes the ``r``-th of ``L`` equal, disjoint slices of the sorted list (a remainder of fewer than
+        ``L`` cores is left unused, so every rank has as many). None when there are fewer cores than local
+        processes: they cannot each have one, so they share them all."""
+        available = sorted(available)
+        size = len(available) // self.local_world
+        if size == 0:
+            return None
+        return available[self.local_rank * size:(self.local_rank + 1) * size]
+
+    @property
+    def node(self) -> int:
+        """The index of this machine among the sweep's (torchrun's ``GROUP_RANK``; 0 without torchrun)."""
+        return int(os.environ.get("GROUP_RANK", "0")) if self.spread else 0
+
     def label(self) -> str:
         """``"rank 1/2: "`` in a spread sweep, ``""`` in a single process (progress lines say who wrote them)."""
         return f"rank {self.rank}/{self.world}: " if self.spread else ""
@@ -190,21 +206,25 @@ def _unfinished(world: int) -> str:
 
 
 def run_share(jobs: Sequence[J], run_one: Callable[[int, J], R], ranks: Ranks, describe: Callable[[J], str],
-              track: Callable[[Sequence[int]], Iterable[int]] = iter, costs: Sequence[float] | None = None
-              ) -> list[tuple[int, R]] | str:
+              track: Callable[[Sequence[int]], Iterable[int]] = iter, costs: Sequence[float] | None = None,
+              deal: Sequence[Sequence[int]] | None = None) -> list[tuple[int, R]] | str:
     """Run this rank's share of ``jobs`` (``run_one(index, job)``), stopping early on a posted failure.
 
     The share is :meth:`Ranks.share` (rotating round-robin), or with ``costs`` (one rough figure per job) the
-    deal of :func:`deal_by_cost`. ``track`` wraps the share's indices (a progress bar). Returns ``[(index, result),
-    ...]``, or the failure message when one of its own jobs raised (posted under :data:`STOP_KEY` for the
-    others). A single process runs every job in order and lets an error propagate.
+    deal of :func:`deal_by_cost`, or ``deal[rank]`` when the caller dealt the jobs itself (every job to exactly
+    one rank, the same deal on every rank). ``track`` wraps the share's indices (a progress bar). Returns
+    ``[(index, result), ...]``, or the failure message when one of its own jobs raised (posted under
+    :data:`STOP_KEY` for the others). A single process runs every job in order and lets an error propagate.
     """
     if not ranks.spread:
         return [(index, run_one(index, jobs[index])) for index in track(range(len(jobs)))]
     store = _store()
     store.delete_key(_done_key(ranks.rank))  # done with an earlier sweep of this run, not with this one
     _agree_on_jobs(jobs, describe, ranks)
-    share = ranks.share(len(jobs)) if costs is None else deal_by_cost(costs, ranks.world)[ranks.rank]
+    if deal is not None:
+        share = deal[ranks.rank]
+    else:
+        share = ranks.share(len(jobs)) if costs is None else deal_by_cost(costs, ranks.world)[ranks.rank]
     done = []
     for index in track(share):
         if store.check([STOP_KEY]):
@@ -284,3 +304,18 @@ def _failure(gathered: Sequence[list[tuple[int, R]] | str]) -> str | None:
     """The first failure posted (the cause: later ones may be its consequences), else None."""
     stop = _stop_message()
     return stop if stop is not None else next((part for part in gathered if isinstance(part, str)), None)
+
+
+def gather_to_leader(value: R, ranks: Ranks) -> list[R] | None:
+    """Every rank's ``value`` to rank 0, in rank order (None elsewhere; ``[value]`` in a single process): what
+    each rank reports of itself after a :func:`gather_sweep` that succeeded, such as the threads and cores it
+    ran on. A rank lost here raises :class:`SweepFailed` on the ranks still there."""
+    if not ranks.spread:
+        return [value]
+    gathered: list[R | None] | None = [None] * ranks.world if ranks.leader else None
+    try:
+        dist.gather_object(value, gathered, dst=0)
+    except (RuntimeError, dist.DistError) as error:
+        raise SweepFailed(f"rank {ranks.rank}: a rank was lost after its share was done "
+                          f"({str(error).splitlines()[0][:160]})") from error
+    return gathered  # type: ignore[return-value]

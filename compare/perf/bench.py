@@ -49,13 +49,16 @@ from compare.core.parity import compare_trajectories, tolerance
 from compare.core.problem import Problem, Trainer
 from compare.core.registry import Case, select
 from compare.core.runner import run_trajectories
+from compare.core.sweep import Ranks, deal_by_cost, gather_sweep, gather_to_leader, run_share
 from compare.core.trainers import TorchTrainer
 from compare.data.datasets import make_blobs
 from compare.perf.microbench import CLOCKS, COLUMNS, bench_row, concept_benches, time_on, verdict
-from compare.perf.timing import RenewingSteps, Timing, numpy_blas, pinned_threads, thread_settings
+from compare.perf.timing import RenewingSteps, Timing, numpy_blas, pinned_cores, pinned_threads, thread_settings
 from scratch.initialization import initialize_parameters
 
-INT_COLUMNS = ("m", "width", "depth", "samples", "per_block")
+#: The ranks of a bench in one process.
+SINGLE_PROCESS = Ranks()
+INT_COLUMNS = ("m", "width", "depth", "samples", "per_block", "rank")
 FLOAT_COLUMNS = ("seconds", "q25", "q75", "flops", "gflops", "peak_gflops", "fraction_of_peak", "parity_max_rel")
 
 
@@ -379,7 +382,7 @@ def target_verdicts(frame: pd.DataFrame, threads: dict[str, object]) -> list[dic
     ``--quick``). The fraction of peak uses :func:`peaks` (the higher of the square and target-shaped
     matmul), the scratch/torch ratio the interleaved medians of the ``targets`` section.
     """
-    return [*_step_verdicts(frame), _thread_verdict(threads), _parity_suite_verdict(frame)]
+    return [*_step_verdicts(frame), _thread_verdict([threads]), _parity_suite_verdict(frame)]
 
 
 def _step_verdicts(frame: pd.DataFrame) -> list[dict[str, object]]:
@@ -403,11 +406,16 @@ def _step_verdicts(frame: pd.DataFrame) -> list[dict[str, object]]:
     ]
 
 
-def _thread_verdict(threads: dict[str, object]) -> dict[str, object]:
-    blas = {entry["threads"] for entry in numpy_blas(threads)}
-    torch_threads = threads.get("torch_threads")
-    return verdict("NumPy's BLAS and torch use the same thread count", None, "equal", blas == {torch_threads},
-                    f"NumPy's BLAS {', '.join(map(str, sorted(blas)))}, torch {torch_threads}")
+def _thread_verdict(settings: Sequence[dict[str, object]]) -> dict[str, object]:
+    """PASS when every process that timed rows (each rank of a spread bench) gave both libraries one count."""
+    shown, passed = [], True
+    for rank, threads in enumerate(settings):
+        blas = {entry["threads"] for entry in numpy_blas(threads)}
+        torch_threads = threads.get("torch_threads")
+        passed = passed and blas == {torch_threads}
+        shown.append(("" if len(settings) == 1 else f"rank {rank}: ")
+                     + f"NumPy's BLAS {', '.join(map(str, sorted(blas)))}, torch {torch_threads}")
+    return verdict("NumPy's BLAS and torch use the same thread count", None, "equal", passed, "; ".join(shown))
 
 
 def _parity_suite_verdict(frame: pd.DataFrame) -> dict[str, object]:
@@ -517,13 +525,17 @@ def parity_suite_row(cases: Sequence[Case]) -> dict[str, object]:
 # --- putting it together ---------------------------------------------------------------------------------------
 
 def add_fractions(frame: pd.DataFrame) -> pd.DataFrame:
-    """``peak_gflops`` and ``fraction_of_peak`` for every row that counts FLOPs."""
-    best = peaks(frame)
-    for index, row in frame.iterrows():
-        peak = best.get((row["backend"], row["device"], row["dtype"]))
-        if peak and isinstance(row["gflops"], float) and not math.isnan(row["gflops"]):
-            frame.at[index, "peak_gflops"] = peak
-            frame.at[index, "fraction_of_peak"] = row["gflops"] / peak
+    """``peak_gflops`` and ``fraction_of_peak`` for every row that counts FLOPs.
+
+    In a spread bench each rank's rows are divided by that rank's own peak (its ``rank`` column): a peak taken
+    on other cores, or with another thread count, would not be the limit the row was measured under."""
+    for _, part in frame.groupby(frame["rank"].fillna(-1)):
+        best = peaks(part)
+        for index, row in part.iterrows():
+            peak = best.get((row["backend"], row["device"], row["dtype"]))
+            if peak and isinstance(row["gflops"], float) and not math.isnan(row["gflops"]):
+                frame.at[index, "peak_gflops"] = peak
+                frame.at[index, "fraction_of_peak"] = row["gflops"] / peak
     return frame
 
 
@@ -532,7 +544,9 @@ class BenchResult:
     """What one bench run measured: the rows (:data:`COLUMNS`), the verdicts of :func:`target_verdicts`, the
     thread settings in force while timing (:func:`compare.perf.timing.thread_settings`), the thread count
     pinned, the run's wall seconds, ``quick``, the clock and the load average (1/5/15 min) at its end, which
-    says how busy the machine was."""
+    says how busy the machine was. A spread bench (``--jobs``, torchrun) adds ``ranks``: one
+    :func:`rank_summary` per rank (its threads, cores, sections and seconds); ``threads`` and ``threads_pinned``
+    are then rank 0's."""
 
     frame: pd.DataFrame
     verdicts: list[dict[str, object]]
@@ -542,19 +556,21 @@ class BenchResult:
     quick: bool
     clock: str
     load_average: tuple[float, float, float]
+    ranks: tuple[dict[str, object], ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """Plain JSON values; missing cells become ``null``, :meth:`from_json` reads it back."""
         rows = self.frame.astype(object).where(self.frame.notna(), None).to_dict("records")
-        return {"rows": rows, "targets": self.verdicts, "threads": self.threads,
-                "threads_pinned": self.threads_pinned, "seconds": self.seconds, "quick": self.quick,
-                "clock": self.clock, "load_average": list(self.load_average)}
+        value = {"rows": rows, "targets": self.verdicts, "threads": self.threads,
+                 "threads_pinned": self.threads_pinned, "seconds": self.seconds, "quick": self.quick,
+                 "clock": self.clock, "load_average": list(self.load_average)}
+        return {**value, "ranks": list(self.ranks)} if self.ranks else value
 
     @classmethod
     def from_json(cls, value: dict[str, object]) -> BenchResult:
         return cls(bench_frame(value["rows"]), list(value["targets"]), dict(value["threads"]),
                    int(value["threads_pinned"]), float(value["seconds"]), bool(value["quick"]), str(value["clock"]),
-                   tuple(value["load_average"]))
+                   tuple(value["load_average"]), tuple(value.get("ranks", ())))
 
 
 def bench_frame(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
@@ -570,44 +586,150 @@ def bench_frame(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
 
 def run_bench(*, concepts: Sequence[str] = (), device: str = "auto", dtypes: Sequence[str] = ("float32", "float64"),
               quick: bool = False, threads: int | None = None, clock: str = "wall",
-              progress: Callable[[str], None] = lambda message: None) -> BenchResult:
-    """Measure everything the plan asks for, NumPy's BLAS and torch pinned to ``threads`` for the run only."""
+              progress: Callable[[str], None] = lambda message: None, ranks: Ranks = SINGLE_PROCESS
+              ) -> BenchResult | None:
+    """Measure everything the plan asks for, NumPy's BLAS and torch pinned to ``threads`` for the run only.
+
+    With ``ranks`` of a spread bench, this process measures its share of the sections (:func:`spread_bench`)
+    and rank 0 returns the whole result (the other ranks return None)."""
     cases = select(concepts)
     torch_devices = ["cpu"] + (["cuda"] if resolve_device(device).type == "cuda" else [])
     plan_ = plan(quick=quick, dtypes=[str(numpy_dtype(d)) for d in dtypes], devices=torch_devices, clock=clock)
+    if ranks.spread:
+        return spread_bench(plan_, cases, threads=threads, ranks=ranks, progress=progress)
     started = time.perf_counter()
     with pinned_threads(threads) as pinned:
         rows: list[dict[str, object]] = []
-        for title, measure in _sections(plan_, cases):
+        for section in _sections(plan_, cases):
             section_started = time.perf_counter()
-            rows += measure()
-            progress(f"bench: {title} ({time.perf_counter() - section_started:.1f}s)")
+            rows += section.measure()
+            progress(f"bench: {section.title} ({time.perf_counter() - section_started:.1f}s)")
         settings = thread_settings()
     frame = add_fractions(bench_frame(rows))
-    verdicts = target_verdicts(frame, settings)
-    verdicts += [line for bench in concept_benches({case.concept for case in cases}) if bench.verdicts is not None
-                 for line in bench.verdicts(frame)]
-    for line in verdicts:
-        progress(f"target: {line['target']}: {line['shown']} (goal {line['goal']}): {line['verdict']}")
+    verdicts = _verdicts(frame, [settings], cases, progress)
     return BenchResult(frame, verdicts, settings, pinned, time.perf_counter() - started, quick, clock,
                        os.getloadavg())
 
 
-def _sections(plan_: Plan, cases: Sequence[Case]) -> list[tuple[str, Callable[[], list[dict[str, object]]]]]:
-    """``(title, measure)`` per section the plan and the chosen concepts call for."""
+def _verdicts(frame: pd.DataFrame, settings: Sequence[dict[str, object]], cases: Sequence[Case],
+              progress: Callable[[str], None]) -> list[dict[str, object]]:
+    """:func:`target_verdicts` (its thread verdict over every rank's ``settings``) and the concepts' own."""
+    verdicts = [*_step_verdicts(frame), _thread_verdict(settings), _parity_suite_verdict(frame)]
+    verdicts += [line for bench in concept_benches({case.concept for case in cases}) if bench.verdicts is not None
+                 for line in bench.verdicts(frame)]
+    for line in verdicts:
+        progress(f"target: {line['target']}: {line['shown']} (goal {line['goal']}): {line['verdict']}")
+    return verdicts
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the bench: ``measure()`` returns its rows; ``seconds`` is its rough cost in this plan, by
+    which a spread bench deals the sections to its ranks, longest first."""
+
+    title: str
+    measure: Callable[[], list[dict[str, object]]]
+    seconds: float
+
+
+def _sections(plan_: Plan, cases: Sequence[Case]) -> list[Section]:
+    """The sections the plan and the chosen concepts call for, the matmul peak first (each rank of a spread
+    bench measures its own, :func:`spread_bench`). The costs are each section's seconds in one ``make bench``
+    and one ``bench --quick`` of every concept, measured on the 2-core development machine (2026-12-02)."""
     names = {case.concept for case in cases}
-    sections: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
-        ("matmul peak", lambda: matmul_rows(plan_)),
-        ("dispatch overhead", lambda: dispatch_rows(plan_)),
-        ("concepts at default size", lambda: concept_rows(plan_, cases)),
+
+    def section(title: str, measure: Callable[[], list[dict[str, object]]], full: float, quick: float) -> Section:
+        return Section(title, measure, quick if plan_.quick else full)
+
+    sections = [
+        section(PEAK_SECTION, lambda: matmul_rows(plan_), 15.0, 1.1),
+        section("dispatch overhead", lambda: dispatch_rows(plan_), 3.0, 0.2),
+        section("concepts at default size", lambda: concept_rows(plan_, cases), 66.0, 47.0),
     ]
     if "logistic_regression" in names:
-        sections.append(("loop vs vectorized", lambda: vectorization_rows(plan_)))
+        sections.append(section("loop vs vectorized", lambda: vectorization_rows(plan_), 15.0, 0.8))
     if "deep_net" in names:
-        sections += [("dense-net sweeps", lambda: dense_rows(plan_)),
-                     ("optimizer implementations", lambda: optimizer_rows(plan_)),
-                     ("targets (interleaved)", lambda: target_rows(plan_))]
-    sections += [(bench.title, functools.partial(bench.measure, plan_)) for bench in concept_benches(names)]
+        sections += [section("dense-net sweeps", lambda: dense_rows(plan_), 120.0, 12.2),
+                     section("optimizer implementations", lambda: optimizer_rows(plan_), 21.0, 3.8),
+                     section("targets (interleaved)", lambda: target_rows(plan_), 17.0, 3.2)]
+    sections += [section(bench.title, functools.partial(bench.measure, plan_), bench.seconds, bench.quick_seconds)
+                 for bench in concept_benches(names)]
     if not plan_.quick:
-        sections.append(("parity suite", lambda: [parity_suite_row(cases)]))
+        sections.append(Section("parity suite", lambda: [parity_suite_row(cases)], 258.0))
     return sections
+
+
+#: The first section: the matmul peak that every fraction of peak is measured against.
+PEAK_SECTION = "matmul peak"
+
+
+# --- a bench spread over processes (``bench --jobs N``, torchrun) ----------------------------------------------
+
+def spread_bench(plan_: Plan, cases: Sequence[Case], *, threads: int | None, ranks: Ranks,
+                 progress: Callable[[str], None]) -> BenchResult | None:
+    """This rank's share of the sections, pinned to its own cores and threads; rank 0 returns the whole result.
+
+    Each rank measures its own matmul peak first, under the same cores and threads as its other sections, and
+    its rows' fractions of peak are against that peak (:func:`add_fractions`); the other sections are dealt out
+    longest first by their declared seconds (:func:`bench_deal`). Every row carries the rank that measured it,
+    and :func:`rank_summary` says what each rank ran on.
+    """
+    cores = ranks.cores(_available_cores())
+    started = time.perf_counter()
+    with pinned_cores(cores) as pinned_to, pinned_threads(threads or _rank_threads(ranks, cores)) as pinned:
+        sections = _sections(plan_, cases)
+        jobs = [sections[0]] * ranks.world + sections[1:]
+        seconds: dict[str, float] = {}
+
+        def run_one(index: int, section: Section) -> list[dict[str, object]]:
+            section_started = time.perf_counter()
+            rows = [{**row, "rank": ranks.rank} for row in section.measure()]
+            seconds[section.title] = time.perf_counter() - section_started
+            progress(f"{ranks.label()}bench: {section.title} ({seconds[section.title]:.1f}s)")
+            return rows
+
+        share = run_share(jobs, run_one, ranks, lambda section: section.title, deal=bench_deal(sections, ranks.world))
+        settings = thread_settings()
+    results = gather_sweep(share, ranks)
+    summaries = gather_to_leader(rank_summary(ranks, pinned, pinned_to, settings, seconds), ranks)
+    if results is None or summaries is None:
+        return None
+    frame = add_fractions(bench_frame([row for rows in results for row in rows]))
+    verdicts = _verdicts(frame, [summary["thread_settings"] for summary in summaries], cases, progress)
+    return BenchResult(frame, verdicts, settings, pinned, time.perf_counter() - started, plan_.quick, plan_.clock,
+                       os.getloadavg(), tuple(summaries))
+
+
+def bench_deal(sections: Sequence[Section], world: int) -> list[list[int]]:
+    """Job indices per rank for the jobs ``[peak] * world + sections[1:]``: job ``r`` (the matmul peak) to rank
+    ``r``, then the other sections longest first by their ``seconds``, each to the rank with the least so far
+    (:func:`compare.core.sweep.deal_by_cost`; every rank starts with one peak, so their loads start equal)."""
+    rest = deal_by_cost([section.seconds for section in sections[1:]], world)
+    return [[rank] + [world + index for index in share] for rank, share in enumerate(rest)]
+
+
+def _available_cores() -> list[int]:
+    """The cores this process may run on (its affinity mask: a container or ``taskset`` may allow fewer than
+    the machine has); every core where the OS offers no mask."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def _rank_threads(ranks: Ranks, cores: list[int] | None) -> int:
+    """One thread per core of the rank's own; one when the ranks share too few cores to have any of their own."""
+    return len(cores) if cores else ranks.threads(len(_available_cores()))
+
+
+def rank_summary(ranks: Ranks, threads: int, cores: list[int] | None, settings: dict[str, object],
+                 seconds: dict[str, float]) -> dict[str, object]:
+    """What one rank of a spread bench ran on: ``rank``, ``node`` (torchrun's ``GROUP_RANK``), ``local_rank``
+    of ``local_world``, the ``threads`` pinned, the ``cores`` it was pinned to (``None``: not pinned, the
+    machine has fewer cores than local ranks) and how many it could use, its ``sections`` with their seconds,
+    their sum ``seconds`` (its own work, without the start-up and the waits for the other ranks) and its
+    ``thread_settings``."""
+    return {"rank": ranks.rank, "node": ranks.node, "local_rank": ranks.local_rank, "local_world": ranks.local_world,
+            "threads": threads, "cores": cores, "available_cores": len(_available_cores()),
+            "sections": {title: round(value, 3) for title, value in seconds.items()},
+            "seconds": round(sum(seconds.values()), 3),
+            "thread_settings": settings}

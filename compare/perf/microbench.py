@@ -21,7 +21,7 @@ from compare.perf.timing import RenewingSteps, cuda_sync, time_step
 
 COLUMNS = ["section", "name", "backend", "device", "dtype", "m", "width", "depth", "seconds", "q25", "q75",
            "samples", "per_block", "flops", "gflops", "peak_gflops", "fraction_of_peak", "parity_max_rel",
-           "parity_passed", "note"]
+           "parity_passed", "note", "rank"]
 #: The ``section`` of every row a concept's bench returns.
 MICROBENCH = "microbench"
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -69,12 +69,16 @@ def verdict(target: str, measured: float | None, goal: str, passed: bool | None,
 class ConceptBench:
     """``measure(plan) -> rows`` (section :data:`MICROBENCH`) for ``concept``, shown under ``title``;
     ``verdicts(frame)`` (optional) adds the concept's speed goals as target lines (``target``, ``measured``,
-    ``goal``, ``passed``, ``shown``, ``verdict``, as :func:`compare.perf.bench.target_verdicts` makes them)."""
+    ``goal``, ``passed``, ``shown``, ``verdict``, as :func:`compare.perf.bench.target_verdicts` makes them);
+    ``seconds`` and ``quick_seconds``, its rough cost in a full and a ``--quick`` bench, decide which rank of a
+    spread bench measures it."""
 
     concept: str
     title: str
     measure: Callable[[TimingPlan], list[dict[str, object]]]
     verdicts: Callable[..., list[dict[str, object]]] | None = None
+    seconds: float = 30.0
+    quick_seconds: float = 1.0
 
 
 CONCEPT_BENCHES: dict[str, ConceptBench] = {}

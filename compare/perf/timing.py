@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -80,6 +80,36 @@ def pinned_threads(threads: int | None = None) -> Iterator[int]:
             yield threads
         finally:
             torch.set_num_threads(previous_torch)
+
+
+@contextmanager
+def pinned_cores(cores: Collection[int] | None) -> Iterator[list[int] | None]:
+    """``with pinned_cores(cores) as cores:`` every thread of this process runs on ``cores`` only (and so do the
+    threads it starts, which inherit the mask); the previous mask is restored on exit. ``None``, or an OS without
+    CPU affinity (macOS, Windows), pins nothing and yields None.
+
+    ``os.sched_setaffinity(0, ...)`` sets the calling thread's mask only (Linux), so the thread pools that
+    NumPy's BLAS and torch started already would keep running anywhere: each thread of ``/proc/self/task`` is
+    pinned by its id. The bench's spread ranks use it to keep off each other's cores.
+    """
+    if cores is None or not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    previous = os.sched_getaffinity(0)
+    _set_affinity(cores)
+    try:
+        yield sorted(os.sched_getaffinity(0))
+    finally:
+        _set_affinity(previous)
+
+
+def _set_affinity(cores: Collection[int]) -> None:
+    tasks = Path("/proc/self/task")
+    for thread in sorted(int(task.name) for task in tasks.iterdir()) if tasks.is_dir() else [0]:
+        try:
+            os.sched_setaffinity(thread, cores)
+        except ProcessLookupError:  # the thread ended since the folder was listed
+            pass
 
 
 class RenewingSteps:

@@ -191,7 +191,9 @@ def speed_markdown(report: SpeedReport) -> str:
         "",
         f"Measured by `python -m compare bench{' --quick' if bench.quick else ''}` in "
         f"{bench.seconds:.0f} s on {env['cpu']} ({env['cpu_count']} cores), "
-        f"GPU: {(env.get('gpu') or {}).get('name', 'none')}. Threads: NumPy's BLAS {blas}; torch "
+        f"GPU: {(env.get('gpu') or {}).get('name', 'none')}"
+        f"{f', spread over {len(bench.ranks)} processes (below)' if bench.ranks else ''}. "
+        f"Threads{' of rank 0' if bench.ranks else ''}: NumPy's BLAS {blas}; torch "
         f"{threads.get('torch_threads')} threads (pinned equal: {bench.threads_pinned}). "
         f"Load average at the end (1/5/15 min): {load}. Each time is the median of repeated blocks after "
         "warm-up, with the interquartile range; method and FLOP counting in `docs/benchmarks.md`."
@@ -200,13 +202,15 @@ def speed_markdown(report: SpeedReport) -> str:
         "",
     ]
     frame = bench.frame
+    lines += ranks_markdown(bench.ranks)
     lines += targets_markdown(bench.verdicts, bench.quick)
     matmul = peak_candidates(frame)
     if not matmul.empty:
-        best = matmul.loc[matmul.groupby(["backend", "device", "dtype"])["gflops"].idxmax()]
+        keys = (["rank"] if bench.ranks else []) + ["backend", "device", "dtype"]
+        best = matmul.loc[matmul.groupby(keys)["gflops"].idxmax()]
         size = [name.removeprefix("matmul ") for name in best["name"]]
         lines += ["### Matmul peak (the machine's own limit)", "",
-                  _table(best.assign(size=size)[["backend", "device", "dtype", "size", "section", "gflops"]]
+                  _table(best.assign(size=size)[[*keys, "size", "section", "gflops"]]
                          .rename(columns={"gflops": "GFLOP/s", "section": "measured in"})), ""]
     target = frame[(frame["section"] == "dense") & (frame["name"] == "target")]
     if not target.empty:
@@ -257,6 +261,25 @@ def speed_markdown(report: SpeedReport) -> str:
                   "timing.", ""]
     lines += [f"![{Path(image).stem}]({image})" for image in report.images]
     return "\n".join(lines) + "\n"
+
+
+def ranks_markdown(ranks: tuple[dict[str, object], ...]) -> list[str]:
+    """A spread bench's ranks: what each ran on and what it measured (nothing for a single process)."""
+    if not ranks:
+        return []
+    table = pd.DataFrame([{
+        "rank": rank["rank"], "machine": rank["node"], "threads": rank["threads"],
+        "cores": (", ".join(map(str, rank["cores"])) if rank["cores"] is not None
+                  else f"not pinned (shares {rank['available_cores']})"),
+        "sections": "; ".join(f"{title} ({seconds:.1f} s)" for title, seconds in rank["sections"].items()),
+        "seconds": rank["seconds"]} for rank in ranks])
+    return [f"### Spread over {len(ranks)} processes", "",
+            f"Each section was measured by one of {len(ranks)} processes (`bench --jobs N` or torchrun), each "
+            "pinned to its own threads and, where the machine has a core for each, its own cores; every process "
+            "measured its own matmul peak, and its rows' fractions of peak are against that peak (the `rank` "
+            "column of `speed.csv` says which process measured a row). These times are of processes with the "
+            "threads below, beside each other: they are not the times of one process with all the cores.", "",
+            _table(table), ""]
 
 
 def _microbench_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -330,6 +353,7 @@ def _gflops(frame: pd.DataFrame, path: Path) -> bool:
     fig, axis = plt.subplots(figsize=(6.5, 4.5))
     _lines(axis, dense, "flops", "gflops")
     matmul = peak_candidates(frame)
+    matmul = matmul[matmul["rank"].fillna(-1).isin(dense["rank"].fillna(-1))]  # the peaks the rows were divided by
     for (backend, device, dtype), group in matmul.groupby(["backend", "device", "dtype"]):
         label, color = BACKEND_STYLE.get((backend, device), (backend, None))
         axis.axhline(group["gflops"].max(), color=color, ls=DTYPE_LINE.get(dtype, ":"), lw=0.8, alpha=0.7)
