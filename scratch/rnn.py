@@ -24,10 +24,18 @@ with ``n_in = n_x`` for layer 0 and ``n_h`` above it, and ``G`` stacked gates. W
 :func:`course_to_torch` maps its names onto these arrays. The course's GRU applies the reset gate to
 ``h`` *before* the matrix product (``Wc [r * c, x]``) and is not the same function as torch's.
 
-Backpropagation through time walks ``t = T-1 .. 0``, adds each step's weight gradients into one sum
-(the same weights act at every step) and passes ``dh`` (and ``dc``) back to step ``t - 1``. A truncated
-run (:func:`train_truncated_bptt`) carries the final state of one chunk into the next as plain values:
-the next chunk's backward stops at its first step (torch: ``h.detach()``).
+A layer computes its input projection ``A_x = W_ih X + b_ih`` for all ``T`` steps as one matrix product
+before the time loop, and each step adds only ``W_hh h + b_hh`` to its slice (torch's CPU layer does the
+same: one ``linear`` over the whole sequence, then ``linear(h, W_hh, b_hh).add_(projected[t])`` per step).
+Only the product with ``W_hh`` has to wait for the previous step; the one with ``W_ih`` becomes a single
+large product over ``m T`` columns, which BLAS runs faster than ``T`` small ones.
+
+Backpropagation through time walks ``t = T-1 .. 0``, passes ``dh`` (and ``dc``) back to step ``t - 1`` and
+keeps each step's gate gradient ``da``. The same weights act at every step, so their gradients are sums
+over the steps: after the loop, ``dW_ih``, ``dW_hh`` and the input gradient ``dX`` are each one product
+over all steps' gate gradients. A truncated run (:func:`train_truncated_bptt`) carries the final state of
+one chunk into the next as plain values: the next chunk's backward stops at its first step (torch:
+``h.detach()``).
 """
 
 from __future__ import annotations
@@ -61,8 +69,11 @@ LOSSES = ("cross_entropy", "mse")
 
 
 # --------------------------------------------------------------------------------------------------
-# One time step of each cell: forward returns the new state and a cache; backward takes the gradient
-# of the new state and returns those of the input, the previous state and the step's weights.
+# One time step of each cell. A step receives its slice ``ax = W_ih x + b_ih`` of the layer's input
+# projection (computed for all steps at once by :func:`layer_forward`) and adds only the hidden
+# projection ``W_hh h_prev + b_hh``. Forward returns the new state and a cache; backward takes the
+# gradient of the new state and returns the gate gradient (which is that of ``ax``, and of the hidden
+# projection) and the gradient of the previous state. The weight gradients are the layer's business.
 # --------------------------------------------------------------------------------------------------
 
 class Weights(NamedTuple):
@@ -75,173 +86,228 @@ class Weights(NamedTuple):
 
 
 class StepCache(NamedTuple):
-    x: np.ndarray
     h_prev: np.ndarray
     c_prev: np.ndarray | None
     values: tuple[np.ndarray, ...]  # the cell's activations, named per cell below
     weights: Weights
 
 
-def _weight_grads(da_ih: np.ndarray, da_hh: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.ndarray]:
-    """``dx = W_ih^T da_ih`` and ``dh_prev = W_hh^T da_hh`` plus the weight gradients of this step."""
-    w = cache.weights
-    dW = Weights(da_ih @ cache.x.T, da_hh @ cache.h_prev.T, da_ih.sum(axis=1, keepdims=True),
-                 da_hh.sum(axis=1, keepdims=True))
-    return w.W_ih.T @ da_ih, w.W_hh.T @ da_hh, dW
-
-
-@float_inputs(x=2, h_prev=2, w=2)
-def rnn_cell_forward(x: np.ndarray, h_prev: np.ndarray, w: Weights, *, nonlinearity: str = "tanh"
+@float_inputs(ax=2, h_prev=2, w=2)
+def rnn_cell_forward(ax: np.ndarray, h_prev: np.ndarray, w: Weights, *, nonlinearity: str = "tanh"
                      ) -> tuple[np.ndarray, StepCache]:
-    """``h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh)`` (or relu); ``x (n_in, m)``, ``h (n_h, m)``."""
-    a = (w.W_ih @ x + w.b_ih) + (w.W_hh @ h_prev + w.b_hh)
+    """``a = (W_hh h_prev + b_hh) + ax``, ``h = tanh(a)`` (or relu); ``ax (n_h, m)``, ``h (n_h, m)``."""
+    a = (w.W_hh @ h_prev + w.b_hh) + ax
     h = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
-    return h, StepCache(x, h_prev, None, (a, h), w)
+    return h, StepCache(h_prev, None, (a, h), w)
 
 
 @float_inputs(dh=2)
 def rnn_cell_backward(dh: np.ndarray, cache: StepCache, *, nonlinearity: str = "tanh"
-                      ) -> tuple[np.ndarray, np.ndarray, Weights]:
-    """``da = dh * (1 - h^2)`` (tanh) or ``dh * [a > 0]`` (relu); returns ``dx, dh_prev, dWeights``."""
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``da = dh * (1 - h^2)`` (tanh) or ``dh * [a > 0]`` (relu), ``dh_prev = W_hh^T da``; returns both."""
     a, h = cache.values
     check_shape("dh", dh, h.shape)
     da = dh * (1 - h * h) if nonlinearity == "tanh" else dh * (a > 0)
-    dx, dh_prev, dW = _weight_grads(da, da, cache)
-    return dx, dh_prev, dW
+    return da, cache.weights.W_hh.T @ da
 
 
-@float_inputs(x=2, h_prev=2, c_prev=2, w=2)
-def lstm_cell_forward(x: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray, w: Weights
+@float_inputs(ax=2, h_prev=2, c_prev=2, w=2)
+def lstm_cell_forward(ax: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray, w: Weights
                       ) -> tuple[np.ndarray, np.ndarray, StepCache]:
-    """One LSTM step, gates in torch's order i, f, g, o; returns ``h, c`` ``(n_h, m)`` and the cache."""
-    a = (w.W_ih @ x + w.b_ih) + (w.W_hh @ h_prev + w.b_hh)
-    a_i, a_f, a_g, a_o = np.split(a, 4)
-    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+    """One LSTM step, gates in torch's order i, f, g, o (``a``'s row blocks of ``n_h``)::
+
+        a = (W_hh h_prev + b_hh) + ax      (G n_h, m) = (4 n_h, m)
+        i, f, o = s(a_i), s(a_f), s(a_o)   g = tanh(a_g)
+        c = f * c_prev + i * g             h = o * tanh(c)
+
+    Returns ``h, c`` ``(n_h, m)`` and the cache.
+    """
+    n_h = h_prev.shape[0]
+    a = (w.W_hh @ h_prev + w.b_hh) + ax
+    i, f = np.split(sigmoid(a[:2 * n_h]), 2)  # i and f are adjacent rows: one sigmoid for both
+    g, o = np.tanh(a[2 * n_h:3 * n_h]), sigmoid(a[3 * n_h:])
     c = f * c_prev + i * g
     tanh_c = np.tanh(c)
     h = o * tanh_c
-    return h, c, StepCache(x, h_prev, c_prev, (i, f, g, o, tanh_c), w)
+    return h, c, StepCache(h_prev, c_prev, (i, f, g, o, tanh_c), w)
 
 
 @float_inputs(dh=2, dc=2)
 def lstm_cell_backward(dh: np.ndarray, dc: np.ndarray, cache: StepCache
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Weights]:
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward of one LSTM step::
 
         do = dh tanh(c)       dc_total = dc + dh o (1 - tanh(c)^2)
         di = dc_total g       df = dc_total c_prev       dg = dc_total i       dc_prev = dc_total f
-        da = [di i(1-i); df f(1-f); dg (1-g^2); do o(1-o)]
+        da = [di i(1-i); df f(1-f); dg (1-g^2); do o(1-o)]     (4 n_h, m)
+        dh_prev = W_hh^T da
 
-    Returns ``dx, dh_prev, dc_prev, dWeights``.
+    Returns ``da, dh_prev, dc_prev``.
     """
     i, f, g, o, tanh_c = cache.values
+    n_h = i.shape[0]
     check_shape("dh", dh, i.shape)
     check_shape("dc", dc, i.shape)
-    do = dh * tanh_c
     dc_total = dc + dh * o * (1 - tanh_c * tanh_c)
-    da = np.concatenate([dc_total * g * i * (1 - i), dc_total * cache.c_prev * f * (1 - f),
-                         dc_total * i * (1 - g * g), do * o * (1 - o)])
-    dx, dh_prev, dW = _weight_grads(da, da, cache)
-    return dx, dh_prev, dc_total * f, dW
+    da = np.empty((4 * n_h, i.shape[1]), dtype=i.dtype)  # the four gate blocks, written in place
+    da[:n_h] = dc_total * g * i * (1 - i)
+    da[n_h:2 * n_h] = dc_total * cache.c_prev * f * (1 - f)
+    da[2 * n_h:3 * n_h] = dc_total * i * (1 - g * g)
+    da[3 * n_h:] = dh * tanh_c * o * (1 - o)
+    return da, cache.weights.W_hh.T @ da, dc_total * f
 
 
-@float_inputs(x=2, h_prev=2, w=2)
-def gru_cell_forward(x: np.ndarray, h_prev: np.ndarray, w: Weights) -> tuple[np.ndarray, StepCache]:
-    """One GRU step, gates in torch's order r, z, n, ``b_hn`` inside the reset product (see the module)."""
-    ai_r, ai_z, ai_n = np.split(w.W_ih @ x + w.b_ih, 3)
-    ah_r, ah_z, ah_n = np.split(w.W_hh @ h_prev + w.b_hh, 3)
-    r = sigmoid(ai_r + ah_r)
-    z = sigmoid(ai_z + ah_z)
-    n = np.tanh(ai_n + r * ah_n)
+@float_inputs(ax=2, h_prev=2, w=2)
+def gru_cell_forward(ax: np.ndarray, h_prev: np.ndarray, w: Weights) -> tuple[np.ndarray, StepCache]:
+    """One GRU step, gates in torch's order r, z, n, ``b_hn`` inside the reset product::
+
+        ah = W_hh h_prev + b_hh            (3 n_h, m), blocks ah_r, ah_z, ah_n (ax likewise)
+        r, z = s(ah_r + ax_r), s(ah_z + ax_z)
+        n = tanh(ax_n + r * ah_n)          h = (h_prev - n) * z + n
+
+    Returns ``h (n_h, m)`` and the cache.
+    """
+    n_h = h_prev.shape[0]
+    ah = w.W_hh @ h_prev + w.b_hh
+    r, z = np.split(sigmoid(ah[:2 * n_h] + ax[:2 * n_h]), 2)  # r and z are adjacent rows: one sigmoid
+    ah_n = ah[2 * n_h:]
+    n = np.tanh(ax[2 * n_h:] + r * ah_n)
     h = (h_prev - n) * z + n
-    return h, StepCache(x, h_prev, None, (r, z, n, ah_n), w)
+    return h, StepCache(h_prev, None, (r, z, n, ah_n), w)
 
 
 @float_inputs(dh=2)
-def gru_cell_backward(dh: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.ndarray, Weights]:
+def gru_cell_backward(dh: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward of one GRU step (``ah_n = W_hn h_prev + b_hn``)::
 
         dn = dh (1 - z)    dz = dh (h_prev - n)    da_n = dn (1 - n^2)    dr = da_n ah_n
-        da_ih = [dr r(1-r); dz z(1-z); da_n]       da_hh = [dr r(1-r); dz z(1-z); da_n r]
-        dh_prev = dh z + W_hh^T da_hh
+        da_x = [dr r(1-r); dz z(1-z); da_n]        da_h = [dr r(1-r); dz z(1-z); da_n r]     (3 n_h, m)
+        dh_prev = dh z + W_hh^T da_h
 
-    Returns ``dx, dh_prev, dWeights``.
+    ``da_x`` is the gradient of ``ax``, ``da_h`` that of ``ah`` (they differ in the ``n`` block, where
+    ``r`` scales ``ah_n``). Returns ``da_x, da_h, dh_prev``.
     """
     r, z, n, ah_n = cache.values
+    n_h = n.shape[0]
     check_shape("dh", dh, n.shape)
     da_n = dh * (1 - z) * (1 - n * n)
-    da_r = da_n * ah_n * r * (1 - r)
-    da_z = dh * (cache.h_prev - n) * z * (1 - z)
-    da_ih = np.concatenate([da_r, da_z, da_n])
-    da_hh = np.concatenate([da_r, da_z, da_n * r])
-    dx, dh_prev, dW = _weight_grads(da_ih, da_hh, cache)
-    return dx, dh_prev + dh * z, dW
+    da_x = np.empty((3 * n_h, n.shape[1]), dtype=n.dtype)  # the three gate blocks, written in place
+    da_x[:n_h] = da_n * ah_n * r * (1 - r)
+    da_x[n_h:2 * n_h] = dh * (cache.h_prev - n) * z * (1 - z)
+    da_x[2 * n_h:] = da_n
+    da_h = da_x.copy()
+    da_h[2 * n_h:] *= r
+    return da_x, da_h, cache.weights.W_hh.T @ da_h + dh * z
 
 
-@float_inputs(x=2, state=2, w=2)
-def cell_forward(cell: str, x: np.ndarray, state: State, w: Weights) -> tuple[State, StepCache]:
-    """Dispatch one step of ``cell`` (a key of ``CELLS``); the state is ``(h,)`` or ``(h, c)``."""
+@float_inputs(ax=2, state=2, w=2)
+def cell_forward(cell: str, ax: np.ndarray, state: State, w: Weights) -> tuple[State, StepCache]:
+    """Dispatch one step of ``cell`` (a key of ``CELLS``) on its input projection ``ax (G n_h, m)``; the
+    state is ``(h,)`` or ``(h, c)``."""
     if cell == "lstm":
-        h, c, cache = lstm_cell_forward(x, state[0], state[1], w)
+        h, c, cache = lstm_cell_forward(ax, state[0], state[1], w)
         return (h, c), cache
     if cell == "gru":
-        h, cache = gru_cell_forward(x, state[0], w)
+        h, cache = gru_cell_forward(ax, state[0], w)
         return (h,), cache
-    h, cache = rnn_cell_forward(x, state[0], w, nonlinearity=cell.removeprefix("rnn_"))
+    h, cache = rnn_cell_forward(ax, state[0], w, nonlinearity=cell.removeprefix("rnn_"))
     return (h,), cache
 
 
 @float_inputs(dstate=2)
-def cell_backward(cell: str, dstate: State, cache: StepCache) -> tuple[np.ndarray, State, Weights]:
-    """Dispatch one backward step: ``dstate`` is ``(dh,)`` or ``(dh, dc)``; returns ``dx, dstate_prev, dW``."""
+def cell_backward(cell: str, dstate: State, cache: StepCache) -> tuple[np.ndarray, np.ndarray, State]:
+    """Dispatch one backward step: ``dstate`` is ``(dh,)`` or ``(dh, dc)``; returns ``da_x``, ``da_h`` (the
+    gradients of the input and hidden projections, the same array except for the GRU) and ``dstate_prev``."""
     if cell == "lstm":
-        dx, dh_prev, dc_prev, dW = lstm_cell_backward(dstate[0], dstate[1], cache)
-        return dx, (dh_prev, dc_prev), dW
+        da, dh_prev, dc_prev = lstm_cell_backward(dstate[0], dstate[1], cache)
+        return da, da, (dh_prev, dc_prev)
     if cell == "gru":
-        dx, dh_prev, dW = gru_cell_backward(dstate[0], cache)
-    else:
-        dx, dh_prev, dW = rnn_cell_backward(dstate[0], cache, nonlinearity=cell.removeprefix("rnn_"))
-    return dx, (dh_prev,), dW
+        da_x, da_h, dh_prev = gru_cell_backward(dstate[0], cache)
+        return da_x, da_h, (dh_prev,)
+    da, dh_prev = rnn_cell_backward(dstate[0], cache, nonlinearity=cell.removeprefix("rnn_"))
+    return da, da, (dh_prev,)
 
 
 # --------------------------------------------------------------------------------------------------
 # A layer over time, and a stack of layers.
 # --------------------------------------------------------------------------------------------------
 
+class LayerCache(NamedTuple):
+    """One layer's forward pass: its input ``X (n_in, m, T)``, the state every step started from
+    ``H_prev (n_h, m, T)`` (``h_0 .. h_{T-1}``), its weights and the caches of its ``T`` steps."""
+
+    X: np.ndarray
+    H_prev: np.ndarray
+    weights: Weights
+    steps: list[StepCache]
+
+
+def _step_major(n: int, m: int, T: int, dtype: np.dtype) -> np.ndarray:
+    """An empty ``(n, m, T)`` sequence whose memory holds one step after the other (a view of ``(n, T, m)``):
+    ``S[:, :, t]`` is then ``n`` runs of ``m`` adjacent numbers, not ``n m`` numbers ``T`` apart."""
+    return np.empty((n, T, m), dtype=dtype).transpose(0, 2, 1)
+
+
+def _step_columns(sequence: np.ndarray) -> np.ndarray:
+    """``(n, m, T)`` -> ``(n, T m)``, the columns of step ``t`` at ``t m .. t m + m - 1``: every example at
+    every step side by side, one matrix for one product over all steps (a view for a step-major sequence)."""
+    return sequence.transpose(0, 2, 1).reshape(sequence.shape[0], -1)
+
+
 @float_inputs(X=3, state0=2, w=2)
-def layer_forward(cell: str, X: np.ndarray, state0: State, w: Weights
-                  ) -> tuple[np.ndarray, State, list[StepCache]]:
-    """Run one layer over ``X (n_in, m, T)`` from ``state0``; returns ``H (n_h, m, T)``, the final state, caches."""
-    n_h, m, T = w.W_hh.shape[1], X.shape[1], X.shape[2]
-    H = np.empty((n_h, m, T), dtype=X.dtype)
-    state, caches = state0, []
+def layer_forward(cell: str, X: np.ndarray, state0: State, w: Weights) -> tuple[np.ndarray, State, LayerCache]:
+    """Run one layer over ``X (n_in, m, T)`` from ``state0``; returns ``H (n_h, m, T)``, the final state and
+    the cache.
+
+    The input projection of every step, ``A_x = W_ih X + b_ih (G n_h, m, T)``, is one matrix product over
+    all ``m T`` columns before the time loop; step ``t`` then adds only ``W_hh h_{t-1} + b_hh`` to its slice
+    ``A_x[:, :, t]``. ``A_x``, ``H`` and ``H_prev`` are step-major (:func:`_step_major`).
+    """
+    n_h, (m, T) = w.W_hh.shape[1], X.shape[1:]
+    A_x = (w.W_ih @ _step_columns(X) + w.b_ih).reshape(-1, T, m).transpose(0, 2, 1)
+    H = _step_major(n_h, m, T, X.dtype)
+    state, steps = state0, []
     for t in range(T):
-        state, cache = cell_forward(cell, X[:, :, t], state, w)
+        state, cache = cell_forward(cell, A_x[:, :, t], state, w)
         H[:, :, t] = state[0]
-        caches.append(cache)
-    return H, state, caches
+        steps.append(cache)
+    H_prev = _step_major(n_h, m, T, X.dtype)
+    H_prev[:, :, 0], H_prev[:, :, 1:] = state0[0], H[:, :, :-1]
+    return H, state, LayerCache(X, H_prev, w, steps)
 
 
 @float_inputs(dH=3)
-def layer_backward(cell: str, dH: np.ndarray, caches: list[StepCache]
-                   ) -> tuple[np.ndarray, State, Weights]:
+def layer_backward(cell: str, dH: np.ndarray, cache: LayerCache) -> tuple[np.ndarray, State, Weights]:
     """BPTT through one layer: ``dH (n_h, m, T)`` is the loss's gradient w.r.t. each step's output ``h_t``.
 
-    At step ``t`` the gradient of ``h_t`` is ``dH[:, :, t]`` plus what step ``t + 1`` sent back; the weight
-    gradients are summed over all steps. Returns ``dX (n_in, m, T)``, the gradient of the initial state
-    and the weight gradients.
+    Walking ``t = T-1 .. 0``, the gradient of ``h_t`` is ``dH[:, :, t]`` plus what step ``t + 1`` sent back;
+    each step's gate gradients fill slice ``t`` of ``dA_x`` and ``dA_h (G n_h, m, T)`` (one array except for
+    the GRU). The same weights act at every step, so their gradients are sums over the steps, each one
+    matrix product over all ``m T`` columns after the loop::
+
+        dW_ih = dA_x X^T    dW_hh = dA_h H_prev^T    db_ih, db_hh = row sums of dA_x, dA_h    dX = W_ih^T dA_x
+
+    Returns ``dX (n_in, m, T)``, the gradient of the initial state and the weight gradients.
     """
-    n_in, T = caches[0].x.shape[0], len(caches)
-    check_shape("dH", dH, (caches[0].h_prev.shape[0], caches[0].x.shape[1], T))
-    dX = np.empty((n_in, dH.shape[1], T), dtype=dH.dtype)
+    X, H_prev, w, steps = cache
+    n_in, m, T = X.shape
+    check_shape("dH", dH, H_prev.shape)
+    dA_x = _step_major(w.W_hh.shape[0], m, T, dH.dtype)
+    dA_h = _step_major(*dA_x.shape, dH.dtype) if cell == "gru" else dA_x
     dstate: State = tuple(np.zeros_like(dH[:, :, 0]) for _ in range(2 if cell == "lstm" else 1))
-    total = Weights(*(np.zeros_like(p) for p in caches[0].weights))
     for t in reversed(range(T)):
         dstate = (dstate[0] + dH[:, :, t], *dstate[1:])
-        dX[:, :, t], dstate, dW = cell_backward(cell, dstate, caches[t])
-        for acc, step_grad in zip(total, dW, strict=True):
-            acc += step_grad
-    return dX, dstate, total
+        da_x, da_h, dstate = cell_backward(cell, dstate, steps[t])
+        dA_x[:, :, t] = da_x
+        if dA_h is not dA_x:
+            dA_h[:, :, t] = da_h
+    dA_x, dA_h = _step_columns(dA_x), _step_columns(dA_h)
+    db_ih = dA_x.sum(axis=1, keepdims=True)
+    # A copy, not the same array: an in-place update of one gradient (clipping) must not change the other.
+    db_hh = dA_h.sum(axis=1, keepdims=True) if cell == "gru" else db_ih.copy()
+    dW = Weights(dA_x @ _step_columns(X).T, dA_h @ _step_columns(H_prev).T, db_ih, db_hh)
+    dX = (w.W_ih.T @ dA_x).reshape(n_in, T, m).transpose(0, 2, 1)
+    return dX, dstate, dW
 
 
 def layer_weights(params: Mapping[str, np.ndarray], layer: int) -> Weights:
@@ -250,19 +316,19 @@ def layer_weights(params: Mapping[str, np.ndarray], layer: int) -> Weights:
 
 @float_inputs(X=3, params=2, states0=2)
 def stack_forward(cell: str, X: np.ndarray, params: Mapping[str, np.ndarray], states0: Sequence[State],
-                  num_layers: int) -> tuple[np.ndarray, list[State], list[list[StepCache]]]:
+                  num_layers: int) -> tuple[np.ndarray, list[State], list[LayerCache]]:
     """Layers ``0 .. num_layers-1``, each fed the ``H`` of the one below; ``states0`` one state per layer."""
     caches, states = [], []
     H = X
     for layer in range(num_layers):
-        H, state, layer_caches = layer_forward(cell, H, states0[layer], layer_weights(params, layer))
+        H, state, cache = layer_forward(cell, H, states0[layer], layer_weights(params, layer))
         states.append(state)
-        caches.append(layer_caches)
+        caches.append(cache)
     return H, states, caches
 
 
 @float_inputs(dH=3)
-def stack_backward(cell: str, dH: np.ndarray, caches: list[list[StepCache]]
+def stack_backward(cell: str, dH: np.ndarray, caches: list[LayerCache]
                    ) -> tuple[np.ndarray, Params, list[State]]:
     """BPTT through the stack, top layer first; returns ``dX``, grads ``{"dW_ih_l0": ...}``, ``dstates0``."""
     grads: Params = {}

@@ -291,6 +291,12 @@ def run_resnet_states(**kw: object) -> tuple:
     return loss, grads, [(s.running_mean, s.running_var) for s in states]
 
 
+def rnn_step(**kw: object) -> tuple:
+    """One RNN step on the input projection ``W_ih x + b_ih`` of two examples, from ``h_prev = 1``."""
+    w = rnn.layer_weights(rnn.RecurrentNet("rnn_tanh", 3, 4, 2).init_params(_rng(0)), 0)
+    return rnn.rnn_cell_forward(w.W_ih @ X[:, :2] + w.b_ih, np.ones((4, 2)), w, **kw)
+
+
 def rnn_run(**kw: object) -> tuple:
     model = rnn.RecurrentNet(**{"cell": "rnn_tanh", "n_x": 3, "n_h": 4, "n_y": 2, **kw})
     params = model.init_params(_rng(0))
@@ -621,13 +627,9 @@ VARIES: dict[str, Varies] = {
                                                 keep_prob=0.6, **kw), {"hidden_activation": "tanh"}),
     "scratch.regularization.EarlyStopping": Varies(lambda **kw: run_early_stopping(reg.EarlyStopping, {}, **kw),
                                                    {"min_delta": 0.015}),
-    "scratch.rnn.rnn_cell_forward": Varies(
-        lambda **kw: rnn.rnn_cell_forward(X[:, :2], np.ones((4, 2)), rnn.layer_weights(
-            rnn.RecurrentNet("rnn_tanh", 3, 4, 2).init_params(_rng(0)), 0), **kw)[0], {"nonlinearity": "relu"}),
+    "scratch.rnn.rnn_cell_forward": Varies(lambda **kw: rnn_step(**kw)[0], {"nonlinearity": "relu"}),
     "scratch.rnn.rnn_cell_backward": Varies(
-        lambda **kw: rnn.rnn_cell_backward(np.ones((4, 2)), rnn.rnn_cell_forward(
-            X[:, :2], np.ones((4, 2)), rnn.layer_weights(rnn.RecurrentNet("rnn_tanh", 3, 4, 2).init_params(
-                _rng(0)), 0))[1], **kw), {"nonlinearity": "relu"}),
+        lambda **kw: rnn.rnn_cell_backward(np.ones((4, 2)), rnn_step()[1], **kw), {"nonlinearity": "relu"}),
     "scratch.rnn.RecurrentNet": Varies(rnn_run, {"num_layers": 2, "head": "many_to_one", "loss": "mse",
                                                  "vocab_size": 5}),
     "scratch.rnn.train_truncated_bptt": Varies(rnn_bptt, {"max_norm": 0.1}),

@@ -407,6 +407,7 @@ _RNG = np.random.default_rng(3)
 CELL_WEIGHTS = {G: rn.Weights(*(np.round(_RNG.uniform(-1, 1, size=shape), 1)
                                 for shape in ((3 * G, 2), (3 * G, 3), (3 * G, 1), (3 * G, 1)))) for G in (1, 3, 4)}
 XT, H0, C0 = X[:, :2], np.array([[0.5, -0.2], [0.1, 0.0], [-1.0, 0.3]]), np.array([[1.0, 0.5], [-0.4, 0.2], [0.0, 2.0]])
+AX = {G: weights.W_ih @ XT + weights.b_ih for G, weights in CELL_WEIGHTS.items()}  # a step's input projection
 SEQ = np.stack([X[:, :2], X[:, 2:], -X[:, 1:3]], axis=-1)  # (n_x=2, m=2, T=3)
 DH_SEQ = np.stack([H0, C0, H0 - C0], axis=-1)  # (n_h=3, m=2, T=3)
 GRU_NET = rn.RecurrentNet("gru", n_x=2, n_h=3, n_y=2, loss="mse")
@@ -561,25 +562,26 @@ ROWS.update({
     **{f"optim.{name}": EXEMPT_SCHEDULE for name in ("LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR",
                                                      "CosineAnnealingLR", "OneCycleLR")},
     "optim.ReduceLROnPlateau": Exempt("takes an optimizer and hyperparameters; step(metric) takes one Python number"),
-    # rnn: x (n_in, m), h (n_h, m), sequences (n, m, T), torch's stacked gate weights
+    # rnn: ax = W_ih x + b_ih (G n_h, m), h (n_h, m), sequences (n, m, T), torch's stacked gate weights
     "rnn.Weights": EXEMPT_RECORD,
     "rnn.StepCache": EXEMPT_RECORD,
+    "rnn.LayerCache": EXEMPT_RECORD,
     "rnn.check_indices": EXEMPT_VALIDATOR,
     "rnn.layer_weights": Exempt("selects dict entries by name, no arithmetic"),
-    "rnn.rnn_cell_forward": Call(lambda a: rn.rnn_cell_forward(a("x", XT), a("h_prev", H0), cell_weights(a, 1))[0]),
-    "rnn.lstm_cell_forward": Call(lambda a: rn.lstm_cell_forward(a("x", XT), a("h_prev", H0), a("c_prev", C0),
+    "rnn.rnn_cell_forward": Call(lambda a: rn.rnn_cell_forward(a("ax", AX[1]), a("h_prev", H0), cell_weights(a, 1))[0]),
+    "rnn.lstm_cell_forward": Call(lambda a: rn.lstm_cell_forward(a("ax", AX[4]), a("h_prev", H0), a("c_prev", C0),
                                                                  cell_weights(a, 4))[:2]),
-    "rnn.gru_cell_forward": Call(lambda a: rn.gru_cell_forward(a("x", XT), a("h_prev", H0), cell_weights(a, 3))[0]),
+    "rnn.gru_cell_forward": Call(lambda a: rn.gru_cell_forward(a("ax", AX[3]), a("h_prev", H0), cell_weights(a, 3))[0]),
     "rnn.rnn_cell_backward": Call(lambda a: rn.rnn_cell_backward(
-        a("dh", C0), rn.rnn_cell_forward(XT, H0, CELL_WEIGHTS[1])[1])),
+        a("dh", C0), rn.rnn_cell_forward(AX[1], H0, CELL_WEIGHTS[1])[1])),
     "rnn.lstm_cell_backward": Call(lambda a: rn.lstm_cell_backward(
-        a("dh", C0), a("dc", H0), rn.lstm_cell_forward(XT, H0, C0, CELL_WEIGHTS[4])[2])),
+        a("dh", C0), a("dc", H0), rn.lstm_cell_forward(AX[4], H0, C0, CELL_WEIGHTS[4])[2])),
     "rnn.gru_cell_backward": Call(lambda a: rn.gru_cell_backward(
-        a("dh", C0), rn.gru_cell_forward(XT, H0, CELL_WEIGHTS[3])[1])),
-    "rnn.cell_forward": Call(lambda a: rn.cell_forward("lstm", a("x", XT), (a("state", H0), a("state", C0)),
+        a("dh", C0), rn.gru_cell_forward(AX[3], H0, CELL_WEIGHTS[3])[1])),
+    "rnn.cell_forward": Call(lambda a: rn.cell_forward("lstm", a("ax", AX[4]), (a("state", H0), a("state", C0)),
                                                        cell_weights(a, 4))[0]),
     "rnn.cell_backward": Call(lambda a: rn.cell_backward(
-        "lstm", (a("dstate", C0), a("dstate", H0)), rn.cell_forward("lstm", XT, (H0, C0), CELL_WEIGHTS[4])[1])),
+        "lstm", (a("dstate", C0), a("dstate", H0)), rn.cell_forward("lstm", AX[4], (H0, C0), CELL_WEIGHTS[4])[1])),
     "rnn.layer_forward": Call(lambda a: rn.layer_forward("gru", a("X", SEQ), (a("state0", H0),),
                                                          cell_weights(a, 3))[:2]),
     "rnn.layer_backward": Call(lambda a: rn.layer_backward(

@@ -357,11 +357,11 @@ def lstm_forget_gate_bias_twice(mp: pytest.MonkeyPatch) -> None:
     """The forget gate's bias added a second time (e.g. the course's bf mapped into both b_ih and b_hh)."""
     correct = sr.lstm_cell_forward
 
-    def mutant(x, h_prev, c_prev, w):
+    def mutant(ax, h_prev, c_prev, w):
         n_h = w.W_hh.shape[1]
-        b_ih = w.b_ih.copy()
-        b_ih[n_h:2 * n_h] += w.b_ih[n_h:2 * n_h]
-        return correct(x, h_prev, c_prev, w._replace(b_ih=b_ih))
+        ax = ax.copy()  # ax = W_ih x + b_ih already holds the bias once
+        ax[n_h:2 * n_h] += w.b_ih[n_h:2 * n_h]
+        return correct(ax, h_prev, c_prev, w)
 
     mp.setattr(sr, "lstm_cell_forward", mutant)
 
@@ -370,14 +370,14 @@ def gru_b_hn_outside_the_reset_product(mp: pytest.MonkeyPatch) -> None:
     """n = tanh(W_in x + b_in + r * (W_hn h) + b_hn): the bias escapes the reset gate (Keras' reset_after=False
     keeps it in, too; only torch's placement is right here)."""
 
-    def mutant(x, h_prev, w):
-        ai_r, ai_z, ai_n = np.split(w.W_ih @ x + w.b_ih, 3)
+    def mutant(ax, h_prev, w):
+        ax_r, ax_z, ax_n = np.split(ax, 3)
         wh_r, wh_z, wh_n = np.split(w.W_hh @ h_prev, 3)
         b_hr, b_hz, b_hn = np.split(w.b_hh, 3)
-        r, z = act.sigmoid(ai_r + wh_r + b_hr), act.sigmoid(ai_z + wh_z + b_hz)
-        n = np.tanh(ai_n + r * wh_n + b_hn)
+        r, z = act.sigmoid(ax_r + wh_r + b_hr), act.sigmoid(ax_z + wh_z + b_hz)
+        n = np.tanh(ax_n + r * wh_n + b_hn)
         h = (h_prev - n) * z + n
-        return h, sr.StepCache(x, h_prev, None, (r, z, n, wh_n + b_hn), w)
+        return h, sr.StepCache(h_prev, None, (r, z, n, wh_n + b_hn), w)
 
     mp.setattr(sr, "gru_cell_forward", mutant)
 
@@ -386,8 +386,8 @@ def gru_update_gate_mirrored(mp: pytest.MonkeyPatch) -> None:
     """h' = z n + (1 - z) h: the course's c = u c~ + (1 - u) c_prev with torch's z in place of u."""
     correct = sr.gru_cell_forward
 
-    def mutant(x, h_prev, w):
-        _, cache = correct(x, h_prev, w)
+    def mutant(ax, h_prev, w):
+        _, cache = correct(ax, h_prev, w)
         r, z, n, ah_n = cache.values
         return z * n + (1 - z) * h_prev, cache
 
@@ -395,19 +395,19 @@ def gru_update_gate_mirrored(mp: pytest.MonkeyPatch) -> None:
 
 
 def bptt_gradient_not_accumulated(mp: pytest.MonkeyPatch) -> None:
-    """Each step's weight gradient overwrites the running one: only t = 0's contribution survives."""
+    """Each step's weight gradient overwrites the running one: only t = 0's contribution survives (dX and
+    the state gradients stay right)."""
+    correct = sr.layer_backward
 
-    def mutant(cell, dH, caches):
-        n_in, T = caches[0].x.shape[0], len(caches)
-        dX = np.empty((n_in, dH.shape[1], T), dtype=dH.dtype)
+    def mutant(cell, dH, cache):
+        X, H_prev, _, steps = cache
         dstate = tuple(np.zeros_like(dH[:, :, 0]) for _ in range(2 if cell == "lstm" else 1))
-        total = sr.Weights(*(np.zeros_like(p) for p in caches[0].weights))
-        for t in reversed(range(T)):
+        for t in reversed(range(len(steps))):
             dstate = (dstate[0] + dH[:, :, t], *dstate[1:])
-            dX[:, :, t], dstate, dW = sr.cell_backward(cell, dstate, caches[t])
-            for acc, step_grad in zip(total, dW, strict=True):
-                acc[...] = step_grad
-        return dX, dstate, total
+            da_x, da_h, dstate = sr.cell_backward(cell, dstate, steps[t])
+        dW = sr.Weights(da_x @ X[:, :, 0].T, da_h @ H_prev[:, :, 0].T, da_x.sum(axis=1, keepdims=True),
+                        da_h.sum(axis=1, keepdims=True))
+        return correct(cell, dH, cache)[0], dstate, dW
 
     mp.setattr(sr, "layer_backward", mutant)
 

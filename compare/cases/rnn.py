@@ -150,14 +150,13 @@ def recurrent_preactivation(A: np.ndarray, X: np.ndarray, H_prev: np.ndarray, w:
     return Preactivation(columns(A), scale)
 
 
-def scratch_rnn_kinks(layer_caches: list[list[sr.StepCache]]) -> list[Preactivation]:
-    """The pre-activations of every layer of a ReLU RNN, from the per-layer step caches of
-    ``RecurrentNet.forward`` (``values[0]`` of an RNN step is ``a``)."""
+def scratch_rnn_kinks(layer_caches: list[sr.LayerCache]) -> list[Preactivation]:
+    """The pre-activations of every layer of a ReLU RNN, from the layer caches of ``RecurrentNet.forward``
+    (``values[0]`` of an RNN step is ``a``; the cache keeps the layer's inputs and previous states)."""
     layers = []
-    for steps in layer_caches:
-        A, X, H_prev = (np.stack([pick(cache) for cache in steps], axis=-1)
-                        for pick in (lambda c: c.values[0], lambda c: c.x, lambda c: c.h_prev))
-        layers.append(recurrent_preactivation(A, X, H_prev, steps[0].weights))
+    for cache in layer_caches:
+        A = np.stack([step.values[0] for step in cache.steps], axis=-1)
+        layers.append(recurrent_preactivation(A, cache.X, cache.H_prev, cache.weights))
     return layers
 
 
@@ -455,34 +454,41 @@ def lstm_name(n_h: int, T: int) -> str:
 
 
 def lstm_matmul_flops(m: int, n_h: int, n_x: int, T: int, n_y: int) -> int:
-    """Per forward + backward: at each step ``W_ih x`` and ``W_hh h`` forward, ``da x^T``, ``da h^T``,
-    ``W_ih^T da``, ``W_hh^T da`` backward (``4 n_h`` rows each), and the head's three products."""
+    """Per forward + backward: ``W_ih X`` over all steps and ``W_hh h`` at each step forward; ``W_hh^T da`` at
+    each step and ``dA X^T``, ``dA H_prev^T``, ``W_ih^T dA`` over all steps backward (``4 n_h`` rows each);
+    the head's three products."""
     gates = 4 * n_h
     return T * (3 * 2 * gates * n_x * m + 3 * 2 * gates * n_h * m) + 3 * 2 * n_y * n_h * m
 
 
 def lstm_matmuls(net: sr.RecurrentNet, params: sr.Params, X: np.ndarray) -> Callable[[], None]:
     """The matrix products of one scratch forward + backward, on the operands of a real forward pass (the
-    same strided ``x_t`` views, the same transposes): what the step spends in BLAS. One gate gradient
-    ``da (4 n_h, m)`` stands in for every step's (its values do not change a product's time)."""
-    _, _, (_, _, top, layer_caches) = net.forward(params, X)
+    layer's cached input and previous states, in their layout): what the step spends in BLAS. One gate
+    gradient ``da (4 n_h, m)`` stands in for every step's, one ``dA (4 n_h, m T)`` for all of them (their
+    values do not change a product's time)."""
+    _, _, (_, _, top, (cache,)) = net.forward(params, X)
     rng = np.random.default_rng(1)
-    da = rng.standard_normal((4 * net.n_h, X.shape[1])).astype(X.dtype)
-    dZ = rng.standard_normal((net.n_y, X.shape[1])).astype(X.dtype)
-    steps, Wy = layer_caches[0], params["Wy"]
+    m, T = X.shape[1:]
+    dA = rng.standard_normal((4 * net.n_h, m * T)).astype(X.dtype)
+    da = dA[:, :m].copy()
+    dZ = rng.standard_normal((net.n_y, m)).astype(X.dtype)
+    W_ih, W_hh, Wy = cache.weights.W_ih, cache.weights.W_hh, params["Wy"]
+    # All steps side by side, step after step (column t m + i), as layer_forward and layer_backward lay them out.
+    X_columns, H_prev_columns = (sequence.transpose(0, 2, 1).reshape(sequence.shape[0], -1)
+                                 for sequence in (cache.X, cache.H_prev))
 
     def matmuls() -> None:
-        for cache in steps:
-            np.matmul(cache.weights.W_ih, cache.x)
-            np.matmul(cache.weights.W_hh, cache.h_prev)
+        np.matmul(W_ih, X_columns)
+        for step in cache.steps:
+            np.matmul(W_hh, step.h_prev)
         np.matmul(Wy, top)
         np.matmul(dZ, top.T)
         np.matmul(Wy.T, dZ)
-        for cache in reversed(steps):
-            np.matmul(da, cache.x.T)
-            np.matmul(da, cache.h_prev.T)
-            np.matmul(cache.weights.W_ih.T, da)
-            np.matmul(cache.weights.W_hh.T, da)
+        for _ in range(T):
+            np.matmul(W_hh.T, da)
+        np.matmul(dA, X_columns.T)
+        np.matmul(dA, H_prev_columns.T)
+        np.matmul(W_ih.T, dA)
 
     return matmuls
 
