@@ -240,6 +240,14 @@ def test_dealing_by_cost_gives_every_job_to_one_rank(costs: list[float], world: 
     assert all(share == sorted(share) for share in deal) and deal == deal_by_cost(costs, world)
 
 
+def test_dealing_by_cost_counts_the_work_a_rank_already_has() -> None:
+    # Rank 0 draws the loss figures (about 64 s) before its studies; the deal gives it less to make up for it.
+    seconds = [3, 1, 14, 20, 13, 7, 11, 25, 9, 27, 4, 52, 12]
+    deal = deal_by_cost(seconds, 2, preload=[64.0])
+    loads = [64.0 + sum(seconds[i] for i in deal[0]), sum(seconds[i] for i in deal[1])]
+    assert abs(loads[0] - loads[1]) <= max(seconds) and sum(seconds[i] for i in deal[0]) < sum(seconds) / 2
+
+
 def test_dealing_by_cost_separates_the_two_longest_studies() -> None:
     # The full report's study seconds in study order (measured 2026-12-02): round-robin gives rank 1 both giants.
     seconds = [3.6, 0.5, 11.3, 19.6, 10.9, 46.2, 15.7, 10.4, 25.8, 218.1, 5.6, 187.7]

@@ -242,12 +242,14 @@ def run_share(jobs: Sequence[J], run_one: Callable[[int, J], R], ranks: Ranks, d
     return done
 
 
-def deal_by_cost(costs: Sequence[float], world: int) -> list[list[int]]:
+def deal_by_cost(costs: Sequence[float], world: int, preload: Sequence[float] = ()) -> list[list[int]]:
     """Job indices per rank: longest first, each to the rank with the least cost so far (ties: the lower rank
     and the earlier job), each rank's jobs in their original order. Deterministic, so every rank computes the
     same deal; for a few jobs of very unequal cost (the report's studies), where round-robin can give one rank
-    the two longest."""
+    the two longest. ``preload[r]``: work rank ``r`` has besides these jobs (rank 0's loss plots)."""
     loads, deal = [0.0] * world, [[] for _ in range(world)]
+    for rank, load in enumerate(preload[:world]):
+        loads[rank] = float(load)
     for index in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
         rank = min(range(world), key=lambda r: (loads[r], r))
         loads[rank] += costs[index]

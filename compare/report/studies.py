@@ -65,7 +65,8 @@ class StudyOutput:
 
 @dataclass(frozen=True)
 class Study:
-    """A report section. ``seconds``: roughly what its full run takes on a 2-core machine, used only to deal
+    """A report section. ``seconds``: roughly what its full run takes on one core of the quiet 2-core machine
+    (the figures were measured in a full report of 2026-12-02), used only to deal
     the studies out to the processes of a spread report (longest first); a wrong figure costs balance, never
     a result. ``reads_runs``: the study reads the report's own runs (:attr:`StudyContext.runs`) instead of
     training again, so it runs in the process that holds them, after them."""

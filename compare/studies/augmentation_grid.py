@@ -46,4 +46,4 @@ def augmentation_grid_study(ctx: StudyContext) -> StudyOutput:
 
 
 register_study(Study("augmentation_grid", "augmentation", "Data augmentation: flipped and cropped examples",
-                     augmentation_grid_study))
+                     augmentation_grid_study, seconds=3))

@@ -118,6 +118,6 @@ def parity_and_speed(ctx: StudyContext) -> StudyOutput:
 
 
 register_study(Study("autodiff_graphs", "autodiff", "Computation graphs of the lecture examples",
-                     draw_lecture_graphs))
+                     draw_lecture_graphs, seconds=1))
 register_study(Study("autodiff_parity_speed", "autodiff", "Engine vs torch and vs hand-derived gradients",
-                     parity_and_speed))
+                     parity_and_speed, seconds=14))

@@ -155,4 +155,4 @@ def run(context: StudyContext) -> StudyOutput:
 
 
 register_study(Study("batchnorm_lr_sweep", "batchnorm", "With and without batch normalization: a learning-rate "
-                     "sweep", run))
+                     "sweep", run, seconds=20))

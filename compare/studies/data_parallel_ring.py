@@ -149,4 +149,4 @@ def run(context: StudyContext) -> StudyOutput:
 
 
 register_study(Study("data_parallel_ring", "data_parallel",
-                     "Data parallelism: the ring, its traffic, and the order of summation", run))
+                     "Data parallelism: the ring, its traffic, and the order of summation", run, seconds=13))

@@ -118,4 +118,4 @@ def learning_rates_study(ctx: StudyContext) -> StudyOutput:
 
 
 register_study(Study("logistic_regression_learning_rates", "logistic_regression",
-                     "Cost curves for several learning rates", learning_rates_study))
+                     "Cost curves for several learning rates", learning_rates_study, seconds=7))

@@ -155,7 +155,7 @@ def zero_init_study(ctx: StudyContext) -> StudyOutput:
 
 
 register_study(Study("zero_initialization", "deep_net", "Zero initialization: symmetric hidden units stay identical",
-                     zero_init_study))
+                     zero_init_study, seconds=11))
 
 
 # --- accuracy at convergence ----------------------------------------------------------------------------
@@ -258,4 +258,4 @@ def accuracy_study(ctx: StudyContext) -> StudyOutput:
 
 
 register_study(Study("deep_net_accuracy", "deep_net", "Shallow, deep and softmax networks trained to convergence",
-                     accuracy_study, seconds=45))
+                     accuracy_study, seconds=25))

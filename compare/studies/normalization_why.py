@@ -137,4 +137,4 @@ def normalization_study(ctx: StudyContext) -> StudyOutput:
 
 
 register_study(Study("normalization_why", "normalization", "Why normalize inputs: cost curves and contours of J",
-                     normalization_study))
+                     normalization_study, seconds=9))

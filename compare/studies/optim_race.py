@@ -263,4 +263,4 @@ def race_study(ctx: StudyContext) -> StudyOutput:
 
 
 register_study(Study("optimizer_race", "optim", "Optimizer race: every optimizer on one network, both sides",
-                     race_study))
+                     race_study, seconds=27))

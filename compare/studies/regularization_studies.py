@@ -95,7 +95,7 @@ def weight_decay_study(ctx) -> StudyOutput:
 
 
 register_study(Study("weight_decay_vs_l2", "regularization", "L2 penalty vs weight decay under SGD, Adam and AdamW",
-                     weight_decay_study))
+                     weight_decay_study, seconds=4))
 
 
 # --- bias and variance ----------------------------------------------------------------------------------
@@ -159,4 +159,4 @@ def bias_variance_study(ctx) -> StudyOutput:
 
 
 register_study(Study("bias_variance", "regularization", "Train/dev/test split and the bias/variance diagnosis",
-                     bias_variance_study, seconds=220))
+                     bias_variance_study, seconds=52))

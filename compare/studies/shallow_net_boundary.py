@@ -128,4 +128,4 @@ def decision_boundary_study(ctx: StudyContext) -> StudyOutput:
 
 
 register_study(Study("shallow_net_decision_boundary", "shallow_net", "The planar flower's decision boundary",
-                     decision_boundary_study))
+                     decision_boundary_study, seconds=12))
