@@ -270,9 +270,13 @@ def test_the_peak_is_the_best_matmul(position: str) -> None:
 @positions
 def test_the_thread_verdict_needs_every_blas_library_to_agree(position: str) -> None:
     blas = [{"numpy": True, "threads": t, "library": f"lib{i}"} for i, t in enumerate(odd_one(position, 1, 4))]
-    assert bench._thread_verdict({"blas": blas, "torch_threads": 4})["verdict"] == "MISS"
+    assert bench._thread_verdict([{"blas": blas, "torch_threads": 4}])["verdict"] == "MISS"
     agreeing = [{**entry, "threads": 4} for entry in blas]
-    assert bench._thread_verdict({"blas": agreeing, "torch_threads": 4})["verdict"] == "PASS"
+    assert bench._thread_verdict([{"blas": agreeing, "torch_threads": 4}])["verdict"] == "PASS"
+    # a spread bench: every rank's settings must agree within that rank
+    ranks = [{"blas": agreeing, "torch_threads": 4}] * N
+    ranks[POSITIONS[position]] = {"blas": blas, "torch_threads": 4}
+    assert bench._thread_verdict(ranks)["verdict"] == "MISS"
 
 
 # ---- compare/check ----------------------------------------------------------------------------------------------
