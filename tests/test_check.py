@@ -255,6 +255,39 @@ def test_notebook_namespace_in_one_line():
     assert "np" not in results  # only the namespace's own functions
 
 
+def test_the_regularization_notebooks_3_layer_helpers_are_not_checked_as_gradient_checking(tmp_path):
+    """c2w1 gives ``forward_propagation(X, parameters)`` and ``backward_propagation(X, Y, cache)`` (3 layers) in
+    two notebooks and asks for ``forward_propagation(x, theta)`` (``J = theta * x``) in the third: a learner's
+    file that copies the helpers must not fail as a wrong gradient-checking function."""
+    helpers = textwrap.dedent("""
+        import numpy as np
+
+        def forward_propagation(X, parameters):
+            Z1 = parameters["W1"] @ X + parameters["b1"]
+            A1 = np.maximum(0, Z1)
+            Z2 = parameters["W2"] @ A1 + parameters["b2"]
+            A2 = np.maximum(0, Z2)
+            Z3 = parameters["W3"] @ A2 + parameters["b3"]
+            A3 = 1 / (1 + np.exp(-Z3))
+            return A3, (Z1, A1, parameters["W1"], parameters["b1"], Z2, A2, parameters["W2"], parameters["b2"],
+                        Z3, A3, parameters["W3"], parameters["b3"])
+
+        def backward_propagation(X, Y, cache):
+            raise NotImplementedError("the notebook's helper; the checker must not call it")
+    """)
+    solution = (GALLERY / "c2w1.py").read_text()
+    copied = _write(tmp_path, solution.split("def forward_propagation(x, theta)")[0] + helpers)
+    report = check(copied, training=False)
+    assert report.week == "c2w1"
+    assert report.passed, str(report)
+    assert {"forward_propagation", "backward_propagation"} <= set(report.not_checked)
+    assert {r.name for r in report.functions}.isdisjoint({"forward_propagation", "backward_propagation"})
+
+    scalar = _write(tmp_path, "def forward_propagation(x, theta):\n    return theta + x\n")
+    (result,) = check(scalar, week="c2w1").functions  # gradient checking's own: still checked
+    assert (result.name, result.status) == ("forward_propagation", "fail")
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("def propagate(w, b, X, Y):\n    return (\n", "does not import"),
     ("import numpy as np\nx = 1\n", "no course function found"),

@@ -8,7 +8,7 @@ and the bug hypotheses the diagnosis tries. Week modules (``course1``, ``course2
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +55,10 @@ class Spec:
     read: Callable[[object, Case], Outputs]
     expected: Callable[[Case], Outputs]
     hypotheses: tuple[Hypothesis, ...] = ()
+    #: Parameter lists of other functions the same week's notebooks give under this name (course helpers such
+    #: as the regularization notebook's 3-layer ``forward_propagation(X, parameters)``): a learner's function
+    #: with one of these parameter lists is that helper, not this spec.
+    helpers_named_alike: tuple[tuple[str, ...], ...] = ()
 
     @property
     def signature(self) -> str:
@@ -86,11 +90,13 @@ def file_week(defined: Iterable[str], other_names: Mapping[str, Iterable[str]] |
     return max(WEEKS, key=lambda w: (score[w], -WEEKS.index(w)))
 
 
-def resolve(defined: Iterable[str], week: str) -> list[Spec]:
-    """The specs of ``week`` among ``defined``, in the course's order. Names of other weeks are not checked:
-    in an assignment's file they are the course's given helpers (``sigmoid``, ``relu``, ``compute_cost``)."""
-    defined = set(defined)
-    return [spec for name, spec in REGISTRY[week].items() if name in defined]
+def resolve(defined: Mapping[str, Sequence[str]], week: str) -> list[Spec]:
+    """The specs of ``week`` among ``defined`` (``{name: the learner's parameter names}``), in the course's
+    order. Names of other weeks are not checked: in an assignment's file they are the course's given helpers
+    (``sigmoid``, ``relu``, ``compute_cost``); nor is a function whose parameters are those of a helper the
+    week's notebooks give under the spec's name (:attr:`Spec.helpers_named_alike`)."""
+    return [spec for name, spec in REGISTRY[week].items()
+            if name in defined and tuple(defined[name]) not in spec.helpers_named_alike]
 
 
 # --- readers of the course's return values -------------------------------------------------------------

@@ -222,6 +222,12 @@ def _dropout_backward_variant(case: Case, bug: str, relu_from: str) -> dict:
     return grads
 
 
+#: The initialization and regularization notebooks give their 3-layer network under the names the gradient
+#: checking notebook uses for its scalar ``J = theta * x`` (init_utils.py, reg_utils.py).
+THREE_LAYER_FORWARD = ("X", "parameters")
+THREE_LAYER_BACKWARD = ("X", "Y", "cache")
+
+
 def _scalar_cases() -> list[Case]:
     return [Case("published", (2, 4)), Case("published", (3, 4)), Case("negative", (-1.5, 0.25))]
 
@@ -235,8 +241,10 @@ def _scalar_grad(case: Case) -> dict:
 
 register(
     Spec("forward_propagation", "c2w1", ("x", "theta"), _scalar_cases, read_value("J"),
-         lambda c: {"J": tx.array(tx.tensor(c.args[1]) * c.args[0])}),
-    Spec("backward_propagation", "c2w1", ("x", "theta"), _scalar_cases, read_value("dtheta"), _scalar_grad),
+         lambda c: {"J": tx.array(tx.tensor(c.args[1]) * c.args[0])},
+         helpers_named_alike=(THREE_LAYER_FORWARD,)),
+    Spec("backward_propagation", "c2w1", ("x", "theta"), _scalar_cases, read_value("dtheta"), _scalar_grad,
+         helpers_named_alike=(THREE_LAYER_BACKWARD,)),
     Spec("compute_cost_with_regularization", "c2w1", ("A3", "Y", "parameters", "lambd"), _cost_reg_cases,
          read_value("cost"), _cost_reg_expected,
          (Hypothesis("l2_missing", lambda c: _cost_reg_expected(c, scale=0.0)),

@@ -80,8 +80,8 @@ class Report:
                 lines += [f"  {training.status.upper():4}  {training.name}: {training.summary}"]
                 lines += [f"        {line}" for line in training.detail.splitlines()]
         if self.not_checked:
-            lines.append(f"Not checked (names of other weeks, usually the course's given helpers; --week chooses): "
-                         f"{', '.join(self.not_checked)}")
+            lines.append("Not checked (the course's given helpers: names of other weeks, or a helper's parameters; "
+                         f"--week chooses): {', '.join(self.not_checked)}")
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython shows the text, not the dataclass
