@@ -11,13 +11,25 @@ whatever the machine's load (an explicit readiness signal, never a sleep):
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
 
 def ready() -> None:
+    """Print ``ready``, then wait until a signal arrives; a SIGINT then raises KeyboardInterrupt at the next
+    bytecode, exactly as it would in the work that follows.
+
+    The wait reads the signal's wake-up byte (``signal.set_wakeup_fd``), which stays in the pipe when the signal
+    comes before the read. ``signal.pause()`` waited for the *next* signal instead: when the test's SIGINT was
+    delivered between the ``ready`` line and the pause (the loaded machine's default suite once hung there),
+    the run waited forever.
+    """
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
     print("ready", flush=True)
-    signal.pause()  # a SIGINT raises KeyboardInterrupt here, exactly as it would in the work that follows
+    os.read(wake_read, 1)
 
 
 def pause_before(module: object, name: str) -> None:
