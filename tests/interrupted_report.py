@@ -43,6 +43,10 @@ def pause_before(module: object, name: str) -> None:
 
 
 def main(point: str, args: list[str]) -> int:
+    # The test sends the SIGINT of a Ctrl-C at a terminal. A suite started in the background by a shell without
+    # job control (`nohup make test &`, `cmd &` in a script, some CI runners) passes SIGINT on *ignored*, and
+    # Python then leaves it ignored: the run would never be interrupted (the loaded default suite hung so).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if point == "start":
         print("ready", flush=True)
     import compare.report.build as build

@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -150,12 +151,26 @@ def test_a_stale_staging_folder_from_a_killed_run_is_removed(tmp_path: Path) -> 
     assert not list(tmp_path.glob(f"{STAGING_PREFIX}*"))
 
 
-def test_ctrl_c_during_the_commit_is_held_back_until_every_file_moved(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without deferral a SIGINT between two ``os.replace`` calls leaves old and new files mixed."""
-    _old_report(tmp_path)
+@pytest.fixture
+def sigint_disposition() -> Iterator[Callable[[Callable | int], None]]:
+    """``set(handler)`` makes it this process's SIGINT handler for the test; the one before is restored after.
+
+    A test of Ctrl-C must set the disposition it means: a suite started in the background by a shell without job
+    control (``nohup make test &``, ``cmd &`` in a script, some CI runners) inherits SIGINT *ignored*, and Python
+    then leaves it ignored instead of raising KeyboardInterrupt (found by the loaded default suite, which hung).
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    yield lambda handler: signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGINT, previous)
+
+
+NEW_FILES = ("report.md", "parity.csv", "plots/x.png")
+
+
+def _commit_interrupted_by_sigint(folder: Path, monkeypatch: pytest.MonkeyPatch, interrupted: list[str]) -> None:
+    """Stage :data:`NEW_FILES` into ``folder`` and commit them, sending this process a SIGINT right after the
+    first ``os.replace``, whose destination is appended to ``interrupted`` (left empty if the commit never ran)."""
     real_replace = os.replace
-    interrupted = []
 
     def replace_then_interrupt(src, dst):
         real_replace(src, dst)
@@ -163,14 +178,37 @@ def test_ctrl_c_during_the_commit_is_held_back_until_every_file_moved(tmp_path: 
             interrupted.append(dst)
             os.kill(os.getpid(), signal.SIGINT)
 
-    with pytest.raises(KeyboardInterrupt), StagedResults(tmp_path) as stage:
+    with StagedResults(folder) as stage:
         monkeypatch.setattr(io.os, "replace", replace_then_interrupt)
         (stage / "plots").mkdir()
-        for name in ("report.md", "parity.csv", "plots/x.png"):
+        for name in NEW_FILES:
             (stage / name).write_bytes(b"new " + name.encode())
+
+
+def test_ctrl_c_during_the_commit_is_held_back_until_every_file_moved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sigint_disposition: Callable) -> None:
+    """Without deferral a SIGINT between two ``os.replace`` calls leaves old and new files mixed."""
+    _old_report(tmp_path)
+    sigint_disposition(signal.default_int_handler)  # Ctrl-C at a terminal
+    interrupted: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        _commit_interrupted_by_sigint(tmp_path, monkeypatch, interrupted)
     assert interrupted, "the commit never ran"
-    assert _contents(tmp_path) == {name: b"new " + name.encode() for name in ("report.md", "parity.csv",
-                                                                               "plots/x.png")}
+    assert _contents(tmp_path) == {name: b"new " + name.encode() for name in NEW_FILES}
+
+
+def test_a_run_that_ignores_sigint_still_ignores_it_after_a_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sigint_disposition: Callable) -> None:
+    """A report started with SIGINT ignored (in the background, ``nohup``) is not interrupted by one that
+    arrives during the commit, and SIGINT is ignored again afterwards: holding Ctrl-C back must restore the
+    disposition the process had, not Python's default."""
+    _old_report(tmp_path)
+    sigint_disposition(signal.SIG_IGN)
+    interrupted: list[str] = []
+    _commit_interrupted_by_sigint(tmp_path, monkeypatch, interrupted)
+    assert interrupted, "the commit never ran"
+    assert _contents(tmp_path) == {name: b"new " + name.encode() for name in NEW_FILES}
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 
 
 def test_report_renders_the_speed_section_from_the_bench_data(written: Path) -> None:
