@@ -7,6 +7,8 @@ subset of the gallery (one bug per kind of diagnosis family); ``-m slow`` runs t
 from __future__ import annotations
 
 import json
+import multiprocessing.connection
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -23,11 +25,18 @@ import scratch.course.c1w3
 import scratch.course.c1w4
 import scratch.course.c2w1
 import scratch.course.c2w2
-from compare.check import UserError, check
+from compare.check import UserError, check, runner
 from compare.check import gradcheck as gradient_checking
 from compare.check.catalogue import REGISTRY, Case
 from compare.check.diagnosis import CATALOGUE, pattern
+from compare.check.report import Report
 from compare.cli import main
+
+#: The checker's time limit in every test that is not about time-outs: a correct function must not fail a test
+#: because a loaded machine made it slow (the checker's default, 60 s, is what a learner's solution gets on
+#: their own machine), so the bound only ends a hang.
+HANG_GUARD = 600.0
+UNHURRIED = ("--time-limit", f"{HANG_GUARD:g}")
 
 GALLERY = Path(__file__).parent / "check_gallery"
 SOLUTIONS = ("c1w2", "c1w3", "c1w4", "c2w1", "c2w2")
@@ -44,6 +53,11 @@ DEFAULT_BUGS = {"sigmoid_int_truncation", "softmax_axis0", "propagate_dw_not_ave
                 "model_adam_t_per_epoch"}
 
 
+def check_unhurried(target: object, **options: object) -> Report:
+    """``check`` with :data:`HANG_GUARD` as its time limit."""
+    return check(target, time_limit=HANG_GUARD, **options)
+
+
 def _buggy_file(tmp_path: Path, bug) -> Path:
     path = tmp_path / f"{bug.id}.py"
     path.write_text(apply((GALLERY / f"{bug.solution}.py").read_text(), bug))
@@ -53,7 +67,7 @@ def _buggy_file(tmp_path: Path, bug) -> Path:
 def _check_bug(tmp_path: Path, bug) -> None:
     if bug.diagnosis == TRAJECTORIES_PART:
         return _check_training_bug(tmp_path, bug)
-    report = check(_buggy_file(tmp_path, bug), functions=[bug.function], training=False)
+    report = check_unhurried(_buggy_file(tmp_path, bug), functions=[bug.function], training=False)
     (result,) = report.functions
     assert result.status == "fail", f"{bug.id}: {bug.function} passed"
     assert result.diagnosis is not None, f"{bug.id}: no diagnosis\n{report}"
@@ -63,7 +77,7 @@ def _check_bug(tmp_path: Path, bug) -> None:
 
 def _check_training_bug(tmp_path: Path, bug) -> None:
     """The training parts from torch's in the bug's configuration (and in no other), where it parts is said."""
-    report = check(_buggy_file(tmp_path, bug), functions=[bug.function])
+    report = check_unhurried(_buggy_file(tmp_path, bug), functions=[bug.function])
     failing = [t for t in report.trainings if t.status == "fail"]
     assert failing, f"{bug.id}: the training passed\n{report}"
     assert {t.run for t in failing} == {bug.run}, f"{bug.id}\n{report}"
@@ -77,7 +91,7 @@ def _check_training_bug(tmp_path: Path, bug) -> None:
 def test_course_api_passes_every_function(week):
     module = COURSE_API[week]
     namespace = {name: getattr(module, name) for name in dir(module) if not name.startswith("_")}
-    report = check(namespace, week=week, training=False)
+    report = check_unhurried(namespace, week=week, training=False)
     assert report.passed, str(report)
     checked = {r.name for r in report.functions}
     assert checked == set(REGISTRY[week]) & set(namespace), checked  # every function the checker knows
@@ -86,14 +100,14 @@ def test_course_api_passes_every_function(week):
 
 @pytest.mark.parametrize("week", SOLUTIONS)
 def test_independent_learner_solution_passes(week):
-    report = check(GALLERY / f"{week}.py", training=False)
+    report = check_unhurried(GALLERY / f"{week}.py", training=False)
     assert report.week == week
     assert report.passed, str(report)
     assert len(report.functions) >= 6
 
 
 def test_whole_training_follows_torch_for_a_correct_L_layer_model(tmp_path):
-    report = check(GALLERY / "c1w4.py", functions=["L_layer_model"], plot_dir=tmp_path)
+    report = check_unhurried(GALLERY / "c1w4.py", functions=["L_layer_model"], plot_dir=tmp_path)
     (training,) = report.trainings
     assert training.status == "pass", str(report)
     assert len(training.costs_learner) == 6  # every 100th of 600 iterations
@@ -129,7 +143,7 @@ def test_gallery_bug_is_diagnosed_full(tmp_path, bug):
 
 def test_report_names_the_first_wrong_number_and_the_evidence(tmp_path):
     bug = next(b for b in BUGS if b.id == "dW_not_averaged")
-    report = check(_buggy_file(tmp_path, bug), functions=["linear_backward"], training=False)
+    report = check_unhurried(_buggy_file(tmp_path, bug), functions=["linear_backward"], training=False)
     (result,) = report.functions
     wrong = result.first_wrong
     assert (wrong.case, wrong.output) == ("published", "dW")
@@ -142,7 +156,7 @@ def test_report_names_the_first_wrong_number_and_the_evidence(tmp_path):
 def test_whole_training_of_the_course_2_models_follows_torch():
     """c2w1's model with L2 and with dropout, c2w2's with gd, momentum and adam: every checkpoint equal."""
     for week in ("c2w1", "c2w2"):
-        report = check(GALLERY / f"{week}.py", functions=["model"])
+        report = check_unhurried(GALLERY / f"{week}.py", functions=["model"])
         assert report.passed, str(report)
         assert len(report.trainings) == (2 if week == "c2w1" else 3)
         for training in report.trainings:
@@ -152,7 +166,7 @@ def test_whole_training_of_the_course_2_models_follows_torch():
 
 @pytest.mark.slow
 def test_whole_training_follows_torch_for_a_correct_two_layer_model():
-    report = check(GALLERY / "c1w4.py", functions=["two_layer_model"])
+    report = check_unhurried(GALLERY / "c1w4.py", functions=["two_layer_model"])
     (training,) = report.trainings
     assert training.status == "pass", str(report)
     np.testing.assert_allclose(training.costs_learner, training.costs_torch, rtol=1e-10)
@@ -174,7 +188,7 @@ def test_torch_reproduces_the_published_gradient_checks():
 
 def test_whole_training_shows_where_the_trajectories_part(tmp_path):
     bug = next(b for b in BUGS if b.id == "dW_not_averaged")
-    report = check(_buggy_file(tmp_path, bug), functions=["L_layer_model"])
+    report = check_unhurried(_buggy_file(tmp_path, bug), functions=["L_layer_model"])
     (training,) = report.trainings
     assert training.status == "fail"
     assert "the costs part at iteration 100" in training.detail
@@ -189,19 +203,50 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_a_function_that_never_returns_is_a_timeout_and_the_rest_is_checked(tmp_path):
-    path = _write(tmp_path, """
+def test_a_function_that_never_returns_is_a_timeout():
+    """The real time limit. A function that never returns times out however loaded the machine (the test bounds
+    nothing else), and a namespace has no file to import, so nothing before the call races the short limit."""
+    def update_lr(learning_rate0, epoch_num, decay_rate):
+        while True:
+            pass
+
+    (result,) = check({"update_lr": update_lr}, time_limit=0.5, training=False).functions
+    assert (result.status, result.diagnosis.id) == ("fail", "timeout")
+
+
+def test_after_a_timeout_the_rest_of_the_file_is_still_checked(tmp_path, monkeypatch):
+    """The checker's restart after a time-out, with the time-out signalled instead of timed: the never-returning
+    function writes a byte on a pipe as its endless loop starts, and the checker's receive takes that byte as
+    its time limit running out. With a real short limit, the correct function's own process (fork, import the
+    file, call it) would have to finish within it, which a loaded machine does not promise."""
+    entered_read, entered_write = os.pipe()
+    path = _write(tmp_path, f"""
+        import os
+
         def update_lr(learning_rate0, epoch_num, decay_rate):
+            os.write({entered_write}, b"x")
             while True:
                 pass
 
         def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
             return learning_rate0 / (1 + decay_rate * (epoch_num // time_interval))
     """)
-    report = check(path, time_limit=5.0, training=False)
+    receive = runner._receive
+
+    def receive_or_time_out(receiver, process, time_limit):
+        if receiver in multiprocessing.connection.wait([receiver, entered_read]):
+            return receive(receiver, process, time_limit)  # a message sent before the loop comes first
+        os.read(entered_read, 1)
+        return None  # what the real receive returns when the limit runs out
+
+    monkeypatch.setattr(runner, "_receive", receive_or_time_out)
+    try:
+        report = check_unhurried(path, training=False)
+    finally:
+        os.close(entered_read)
+        os.close(entered_write)
     results = {r.name: r for r in report.functions}
-    assert results["update_lr"].status == "fail"
-    assert results["update_lr"].diagnosis.id == "timeout"
+    assert (results["update_lr"].status, results["update_lr"].diagnosis.id) == ("fail", "timeout")
     assert results["schedule_lr_decay"].status == "pass"
 
 
@@ -213,7 +258,7 @@ def test_a_function_that_raises_shows_its_traceback(tmp_path):
         def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
             return learning_rate0 / (1 + decay_rate * (epoch_num // time_interval))
     """)
-    report = check(path, training=False)
+    report = check_unhurried(path, training=False)
     results = {r.name: r for r in report.functions}
     assert results["update_lr"].diagnosis.id == "raised"
     assert "NameError: name 'epoch' is not defined" in results["update_lr"].diagnosis.evidence
@@ -232,7 +277,7 @@ def test_a_crashing_function_does_not_take_the_checker_down(tmp_path):
         def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
             return learning_rate0 / (1 + decay_rate * (epoch_num // time_interval))
     """)
-    results = {r.name: r for r in check(path, training=False).functions}
+    results = {r.name: r for r in check_unhurried(path, training=False).functions}
     assert results["update_lr"].diagnosis.evidence == "crashed (exit code 3)"
     assert results["schedule_lr_decay"].status == "pass"
 
@@ -248,7 +293,7 @@ def test_notebook_namespace_in_one_line():
         def L1(yhat, y):
             return np.sum(np.abs(y - yhat)) / len(y)
     """), namespace)
-    report = check(namespace)
+    report = check_unhurried(namespace)
     results = {r.name: r for r in report.functions}
     assert results["sigmoid"].status == "pass"
     assert results["L1"].diagnosis.id == "extra_1_over_m"
@@ -277,14 +322,14 @@ def test_the_regularization_notebooks_3_layer_helpers_are_not_checked_as_gradien
     """)
     solution = (GALLERY / "c2w1.py").read_text()
     copied = _write(tmp_path, solution.split("def forward_propagation(x, theta)")[0] + helpers)
-    report = check(copied, training=False)
+    report = check_unhurried(copied, training=False)
     assert report.week == "c2w1"
     assert report.passed, str(report)
     assert {"forward_propagation", "backward_propagation"} <= set(report.not_checked)
     assert {r.name for r in report.functions}.isdisjoint({"forward_propagation", "backward_propagation"})
 
     scalar = _write(tmp_path, "def forward_propagation(x, theta):\n    return theta + x\n")
-    (result,) = check(scalar, week="c2w1").functions  # gradient checking's own: still checked
+    (result,) = check_unhurried(scalar, week="c2w1").functions  # gradient checking's own: still checked
     assert (result.name, result.status) == ("forward_propagation", "fail")
 
 
@@ -294,24 +339,24 @@ def test_the_regularization_notebooks_3_layer_helpers_are_not_checked_as_gradien
 ])
 def test_user_errors(tmp_path, text, message):
     with pytest.raises(UserError, match=message):
-        check(_write(tmp_path, text))
+        check_unhurried(_write(tmp_path, text))
 
 
 # --- the command line ---------------------------------------------------------------------------------
 
 def test_cli_exit_codes_and_json(tmp_path, capsys):
-    assert main(["check", str(GALLERY / "c2w2.py"), "--no-training"]) == 0
+    assert main(["check", str(GALLERY / "c2w2.py"), "--no-training", *UNHURRIED]) == 0
     assert "8 passed, 0 failed" in capsys.readouterr().out
     bug = next(b for b in BUGS if b.id == "adam_no_bias_correction")
-    assert main(["check", str(_buggy_file(tmp_path, bug)), "--json", "--only", bug.function]) == 1
+    assert main(["check", str(_buggy_file(tmp_path, bug)), "--json", "--only", bug.function, *UNHURRIED]) == 1
     verdict = json.loads(capsys.readouterr().out)
     assert verdict["passed"] is False and verdict["week"] == "c2w2"
     (function,) = verdict["functions"]
     assert function["diagnosis"]["id"] == "adam_no_bias_correction"
     assert function["first_wrong"]["output"].startswith("W")
-    assert main(["check", str(tmp_path / "missing.py")]) == 2
+    assert main(["check", str(tmp_path / "missing.py"), *UNHURRIED]) == 2
     assert "is not a file" in capsys.readouterr().err
-    assert main(["check", str(_write(tmp_path, "def f(:\n"))]) == 2
+    assert main(["check", str(_write(tmp_path, "def f(:\n")), *UNHURRIED]) == 2
 
 
 # --- the diagnosis patterns on their own ----------------------------------------------------------------
@@ -348,7 +393,7 @@ def test_the_worked_example_in_docs_is_the_checkers_real_output(tmp_path, monkey
     bug = next(b for b in BUGS if b.id == "dW_not_averaged")
     (tmp_path / "my_solution.py").write_text(apply((GALLERY / f"{bug.solution}.py").read_text(), bug))
     monkeypatch.chdir(tmp_path)
-    assert main(["check", "my_solution.py"]) == 1
+    assert main(["check", "my_solution.py", *UNHURRIED]) == 1
     printed = capsys.readouterr().out
     text = (Path(__file__).parents[1] / "docs" / "check.md").read_text()
     documented = text.split("```\nChecked my_solution.py", 1)[1].split("```", 1)[0]
